@@ -1,0 +1,218 @@
+"""The framework's own trace messages, and matching decoded text or TMF formats against them.
+
+The catalog (parsers/wdfdata/wdf-trace-formats.tsv) lists every DoTraceLevelMessage call in
+microsoft/Windows-Driver-Frameworks (MIT): source file:line, level, flag and the format string.
+A message is recognised by its exact format: either its TMF/PDB format string has the same literal
+skeleton as a catalog entry (:meth:`Catalog.match_format`), or its rendered text is a full match of
+the regular expression compiled from the entry (:meth:`Catalog.match_text`). Argument values come
+back typed: ints for pointers, numbers and NTSTATUS, member names for enums, str for strings.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+from parsers import enums, ntstatus
+
+# printf-style specifier as written in the framework source, or a WPP extended type %!Name!.
+_SOURCE_SPEC = re.compile(r"%(?:!(\w+)!|(%)|[-+ #0]*\d*(?:\.\d+)?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZ]))")
+# TMF format string as tracewpp writes it: %N!fmt! arguments, %!FUNC!-style text items, %0 prefix.
+_TMF_SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%(%)|%0")
+
+_HEX = r"((?:0x)?[0-9A-Fa-f]+)"
+_ENUM = r"(0x[0-9A-Fa-f]+\(\w+\)|!?\w+!?|-?\d+)"
+_STATUS = r"(0x[0-9A-Fa-f]+\(\w+\)|\w+|NTSTATUS=\s*[0-9A-Fa-f]+|-?\d+)"
+_HOLE_REGEX = {
+    "p": r"((?:0x)?[0-9A-Fa-f`]{1,17}|NULL)",
+    "d": r"(-?\d+)",
+    "i": r"(-?\d+)",
+    "u": r"(\d+)",
+    "x": _HEX,
+    "X": _HEX,
+    "o": r"([0-7]+)",
+    "c": r"(.)",
+    "s": r"(.*?)",
+    "S": r"(.*?)",
+    "Z": r"(.*?)",
+}
+_STATUS_TYPES = {"STATUS", "status", "NTSTATUS"}
+_HRESULT_TYPES = {"hresult", "HRESULT"}
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One framework trace call site."""
+
+    id: str  # "<file>:<line>", e.g. "fxioqueue.cpp:5273"
+    source: str  # full path:line in the framework tree
+    level: str
+    flag: str
+    format: str
+    holes: tuple[str, ...]  # per argument: 'p', 'd', 'x', 'I64x', 's', 'STATUS', 'WDF_DEVICE_PNP_STATE', ...
+    skeleton: str  # literal text with one \0 per argument
+
+    @property
+    def literal_size(self) -> int:
+        return len(self.skeleton) - len(self.holes)
+
+
+def _split_source_format(fmt: str) -> tuple[tuple[str, ...], str]:
+    holes: list[str] = []
+    parts: list[str] = []
+    pos = 0
+    for m in _SOURCE_SPEC.finditer(fmt):
+        parts.append(fmt[pos : m.start()])
+        pos = m.end()
+        wpp, percent, length, conv = m.groups()
+        if percent:
+            parts.append("%")
+        elif wpp == "FUNC":
+            parts.append("%!FUNC!")
+        else:
+            holes.append(wpp or (length or "") + conv)
+            parts.append("\0")
+    parts.append(fmt[pos:])
+    return tuple(holes), _normalise("".join(parts))
+
+
+def tmf_skeleton(fmt: str) -> tuple[str, tuple[int, ...]]:
+    """Literal skeleton of a TMF format string and its argument numbers in order of appearance."""
+    numbers: list[int] = []
+    parts: list[str] = []
+    pos = 0
+    for m in _TMF_SPEC.finditer(fmt):
+        parts.append(fmt[pos : m.start()])
+        pos = m.end()
+        number, _spec, item, percent = m.groups()
+        if number is not None:
+            numbers.append(int(number))
+            parts.append("\0")
+        elif item == "FUNC":
+            parts.append("%!FUNC!")
+        elif item is not None:
+            parts.append(f"%!{item}!")
+        elif percent:
+            parts.append("%")
+    parts.append(fmt[pos:])
+    return _normalise("".join(parts)), tuple(numbers)
+
+
+def _normalise(text: str) -> str:
+    return " ".join(text.replace("\\n", " ").split())
+
+
+def _hole_pattern(hole: str) -> str:
+    if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
+        return _STATUS
+    conv = hole[-1]
+    if len(hole) > 1 and not hole[:-1] in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
+        return _ENUM  # a WPP custom type: enum, IRPMJ, pnpmn, ...
+    return _HOLE_REGEX.get(conv, r"(.*?)")
+
+
+def convert(hole: str, text: str):
+    """Turn the printed form of one argument back into a value (int, or str for names and strings)."""
+    text = text.strip()
+    if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
+        return ntstatus.parse(text)
+    conv = hole[-1]
+    is_custom = len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I")
+    if is_custom:
+        m = re.fullmatch(r"0x([0-9A-Fa-f]+)\((\w+)\)", text)
+        if m:
+            return m.group(2)
+        if re.fullmatch(r"-?\d+", text):
+            return enums.name_of(hole, int(text)) or text
+        return text.strip("!")
+    try:
+        if conv in "pxX":
+            return 0 if text == "NULL" else int(text.replace("`", ""), 16)
+        if conv in "diu":
+            return int(text)
+        if conv == "o":
+            return int(text, 8)
+    except ValueError:
+        return text
+    return text
+
+
+class Catalog:
+    """All framework messages, indexed for matching by skeleton and by rendered text."""
+
+    def __init__(self, entries: list[CatalogEntry]):
+        self.entries = entries
+        self.by_id = {e.id: e for e in entries}
+        self._by_skeleton: dict[str, CatalogEntry] = {}
+        for e in entries:
+            self._by_skeleton.setdefault(e.skeleton, e)
+        self._by_first_word: dict[str, list[CatalogEntry]] = {}
+        self._hole_first: list[CatalogEntry] = []
+        for e in sorted(entries, key=lambda e: -e.literal_size):
+            first = e.skeleton.split(" ", 1)[0]
+            if "\0" in first or not first:
+                self._hole_first.append(e)
+            else:
+                self._by_first_word.setdefault(first, []).append(e)
+        self._regex: dict[str, re.Pattern] = {}
+
+    def entry(self, entry_id: str) -> CatalogEntry:
+        return self.by_id[entry_id]
+
+    def match_format(self, tmf_format: str) -> tuple[CatalogEntry, tuple[int, ...]] | None:
+        """The entry whose literal skeleton equals that of a TMF format string, with the TMF
+        argument numbers in the entry's argument order; None when it is not a framework message."""
+        skeleton, numbers = tmf_skeleton(tmf_format)
+        entry = self._by_skeleton.get(skeleton)
+        if entry is None or len(entry.holes) != len(numbers):
+            return None
+        return entry, numbers
+
+    def match_text(self, text: str) -> tuple[CatalogEntry, tuple] | None:
+        """The entry whose format renders exactly to ``text``, with the parsed argument values."""
+        text = _normalise(text)
+        first = text.split(" ", 1)[0]
+        for entry in self._by_first_word.get(first, ()) + self._hole_first:
+            if not entry.skeleton.split("\0", 1)[0].strip() or text.startswith(entry.skeleton.split("\0", 1)[0].rstrip()):
+                m = self._compiled(entry).fullmatch(text)
+                if m:
+                    return entry, tuple(convert(h, v) for h, v in zip(entry.holes, m.groups()))
+        return None
+
+    def _compiled(self, entry: CatalogEntry) -> re.Pattern:
+        rx = self._regex.get(entry.id)
+        if rx is None:
+            pieces = entry.skeleton.split("\0")
+            out = [_literal(pieces[0])]
+            for hole, piece in zip(entry.holes, pieces[1:]):
+                out.append(_hole_pattern(hole))
+                out.append(_literal(piece))
+            rx = self._regex[entry.id] = re.compile("".join(out), re.DOTALL)
+        return rx
+
+
+def _literal(text: str) -> str:
+    if not text:
+        return ""
+    escaped = r"\s+".join(re.escape(word) for word in text.split(" "))
+    return escaped.replace(re.escape("%!FUNC!"), r"[\w:~<>]+")
+
+
+@lru_cache(maxsize=1)
+def load() -> Catalog:
+    """The bundled framework message catalog."""
+    text = resources.files("parsers").joinpath("wdfdata/wdf-trace-formats.tsv").read_text(encoding="utf-8")
+    entries = []
+    seen: set[str] = set()
+    for line in text.splitlines():
+        if line.startswith("#") or not line.strip():
+            continue
+        source, level, flag, fmt = line.split("\t", 3)
+        entry_id = source.rsplit("/", 1)[-1]
+        if entry_id in seen:
+            continue
+        seen.add(entry_id)
+        holes, skeleton = _split_source_format(fmt)
+        entries.append(CatalogEntry(entry_id, source, level, flag, fmt, holes, skeleton))
+    return Catalog(entries)

@@ -1,0 +1,348 @@
+"""KMDF In-Flight Recorder (IFR) ring buffer decoder.
+
+Sources: microsoft/Windows-Driver-Frameworks (MIT) fxifr.h (WDF_IFR_HEADER, WDF_IFR_RECORD),
+kmdf/src/core/tracing.cpp (FxIFR, the writer), kmdf/src/core/tracingifrreplay.cpp
+(FxIFRSendRecordsToWpp, the framework's own reader).
+
+Input is the blob the framework writes into a crash dump as secondary data (tag WdfDumpGuid): the
+WDF_IFR_HEADER immediately followed by ``Size`` bytes of log area. The same bytes come from a live
+target or a kernel dump through ``FX_DRIVER_GLOBALS.WdfLogHeader``.
+
+The walk follows the framework's reader: the newest record sits at ``Offset.Previous``; each record
+names its predecessor in ``PrevOffset``; after the record at offset 0 (the first one written after
+the last wrap) the walk continues into the previous lap's tail only while offsets stay above
+``Offset.Current`` (below it, the newest lap has overwritten them). Unlike the in-box replay, the
+test applies on the first step past the wrap too, v1 ``LR`` records are accepted, and a sequence
+number is never emitted twice.
+"""
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from construct import Bytes, Const, Int8ul, Int16ul, Int32sl, Int32ul, Int64ul, Padding, Struct
+
+from parsers.errors import EvidenceError, EvidenceWarning
+
+WDF_TRACE_GUID = uuid.UUID("544d4c9d-942c-46d5-bf50-df5cd9524a50")
+WDF_DUMP_GUID = uuid.UUID("54c84888-01d1-4c1e-bed6-282c98241303")
+WDF_DUMP_GUID2 = uuid.UUID("f87e4a4c-c5a1-4d2f-bff0-d5de63a5e4c3")
+
+SIGNATURE_V1 = 0x524C  # bytes "LR"
+SIGNATURE_V2 = 0x324C  # bytes "L2"
+MAX_MESSAGE_SIZE = 256  # WDF_MAX_IFR_MESSAGE_SIZE: argument bytes per record
+MAX_LOG_SIZE = 0x10000  # FxIFRMaxLogSize: header + log area
+MIN_LOG_SIZE = 0x1000  # FxIFRMinLogSize (one page)
+NAME_LEN = 32
+
+_OFFSET = Struct("Current" / Int16ul, "Previous" / Int16ul)
+
+#: WDF_IFR_HEADER as KMDF x64 lays it out (0x48 bytes).
+IFR_HEADER_X64 = Struct(
+    "Guid" / Bytes(16),
+    "Base" / Int64ul,
+    "Size" / Int32ul,
+    "Offset" / _OFFSET,
+    "Sequence" / Int32sl,
+    "DriverName" / Bytes(NAME_LEN),
+    "UseTimeStamp" / Int8ul,
+    "PreciseTimeStamp" / Int8ul,
+    Padding(2),
+)
+#: WDF_IFR_HEADER on x86 from the 22621 sources on (0x44 bytes).
+IFR_HEADER_X86 = Struct(
+    "Guid" / Bytes(16),
+    "Base" / Int32ul,
+    "Size" / Int32ul,
+    "Offset" / _OFFSET,
+    "Sequence" / Int32sl,
+    "DriverName" / Bytes(NAME_LEN),
+    "UseTimeStamp" / Int8ul,
+    "PreciseTimeStamp" / Int8ul,
+    Padding(2),
+)
+#: Older x86 builds: no timestamp flags, 0x40 bytes.
+IFR_HEADER_X86_OLD = Struct(
+    "Guid" / Bytes(16),
+    "Base" / Int32ul,
+    "Size" / Int32ul,
+    "Offset" / _OFFSET,
+    "Sequence" / Int32sl,
+    "DriverName" / Bytes(NAME_LEN),
+)
+#: WDF_IFR_RECORD_V1 ('LR', 0x1C bytes) and WDF_IFR_RECORD ('L2', 0x24 bytes, UTC FILETIME).
+IFR_RECORD_V1 = Struct(
+    "Signature" / Const(SIGNATURE_V1, Int16ul),
+    "Length" / Int16ul,
+    "Sequence" / Int32sl,
+    "PrevOffset" / Int16ul,
+    "MessageNumber" / Int16ul,
+    "MessageGuid" / Bytes(16),
+)
+IFR_RECORD_V2 = Struct(
+    "Signature" / Const(SIGNATURE_V2, Int16ul),
+    "Length" / Int16ul,
+    "Sequence" / Int32sl,
+    "PrevOffset" / Int16ul,
+    "MessageNumber" / Int16ul,
+    "MessageGuid" / Bytes(16),
+    "TimeStampLow" / Int32ul,
+    "TimeStampHigh" / Int32sl,
+)
+
+HEADER_LAYOUTS = {"x64": IFR_HEADER_X64, "x86": IFR_HEADER_X86, "x86-old": IFR_HEADER_X86_OLD}
+RECORD_SIZES = {SIGNATURE_V1: IFR_RECORD_V1.sizeof(), SIGNATURE_V2: IFR_RECORD_V2.sizeof()}
+
+# Hot-loop decoder derived from the declarations above (checked at import time).
+_RECORD_PREFIX = struct.Struct("<HHiHH16s")
+_TIMESTAMP = struct.Struct("<Q")
+assert _RECORD_PREFIX.size == IFR_RECORD_V1.sizeof() == 0x1C
+assert IFR_RECORD_V2.sizeof() == 0x24 and IFR_HEADER_X64.sizeof() == 0x48 and IFR_HEADER_X86.sizeof() == 0x44
+
+_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+
+
+def filetime_to_datetime(value: int) -> datetime | None:
+    """Convert a FILETIME (100 ns units since 1601, UTC) to an aware datetime; None if implausible."""
+    if value <= 0 or value >= 0x7FFF_FFFF_FFFF_FFFF:
+        return None
+    try:
+        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+    except OverflowError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class IfrRecord:
+    """One record of the ring: where it sits, its header fields and its WPP argument bytes."""
+
+    offset: int
+    version: int  # 1 ('LR') or 2 ('L2')
+    length: int
+    sequence: int
+    prev_offset: int
+    message_number: int
+    message_guid: uuid.UUID
+    filetime: int | None
+    payload: bytes
+
+    @property
+    def timestamp(self) -> datetime | None:
+        return filetime_to_datetime(self.filetime) if self.filetime is not None else None
+
+
+@dataclass(slots=True)
+class IfrHeader:
+    arch: str
+    header_size: int
+    guid: uuid.UUID
+    base: int
+    size: int
+    current: int
+    previous: int
+    sequence: int
+    driver_name: str
+    use_timestamp: bool
+    precise_timestamp: bool
+
+
+@dataclass(slots=True)
+class IfrLog:
+    """A decoded ring: header, records oldest first, and what the walk noticed."""
+
+    source: str
+    header: IfrHeader
+    records: list[IfrRecord] = field(default_factory=list)
+    wrapped: bool = False
+    dropped: int = 0  # messages the writer dropped (sequence gaps between surviving records + after newest)
+    overwritten: int = 0  # messages lost to wrap (sequence numbers before the oldest surviving record)
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # (after sequence, missing count)
+    out_of_order: list[tuple[int, int]] = field(default_factory=list)  # (previous sequence, sequence)
+    warnings: list[EvidenceWarning] = field(default_factory=list)
+
+
+def _parse_header(blob: bytes, arch: str, source: str) -> IfrHeader:
+    layout = HEADER_LAYOUTS[arch]
+    h = layout.parse(blob[: layout.sizeof()])
+    return IfrHeader(
+        arch="x86" if arch.startswith("x86") else "x64",
+        header_size=layout.sizeof(),
+        guid=uuid.UUID(bytes_le=h.Guid),
+        base=h.Base,
+        size=h.Size,
+        current=h.Offset.Current,
+        previous=h.Offset.Previous,
+        sequence=h.Sequence,
+        driver_name=h.DriverName.split(b"\x00", 1)[0].decode("latin-1"),
+        use_timestamp=bool(h.get("UseTimeStamp", 0)),
+        precise_timestamp=bool(h.get("PreciseTimeStamp", 0)),
+    )
+
+
+def _plausible(h: IfrHeader, blob_len: int) -> int:
+    """Score how well a header interpretation fits the blob (higher is better, <0 impossible)."""
+    if h.guid != WDF_TRACE_GUID:
+        return -1
+    if not (0 < h.size < MAX_LOG_SIZE) or h.current > h.size or h.previous > h.size:
+        return -1
+    score = 1
+    if blob_len == h.header_size + h.size:
+        score += 4
+    if h.header_size + h.size <= MAX_LOG_SIZE and (h.header_size + h.size) % 0x1000 == 0:
+        score += 2
+    if h.driver_name and h.driver_name.isprintable():
+        score += 1
+    return score
+
+
+def detect_arch(blob: bytes, address: int | None = None, choices=tuple(HEADER_LAYOUTS)) -> str:
+    """Tell the header layout ("x64", "x86" or "x86-old") of an IFR blob.
+
+    With the header's own address known (memory targets), ``Base`` must point right after the
+    header. Otherwise the layout whose ``Size`` makes header + log area fill the blob (one to
+    sixteen pages) wins.
+    """
+    candidates = []
+    for arch in choices:
+        layout = HEADER_LAYOUTS[arch]
+        if len(blob) < layout.sizeof():
+            continue
+        h = _parse_header(blob, arch, "")
+        if address is not None and h.base != address + layout.sizeof():
+            continue
+        score = _plausible(h, len(blob))
+        if score >= 0:
+            candidates.append((score, arch))
+    if not candidates:
+        raise ValueError("no IFR header layout fits")
+    return max(candidates)[1]
+
+
+def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, address: int | None = None) -> IfrLog:
+    """Decode an IFR blob (header + log area) into records, oldest first.
+
+    Raises :class:`EvidenceError` when the header itself cannot be trusted; a damaged ring yields
+    the records that could be trusted plus warnings in ``IfrLog.warnings``.
+    """
+    if len(blob) < IFR_HEADER_X86_OLD.sizeof():
+        raise EvidenceError(source, f"too short for an IFR header ({len(blob)} bytes)", offset=0)
+    guid = uuid.UUID(bytes_le=bytes(blob[:16]))
+    if guid != WDF_TRACE_GUID:
+        raise EvidenceError(source, f"not a WDF IFR log: header GUID {guid} is not WdfTraceGuid {WDF_TRACE_GUID}", offset=0)
+    if arch not in HEADER_LAYOUTS:
+        choices = ("x86", "x86-old") if arch == "x86" else tuple(HEADER_LAYOUTS) if arch is None else (arch,)
+        try:
+            arch = detect_arch(blob, address, choices)
+        except (ValueError, KeyError):
+            raise EvidenceError(source, "IFR header Size/Offset fields fit no x64 or x86 layout", offset=0x10) from None
+    header = _parse_header(blob, arch, source)
+    log = IfrLog(source=source, header=header)
+    hs = header.header_size
+    if header.size == 0 or header.size >= MAX_LOG_SIZE:
+        raise EvidenceError(source, f"IFR header Size 0x{header.size:x} outside 1..0xffff", offset=0x18 if hs == 0x48 else 0x14)
+    if header.current > header.size or header.previous > header.size:
+        raise EvidenceError(
+            source,
+            f"IFR header offsets Current=0x{header.current:x} Previous=0x{header.previous:x} past Size 0x{header.size:x}",
+            offset=0x1C if hs == 0x48 else 0x18,
+        )
+    area = memoryview(blob)[hs : hs + header.size]
+    if len(area) < header.size:
+        log.warnings.append(
+            EvidenceWarning(source, f"file truncated: log area holds 0x{len(area):x} of 0x{header.size:x} bytes", offset=len(blob))
+        )
+    _walk(log, area)
+    _account_sequences(log)
+    return log
+
+
+def _walk(log: IfrLog, area: memoryview) -> None:
+    h = log.header
+    src = log.source
+    hs = h.header_size
+    avail = len(area)
+    newest_first: list[IfrRecord] = []
+    seen_offsets: set[int] = set()
+    seen_sequences: set[int] = set()
+    offset = h.previous
+    past_wrap = False
+    while True:
+        if offset in seen_offsets:
+            log.warnings.append(EvidenceWarning(src, "PrevOffset chain loops back; walk stopped", offset=hs + offset))
+            break
+        if offset + _RECORD_PREFIX.size > avail:
+            if offset + _RECORD_PREFIX.size <= h.size:
+                log.warnings.append(EvidenceWarning(src, "record lies in the missing (truncated) part of the file; older records skipped", offset=hs + offset))
+            else:
+                log.warnings.append(EvidenceWarning(src, f"record offset 0x{offset:x} past log Size; walk stopped", offset=hs + offset))
+            break
+        sig, length, seq, prev, number, guid = _RECORD_PREFIX.unpack_from(area, offset)
+        if sig not in RECORD_SIZES:
+            if not newest_first and sig == 0 and h.sequence == 0:
+                break  # empty log
+            log.warnings.append(EvidenceWarning(src, f"bad record signature 0x{sig:04x}; older records skipped", offset=hs + offset))
+            break
+        rec_size = RECORD_SIZES[sig]
+        if length < rec_size or length > rec_size + MAX_MESSAGE_SIZE or offset + length > h.size:
+            log.warnings.append(EvidenceWarning(src, f"bad record Length 0x{length:x}; older records skipped", offset=hs + offset + 2))
+            break
+        if offset + length > avail:
+            log.warnings.append(EvidenceWarning(src, "record cut by end of file; older records skipped", offset=hs + offset))
+            break
+        if seq in seen_sequences:
+            log.warnings.append(EvidenceWarning(src, f"sequence {seq} seen twice; stale record, walk stopped", offset=hs + offset + 4))
+            break
+        filetime = _TIMESTAMP.unpack_from(area, offset + 0x1C)[0] if sig == SIGNATURE_V2 else None
+        newest_first.append(
+            IfrRecord(
+                offset=offset,
+                version=2 if sig == SIGNATURE_V2 else 1,
+                length=length,
+                sequence=seq,
+                prev_offset=prev,
+                message_number=number,
+                message_guid=uuid.UUID(bytes_le=guid),
+                filetime=filetime,
+                payload=bytes(area[offset + rec_size : offset + length]),
+            )
+        )
+        seen_offsets.add(offset)
+        seen_sequences.add(seq)
+        if offset == 0:
+            if prev == 0:
+                break  # the first record ever written
+            if past_wrap:
+                log.warnings.append(EvidenceWarning(src, "walk wrapped twice; walk stopped", offset=hs))
+                break
+            past_wrap = log.wrapped = True
+        elif prev == offset:
+            break  # first record ever (PrevOffset == own offset)
+        elif prev > offset:
+            log.warnings.append(EvidenceWarning(src, f"PrevOffset 0x{prev:x} points forward; walk stopped", offset=hs + offset + 8))
+            break
+        if past_wrap and prev < h.current:
+            break  # older lap's records below Offset.Current were overwritten by the newest lap
+        offset = prev
+    newest_first.reverse()
+    log.records = newest_first
+
+
+def _account_sequences(log: IfrLog) -> None:
+    records = log.records
+    for earlier, later in zip(records, records[1:]):
+        delta = later.sequence - earlier.sequence
+        if delta > 1:
+            log.gaps.append((earlier.sequence, delta - 1))
+        elif delta < 1:
+            log.out_of_order.append((earlier.sequence, later.sequence))
+    log.dropped = sum(missing for _, missing in log.gaps)
+    if records:
+        newest = max(r.sequence for r in records)
+        if log.header.sequence > newest:
+            tail = log.header.sequence - newest
+            log.gaps.append((newest, tail))
+            log.dropped += tail
+        if log.wrapped:
+            log.overwritten = max(0, min(r.sequence for r in records) - 1)

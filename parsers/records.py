@@ -1,0 +1,78 @@
+"""The records every parser hands to the analyzer.
+
+A :class:`TraceMessage` is one framework (or driver) trace message, whatever carried it: an IFR
+record decoded with a TMF, a line of pasted ``!wdflogdump`` text, later an ETL event. The analyzer
+never learns which parser made it; it reads ``catalog_id`` and ``args`` (the framework message the
+line is, and its argument values) and keeps ``ref`` to point back at the evidence.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a message came from: file plus line (text) or byte offset (binary) and sequence."""
+
+    file: str
+    line: int | None = None
+    offset: int | None = None
+    sequence: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is not None:
+            return f"{self.file}:{self.line}"
+        if self.offset is not None:
+            seq = f" seq {self.sequence}" if self.sequence is not None else ""
+            return f"{self.file}@0x{self.offset:x}{seq}"
+        return self.file
+
+
+@dataclass(frozen=True, slots=True)
+class TraceMessage:
+    """One decoded trace message.
+
+    ``text`` is the message body as printed by wdfkd (no sequence/function prefix).
+    ``catalog_id`` names the framework message (see :mod:`parsers.catalog`) when the message is one
+    of the framework's own; ``args`` then holds its argument values in format order (ints for
+    pointers/numbers/status, str for enum names and strings). ``known`` is False when no format
+    was found (the text then holds the raw arguments in hex). ``inferred`` marks a format that was
+    recognised from the payload shape rather than read from a TMF or PDB.
+    """
+
+    ref: SourceRef
+    text: str
+    log: str = ""
+    sequence: int | None = None
+    timestamp: datetime | None = None
+    function: str | None = None
+    catalog_id: str | None = None
+    args: tuple = ()
+    level: str | None = None
+    known: bool = True
+    inferred: bool = False
+
+
+@dataclass(slots=True)
+class BugCheck:
+    """A bugcheck code and its four parameters, from a dump header or a pasted ``!analyze -v``."""
+
+    code: int
+    parameters: tuple[int, int, int, int]
+    name: str | None = None
+    failure_bucket: str | None = None
+    image_name: str | None = None
+    module_name: str | None = None
+    source: str | None = None
+
+
+@dataclass(slots=True)
+class LogSet:
+    """Everything read from one piece of evidence: messages, bugcheck, warnings, per-log facts."""
+
+    source: str
+    messages: list[TraceMessage] = field(default_factory=list)
+    bugcheck: BugCheck | None = None
+    warnings: list = field(default_factory=list)
+    logs: dict = field(default_factory=dict)  # log name -> dict of facts (records, wrapped, dropped...)
