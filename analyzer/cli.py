@@ -1,10 +1,182 @@
-"""The ``wdftriage`` command line (click). Commands are thin: parse options, call the library, render."""
+"""The ``wdftriage`` command line (click). Commands are thin: parse options, call the library, render.
+
+Exit codes: 0 = done (and nothing at or above ``--fail-on`` when given); 1 = findings at or above ``--fail-on``
+(``triage``) or a check failed (``scenarios``); 2 = bad input or usage (one line on stderr, never a
+traceback).
+"""
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 import click
 
+from analyzer.bugcheck import parse_cli as parse_bugcheck
+from analyzer.evidence import DecodeOptions, load
+from analyzer.result import Severity
+from analyzer.triage import triage as run_triage
+from parsers.errors import EvidenceError
 
-@click.group()
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+TIMELINE_KINDS = ("requests", "queues", "states")
+
+
+class _Group(click.Group):
+    """Turns evidence errors into one line on stderr and exit code 2."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except EvidenceError as exc:
+            click.echo(f"wdftriage: error: {exc.one_line()}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except OSError as exc:
+            click.echo(f"wdftriage: error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+
+
+def _decode_options(f):
+    f = click.option("--tmf", "tmf", multiple=True, type=click.Path(exists=True),
+                     help="TMF file or directory of <guid>.tmf files (repeatable; also $TRACE_FORMAT_SEARCH_PATH).")(f)
+    f = click.option("--arch", type=click.Choice(["x64", "x86"]), default=None,
+                     help="Pointer size of the IFR log (default: detected from the header).")(f)
+    return f
+
+
+def _bugcheck_option(f):
+    return click.option("--bugcheck", "bugcheck", default=None, metavar="CODE,P1,P2,P3,P4",
+                        help="Bugcheck code and parameters (hex) when the evidence does not carry them.")(f)
+
+
+def _parse_bugcheck(text: str | None):
+    if text is None:
+        return None
+    try:
+        return parse_bugcheck(text)
+    except ValueError as exc:
+        raise click.BadParameter(f"{text!r}: {exc}", param_hint="--bugcheck") from None
+
+
+def _write(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@click.group(cls=_Group)
 @click.version_option(package_name="wdftriage")
 def main() -> None:
-    """Triage Windows Driver Frameworks (KMDF) crashes and traces: IFR logs, pasted !wdflogdump text."""
+    """Triage Windows Driver Frameworks (KMDF) crashes and traces: IFR logs, pasted !wdflogdump /
+    !analyze -v text.
+
+    Exit codes: 0 ok; 1 findings at or above --fail-on (triage) or a failed check; 2 bad input or usage.
+    """
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@_decode_options
+@_bugcheck_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema reports/schema).")
+@click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
+              help="Also write a report; the format follows the extension (.html, .md, .json, .txt).")
+@click.option("--fail-on", "fail_on", type=click.Choice(["never"] + [s.name.lower() for s in Severity]),
+              default="never", show_default=True,
+              help="Exit 1 when a finding is at or above this severity (for scripts and batch runs).")
+def triage(inputs, tmf, arch, bugcheck, as_json, report, fail_on):
+    """Analyze evidence and print an !analyze-shaped verdict with evidence lines."""
+    from reports import render
+    from reports.text import render_text
+
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch), _parse_bugcheck(bugcheck))
+    if as_json:
+        click.echo(render(result, "json"))
+    else:
+        click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
+    if report:
+        _write(render(result, _format_from_extension(report)), report)
+    worst = result.worst_severity()
+    failed = fail_on != "never" and worst is not None and worst >= Severity.parse(fail_on)
+    sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
+
+
+def _format_from_extension(path: str) -> str:
+    return {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}.get(Path(path).suffix.lower(), "text")
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@_decode_options
+@_bugcheck_option
+@click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="html", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
+def report(inputs, tmf, arch, bugcheck, fmt, output):
+    """Write a report to attach to a bug: text, Markdown, JSON or self-contained HTML."""
+    from reports import render
+
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch), _parse_bugcheck(bugcheck))
+    _write(render(result, fmt), output)
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(exists=True, dir_okay=False))
+@_decode_options
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per message instead of text.")
+@click.option("--timestamps", is_flag=True, help="Prefix lines with the record time (MM/DD/YYYY-HH:MM:SS.fffffff).")
+def logdump(input_path, tmf, arch, as_json, timestamps):
+    """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
+    from reports.logdump import render_logdump, render_logdump_json
+
+    evidence = load(input_path, DecodeOptions(list(tmf), arch))
+    for warning in evidence.logset.warnings:
+        click.echo(f"wdftriage: warning: {warning}", err=True)
+    if as_json:
+        click.echo(render_logdump_json(evidence.logset))
+    else:
+        click.echo(render_logdump(evidence.logset, timestamps=timestamps), nl=False)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
+@_decode_options
+@click.option("--kind", type=click.Choice(TIMELINE_KINDS), default="states", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "parquet", "json"]), default="table",
+              show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
+              help="Output file (required for parquet).")
+def timeline(inputs, tmf, arch, kind, fmt, output):
+    """Export the requests, queues or states timeline (columns: see analyzer.timelines)."""
+    from reports.tables import export_frame
+
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch))
+    frame = getattr(result.timelines, kind)
+    if fmt == "parquet" and output is None:
+        raise click.UsageError("--format parquet needs -o FILE")
+    data = export_frame(frame, fmt)
+    if isinstance(data, bytes):
+        Path(output).write_bytes(data)
+        click.echo(f"wrote {output} ({len(frame)} rows)", err=True)
+    else:
+        _write(data, output)
+
+
+@main.command()
+def rules():
+    """List the rules with what they look for."""
+    from analyzer.rules import describe
+
+    for rule in describe():
+        click.echo(f"{rule['id']}  {rule['title']}\n")
+        click.echo("    " + rule["doc"].replace("\n", "\n    ") + "\n")
+
+
+@main.command()
+def scenarios():
+    """Score triage on the bundled scenario corpus and print the per-rule confusion table."""
+    from analyzer.scenarios import evaluate, render
+
+    outcomes = evaluate()
+    click.echo(render(outcomes))
+    sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FINDINGS)

@@ -18,12 +18,7 @@ class EvidenceError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
-        where = self.source
-        if self.offset is not None:
-            where += f" at offset 0x{self.offset:x}"
-        elif self.line is not None:
-            where += f" line {self.line}"
-        return f"{where}: {self.message}"
+        return f"{_where(self.source, self.offset, self.line)}: {self.message}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,9 +31,12 @@ class EvidenceWarning:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = self.source
-        if self.offset is not None:
-            where += f" at offset 0x{self.offset:x}"
-        elif self.line is not None:
-            where += f" line {self.line}"
-        return f"{where}: {self.message}"
+        return f"{_where(self.source, self.offset, self.line)}: {self.message}"
+
+
+def _where(source: str, offset: int | None, line: int | None) -> str:
+    if offset is not None:
+        return f"{source} at offset 0x{offset:x}"
+    if line is not None:
+        return f"{source} line {line}"
+    return source

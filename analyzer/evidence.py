@@ -1,0 +1,114 @@
+"""Reading one piece of evidence, whatever it is, into a :class:`LogSet`.
+
+The kind is told by content, never by file name: an IFR blob starts with WdfTraceGuid; a crash
+dump with ``PAGEDU64``/``PAGEDUMP`` (not read yet: reported as such); text is a pasted
+``!wdflogdump``/``!wdfcrashdump``/``!rcdrlogdump``/tracefmt log and/or ``!analyze -v``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parsers import ifr
+from parsers.errors import EvidenceError
+from parsers.logtext import read_report_text
+from parsers.records import LogSet
+from parsers.tmf import TmfDatabase
+from parsers.wpp import messages_from_ifr
+
+MAX_INPUT_BYTES = 512 * 1024 * 1024  # a pasted log or IFR blob larger than this is not evidence we read whole
+TMF_PATH_VARIABLE = "TRACE_FORMAT_SEARCH_PATH"  # tracefmt's own variable: ';'-separated TMF directories
+_DUMP_SIGNATURES = (b"PAGEDU64", b"PAGEDUMP")
+_IFR_SIGNATURE = ifr.WDF_TRACE_GUID.bytes_le
+
+
+@dataclass
+class DecodeOptions:
+    """How to decode binary evidence: TMF files/directories and the pointer size."""
+
+    tmf: list[str] = field(default_factory=list)
+    arch: str | None = None
+
+    def tmf_database(self) -> TmfDatabase:
+        paths = list(self.tmf)
+        paths += [p for p in os.environ.get(TMF_PATH_VARIABLE, "").split(os.pathsep) if p]
+        return TmfDatabase.from_paths(paths)
+
+
+@dataclass
+class Evidence:
+    """One input file: its identity and what was read from it."""
+
+    path: str
+    sha256: str
+    size: int
+    kind: str  # "ifr" | "text"
+    logset: LogSet
+
+
+def read_bytes(path: str) -> bytes:
+    """The file's bytes, refusing what is not a readable regular file of sane size."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if not p.is_file():
+            raise EvidenceError(path, "not a regular file")
+        if size > MAX_INPUT_BYTES:
+            raise EvidenceError(path, f"{size} bytes is larger than the {MAX_INPUT_BYTES} bytes wdftriage reads")
+        return p.read_bytes()
+    except OSError as exc:
+        raise EvidenceError(path, exc.strerror or str(exc)) from None
+
+
+def kind_of(data: bytes) -> str:
+    """'ifr', 'dump', 'text' or 'binary' from the first bytes."""
+    if data.startswith(_IFR_SIGNATURE):
+        return "ifr"
+    if data[:8] in _DUMP_SIGNATURES:
+        return "dump"
+    head = data[:4096]
+    if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")) or b"\0" not in head:
+        return "text"
+    return "binary"
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a pasted log: UTF-16 with BOM, else UTF-8 with undecodable bytes replaced."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    return data.decode("utf-8-sig", errors="replace")
+
+
+def load(path: str, options: DecodeOptions | None = None) -> Evidence:
+    """Read one evidence file into a LogSet; raises EvidenceError when nothing can be read from it."""
+    options = options or DecodeOptions()
+    data = read_bytes(path)
+    kind = kind_of(data)
+    if kind == "ifr":
+        logset = _load_ifr(path, data, options)
+    elif kind == "text":
+        logset = read_report_text(decode_text(data), path)
+    elif kind == "dump":
+        raise EvidenceError(path, "crash dump files are not read yet: extract the log with !wdfkd.wdflogdump or "
+                                  "!wdfkd.wdfcrashdump and pass the text", offset=0)
+    else:
+        raise EvidenceError(path, "not a WDF IFR log, crash dump or log text: first bytes "
+                                  f"{data[:8].hex(' ')} match no known format", offset=0)
+    return Evidence(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data), kind=kind, logset=logset)
+
+
+def _load_ifr(path: str, data: bytes, options: DecodeOptions) -> LogSet:
+    log = ifr.parse_ifr(data, source=path, arch=options.arch)
+    if not log.records and log.warnings:
+        first = log.warnings[0]
+        raise EvidenceError(path, f"no record could be decoded: {first.message}", offset=first.offset)
+    messages = messages_from_ifr(log, options.tmf_database(), path)
+    h = log.header
+    facts = {"kind": "ifr", "arch": h.arch, "records": len(log.records), "wrapped": log.wrapped,
+             "dropped": log.dropped, "overwritten": log.overwritten, "size": h.size,
+             "first_sequence": log.records[0].sequence if log.records else None,
+             "last_sequence": log.records[-1].sequence if log.records else None,
+             "unknown_messages": sum(1 for m in messages if not m.known)}
+    return LogSet(source=path, messages=messages, warnings=list(log.warnings), logs={h.driver_name: facts})
