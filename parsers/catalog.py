@@ -17,7 +17,7 @@ from importlib import resources
 from parsers import enums, ntstatus
 
 # printf-style specifier as written in the framework source, or a WPP extended type %!Name!.
-_SOURCE_SPEC = re.compile(r"%(?:!(\w+)!|(%)|[-+ #0]*\d*(?:\.\d+)?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZ]))")
+SOURCE_SPEC = re.compile(r"%(?:!(\w+)!|(%)|[-+ #0]*\d*(?:\.\d+)?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZ]))")
 # TMF format string as tracewpp writes it: %N!fmt! arguments, %!FUNC!-style text items, %0 prefix.
 _TMF_SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%(%)|%0")
 
@@ -62,7 +62,7 @@ def _split_source_format(fmt: str) -> tuple[tuple[str, ...], str]:
     holes: list[str] = []
     parts: list[str] = []
     pos = 0
-    for m in _SOURCE_SPEC.finditer(fmt):
+    for m in SOURCE_SPEC.finditer(fmt):
         parts.append(fmt[pos : m.start()])
         pos = m.end()
         wpp, percent, length, conv = m.groups()

@@ -39,58 +39,20 @@ NAME_LEN = 32
 
 _OFFSET = Struct("Current" / Int16ul, "Previous" / Int16ul)
 
+_HEADER_COMMON = ("Size" / Int32ul, "Offset" / _OFFSET, "Sequence" / Int32sl, "DriverName" / Bytes(NAME_LEN))
+_TIMESTAMP_FLAGS = ("UseTimeStamp" / Int8ul, "PreciseTimeStamp" / Int8ul, Padding(2))
 #: WDF_IFR_HEADER as KMDF x64 lays it out (0x48 bytes).
-IFR_HEADER_X64 = Struct(
-    "Guid" / Bytes(16),
-    "Base" / Int64ul,
-    "Size" / Int32ul,
-    "Offset" / _OFFSET,
-    "Sequence" / Int32sl,
-    "DriverName" / Bytes(NAME_LEN),
-    "UseTimeStamp" / Int8ul,
-    "PreciseTimeStamp" / Int8ul,
-    Padding(2),
-)
+IFR_HEADER_X64 = Struct("Guid" / Bytes(16), "Base" / Int64ul, *_HEADER_COMMON, *_TIMESTAMP_FLAGS)
 #: WDF_IFR_HEADER on x86 from the 22621 sources on (0x44 bytes).
-IFR_HEADER_X86 = Struct(
-    "Guid" / Bytes(16),
-    "Base" / Int32ul,
-    "Size" / Int32ul,
-    "Offset" / _OFFSET,
-    "Sequence" / Int32sl,
-    "DriverName" / Bytes(NAME_LEN),
-    "UseTimeStamp" / Int8ul,
-    "PreciseTimeStamp" / Int8ul,
-    Padding(2),
-)
+IFR_HEADER_X86 = Struct("Guid" / Bytes(16), "Base" / Int32ul, *_HEADER_COMMON, *_TIMESTAMP_FLAGS)
 #: Older x86 builds: no timestamp flags, 0x40 bytes.
-IFR_HEADER_X86_OLD = Struct(
-    "Guid" / Bytes(16),
-    "Base" / Int32ul,
-    "Size" / Int32ul,
-    "Offset" / _OFFSET,
-    "Sequence" / Int32sl,
-    "DriverName" / Bytes(NAME_LEN),
-)
+IFR_HEADER_X86_OLD = Struct("Guid" / Bytes(16), "Base" / Int32ul, *_HEADER_COMMON)
 #: WDF_IFR_RECORD_V1 ('LR', 0x1C bytes) and WDF_IFR_RECORD ('L2', 0x24 bytes, UTC FILETIME).
-IFR_RECORD_V1 = Struct(
-    "Signature" / Const(SIGNATURE_V1, Int16ul),
-    "Length" / Int16ul,
-    "Sequence" / Int32sl,
-    "PrevOffset" / Int16ul,
-    "MessageNumber" / Int16ul,
-    "MessageGuid" / Bytes(16),
-)
-IFR_RECORD_V2 = Struct(
-    "Signature" / Const(SIGNATURE_V2, Int16ul),
-    "Length" / Int16ul,
-    "Sequence" / Int32sl,
-    "PrevOffset" / Int16ul,
-    "MessageNumber" / Int16ul,
-    "MessageGuid" / Bytes(16),
-    "TimeStampLow" / Int32ul,
-    "TimeStampHigh" / Int32sl,
-)
+_RECORD_COMMON = ("Length" / Int16ul, "Sequence" / Int32sl, "PrevOffset" / Int16ul, "MessageNumber" / Int16ul,
+                  "MessageGuid" / Bytes(16))
+IFR_RECORD_V1 = Struct("Signature" / Const(SIGNATURE_V1, Int16ul), *_RECORD_COMMON)
+IFR_RECORD_V2 = Struct("Signature" / Const(SIGNATURE_V2, Int16ul), *_RECORD_COMMON,
+                       "TimeStampLow" / Int32ul, "TimeStampHigh" / Int32sl)
 
 HEADER_LAYOUTS = {"x64": IFR_HEADER_X64, "x86": IFR_HEADER_X86, "x86-old": IFR_HEADER_X86_OLD}
 RECORD_SIZES = {SIGNATURE_V1: IFR_RECORD_V1.sizeof(), SIGNATURE_V2: IFR_RECORD_V2.sizeof()}

@@ -1,0 +1,216 @@
+"""WPP argument decoding and message rendering, and IFR records turned into TraceMessages.
+
+A WPP payload is the message's arguments back to back in argument-number order, no headers, no
+alignment (sizes per item type below; pointers as wide as the writer's). Rendering follows the
+FormatMessage-style ``%N!fmt!`` of the TMF format string, with the names wdfkd and tracefmt print
+for NTSTATUS values and enums. The debugger's line prefix is ``%7!u!: %!FUNC! - `` (sequence,
+function) or, with timestamps, ``%7!u!: %4!s! %!FUNC! - ``.
+"""
+from __future__ import annotations
+
+import re
+import struct
+import uuid
+from datetime import datetime
+
+from parsers import catalog as catalog_module
+from parsers import ntstatus
+from parsers.ifr import IfrLog, IfrRecord
+from parsers.records import SourceRef, TraceMessage
+from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
+
+_FIXED = {  # item type -> struct format (little-endian)
+    "ItemChar": "b", "ItemUChar": "B", "ItemShort": "h", "ItemUShort": "H", "ItemPort": ">H",
+    "ItemLong": "i", "ItemULong": "I", "ItemULongX": "I", "ItemLongX": "I", "ItemNTSTATUS": "I",
+    "ItemWINERROR": "I", "ItemHRESULT": "I", "ItemNDIS_STATUS": "I", "ItemNDIS_OID": "I", "ItemIPAddr": "I",
+    "ItemEnum": "I", "ItemFlagsEnum": "I", "ItemChar4": "I",
+    "ItemLongLong": "q", "ItemULongLong": "Q", "ItemLongLongX": "q", "ItemLongLongXX": "q", "ItemLongLongO": "q",
+    "ItemULongLongX": "Q", "ItemDouble": "d", "ItemTimestamp": "q", "ItemWaitTime": "q", "ItemTimeDelta": "q",
+    "ItemListByte": "B", "ItemListShort": "H", "ItemListLong": "I",
+    "ItemSetByte": "B", "ItemSetShort": "H", "ItemSetLong": "I",
+}
+_GUID_ITEMS = {"ItemGuid", "ItemCLSID", "ItemLIBID", "ItemIID"}
+_SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%%")
+_PRINTF = re.compile(r"^([-+ #0]*)(\d*)(?:\.(\d+))?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZegfE])$")
+_STRING_HOLES = {"s", "S", "Z", "hs", "ls", "ws", "wZ", "hZ"}
+_PREFIX_FORMS = {"sequence": "{seq}: {func} - ", "timestamp": "{seq}: {time} {func} - "}
+
+
+class WppError(ValueError):
+    """A payload that does not hold the arguments its TMF entry describes."""
+
+
+def _take_string(payload: bytes, pos: int, wide: bool, arg: TmfArg) -> tuple[str, int]:
+    if wide:
+        for end in range(pos, len(payload) - 1, 2):
+            if payload[end] == 0 and payload[end + 1] == 0:
+                return payload[pos:end].decode("utf-16-le", errors="replace"), end + 2
+    else:
+        end = payload.find(b"\0", pos)
+        if end >= 0:
+            return payload[pos:end].decode("latin-1"), end + 1
+    raise WppError(f"argument %{arg.number} ({arg.name}) string not terminated")
+
+
+def _take(payload: bytes, pos: int, arg: TmfArg, pointer_size: int):
+    item = arg.item_type
+    if item == "ItemPtr":
+        fmt = "<Q" if pointer_size == 8 else "<I"
+    elif item in _FIXED:
+        fmt = _FIXED[item] if _FIXED[item].startswith(">") else "<" + _FIXED[item]
+    elif item in _GUID_ITEMS:
+        if pos + 16 > len(payload):
+            raise WppError(f"argument %{arg.number} ({arg.name}) truncated")
+        return uuid.UUID(bytes_le=payload[pos:pos + 16]), pos + 16
+    elif item in ("ItemString", "ItemRString"):
+        return _take_string(payload, pos, False, arg)
+    elif item in ("ItemWString", "ItemRWString"):
+        return _take_string(payload, pos, True, arg)
+    elif item in ("ItemPString", "ItemPWString", "ItemHexDump", "ItemHEXDump"):
+        if pos + 2 > len(payload):
+            raise WppError(f"argument %{arg.number} ({arg.name}) truncated")
+        (length,) = struct.unpack_from("<H", payload, pos)
+        data = payload[pos + 2:pos + 2 + length]
+        if len(data) < length:
+            raise WppError(f"argument %{arg.number} ({arg.name}) counted string truncated")
+        if item == "ItemPWString":
+            return data.decode("utf-16-le", errors="replace"), pos + 2 + length
+        if item == "ItemPString":
+            return data.decode("latin-1"), pos + 2 + length
+        return data.hex(" "), pos + 2 + length
+    else:
+        raise WppError(f"argument %{arg.number} ({arg.name}) has unsupported type {item}")
+    size = struct.calcsize(fmt)
+    if pos + size > len(payload):
+        raise WppError(f"argument %{arg.number} ({arg.name}) truncated")
+    (value,) = struct.unpack_from(fmt, payload, pos)
+    if item.startswith(("ItemList", "ItemSet")):
+        value = _enum_text(arg, value)
+    return value, pos + size
+
+
+def _enum_text(arg: TmfArg, value: int) -> str:
+    names = dict(arg.enum_names or ())
+    if arg.item_type.startswith("ItemList"):
+        return names.get(value, f"!{value:X}!")
+    bits = [names.get(i + 1, str(i + 1)) for i in range(32) if value >> i & 1]
+    return "[" + ",".join(bits) + "]"
+
+
+def decode_args(message: TmfMessage, payload: bytes, pointer_size: int) -> list:
+    """Argument values in argument-number order: int, float, str (strings, enum names) or UUID."""
+    values, pos = [], 0
+    for arg in message.args:
+        value, pos = _take(payload, pos, arg, pointer_size)
+        values.append(value)
+    return values
+
+
+def _display(arg: TmfArg, value) -> object:
+    """What %N!s! shows for an item: status names, GUID text; numbers stay numbers for printf specs."""
+    if arg.item_type == "ItemNTSTATUS":
+        return ntstatus.render(value)
+    if arg.item_type in ("ItemHRESULT", "ItemWINERROR"):
+        return ntstatus.render(value) if arg.item_type == "ItemHRESULT" else str(value)
+    return value
+
+
+def _printf(spec: str, value, pointer_size: int) -> str:
+    m = _PRINTF.match(spec)
+    if not m:
+        return str(value)
+    flags, width, precision, _length, conv = m.groups()
+    if conv == "p":
+        return f"{int(value) & ((1 << pointer_size * 8) - 1):0{pointer_size * 2}X}" if isinstance(value, int) else str(value)
+    if conv in "sSZ":
+        return f"{str(value):{'<' if '-' in flags else '>'}{width or 0}}"
+    if conv == "c":
+        return chr(value & 0xFF) if isinstance(value, int) else str(value)
+    if not isinstance(value, (int, float)):
+        return str(value)
+    if conv in "egfE":
+        return ("%" + flags + width + ("." + precision if precision else "") + conv) % value
+    if conv in "xXo" and isinstance(value, int) and value < 0:
+        value &= (1 << (64 if _length in ("I64", "ll") else 32)) - 1
+    return ("%" + flags + width + conv.replace("i", "d").replace("u", "d")) % value
+
+
+def render(message: TmfMessage, values: list, pointer_size: int = 8) -> str:
+    """The message body as wdfkd prints it (the ``%0`` prefix left out)."""
+    by_number = {a.number: (a, v) for a, v in zip(message.args, values)}
+
+    def substitute(m: re.Match) -> str:
+        number, spec, item = m.group(1), m.group(2), m.group(3)
+        if item is not None:
+            return {"FUNC": message.function or "", "LEVEL": message.level or "", "FLAGS": message.flags or ""}.get(item, "")
+        if number is None:
+            return "%"
+        n = int(number)
+        if n < 10:
+            return ""  # prefix items (%1..%9) belong to the line prefix, not the body
+        if n not in by_number:
+            return "<NoValue>"
+        arg, value = by_number[n]
+        return _printf(spec or "s", _display(arg, value), pointer_size)
+
+    body = message.format[2:] if message.format.startswith("%0") else message.format
+    return _SPEC.sub(substitute, body).strip()
+
+
+def unknown_text(record: IfrRecord) -> str:
+    """An IFR record with no format: tracefmt's 'No Format Information found' with the raw arguments."""
+    raw = record.payload.hex(" ") if record.payload else "(no arguments)"
+    return f"Unknown( {record.message_number}): GUID={record.message_guid} (No Format Information found). {raw}"
+
+
+def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None) -> list[TraceMessage]:
+    """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args."""
+    catalog = catalog or catalog_module.load()
+    pointer_size = 8 if log.header.arch == "x64" else 4
+    matches: dict[tuple[uuid.UUID, int], tuple] = {}
+    out = []
+    for record in log.records:
+        ref = SourceRef(file=source, offset=log.header.header_size + record.offset, sequence=record.sequence)
+        message = tmf.lookup(record.message_guid, record.message_number) if tmf is not None else None
+        common = dict(ref=ref, log=log.header.driver_name, sequence=record.sequence, timestamp=record.timestamp)
+        try:
+            values = decode_args(message, record.payload, pointer_size) if message else None
+        except WppError:
+            values = None
+        if message is None or values is None:
+            out.append(TraceMessage(text=unknown_text(record), known=False, **common))
+            continue
+        key = (record.message_guid, record.message_number)
+        if key not in matches:
+            matches[key] = catalog.match_format(message.format)
+        match = matches[key]
+        catalog_id, args = None, tuple(values)
+        if match is not None:
+            entry, numbers = match
+            by_number = {a.number: v for a, v in zip(message.args, values)}
+            catalog_id = entry.id
+            args = tuple(_catalog_value(hole, by_number.get(n)) for hole, n in zip(entry.holes, numbers))
+        out.append(TraceMessage(text=render(message, values, pointer_size), function=message.function,
+                                catalog_id=catalog_id, args=args, level=message.level, **common))
+    return out
+
+
+def _catalog_value(hole: str, value):
+    """The value as the catalog's text matcher would return it for the same rendered text."""
+    if isinstance(value, str) and hole not in _STRING_HOLES:
+        return catalog_module.convert(hole, value)
+    return value
+
+
+def timestamp_text(when: datetime | None) -> str:
+    """``MM/DD/YYYY-HH:MM:SS.fffffff`` as wdfkd prints record times (UTC)."""
+    if when is None:
+        return "--/--/-----:--:--.-------"
+    return when.strftime("%m/%d/%Y-%H:%M:%S.") + f"{when.microsecond * 10:07d}"
+
+
+def format_line(message: TraceMessage, prefix: str = "sequence") -> str:
+    """A message as one ``!wdflogdump`` line: ``<seq>: <Function> - <text>``."""
+    seq = "" if message.sequence is None else str(message.sequence)
+    head = _PREFIX_FORMS[prefix].format(seq=seq, func=message.function or "", time=timestamp_text(message.timestamp))
+    return head + message.text

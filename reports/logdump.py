@@ -1,0 +1,50 @@
+"""A decoded log printed the way !wdfkd.wdflogdump prints it, or as JSON lines for machines."""
+from __future__ import annotations
+
+import json
+from itertools import groupby
+
+from parsers.records import LogSet, TraceMessage
+from parsers.wpp import format_line
+
+
+def _header(name: str, facts: dict, count: int) -> list[str]:
+    kind = facts.get("kind", "text")
+    lines = [f"Log of {name or '(unnamed log)'}" + (f" ({facts['arch']} IFR)" if kind == "ifr" else "")]
+    extra = []
+    if facts.get("wrapped"):
+        extra.append(f"wrapped, {facts.get('overwritten', 0)} overwritten")
+    if facts.get("dropped"):
+        extra.append(f"{facts['dropped']} dropped")
+    if facts.get("unknown_messages"):
+        extra.append(f"{facts['unknown_messages']} without a format")
+    lines.append(f"There are {count} log entries" + (f" ({'; '.join(extra)})" if extra else ""))
+    return lines
+
+
+def render_logdump(logset: LogSet, timestamps: bool = False) -> str:
+    """Header per log (driver, records, wrap and drop counts) and one line per message, oldest first."""
+    out = []
+    for name, group in groupby(logset.messages, key=lambda m: m.log):
+        messages = list(group)
+        out += _header(name, logset.logs.get(name, {}), len(messages))
+        out.append("--- start of log ---")
+        out += [format_line(m, prefix="timestamp" if timestamps else "sequence") for m in messages]
+        out += ["---- end of log ----", ""]
+    return "\n".join(out)
+
+
+def message_dict(m: TraceMessage) -> dict:
+    """One message as plain JSON types."""
+    return {
+        "log": m.log, "sequence": m.sequence, "time": m.timestamp.isoformat() if m.timestamp else None,
+        "function": m.function, "text": m.text, "catalog_id": m.catalog_id, "known": m.known, "inferred": m.inferred,
+        "level": m.level, "source": str(m.ref),
+        "args": [a if isinstance(a, (int, str)) or a is None else str(a) for a in m.args],
+    }
+
+
+def render_logdump_json(logset: LogSet) -> str:
+    """{"source", "logs": facts, "warnings", "messages": [...]} as JSON."""
+    return json.dumps({"source": logset.source, "logs": logset.logs, "warnings": [str(w) for w in logset.warnings],
+                       "messages": [message_dict(m) for m in logset.messages]}, indent=1)

@@ -1,0 +1,220 @@
+"""The labeled scenario corpus: KMDF behaviour from samples/kmdf_model.py with one bug injected per
+variant, and the findings triage must report for it.
+
+| scenario | what happens | expected findings |
+|---|---|---|
+| healthy-start-stop | start, requests completed, orderly removal | none |
+| healthy-sx-cycle | request in flight across sleep: EvtIoStop acknowledges with requeue, resumes, completes | none |
+| healthy-idle-wake | idles to Dx, a request powers it back up, completes, idle timer restarts | none |
+| healthy-surprise-removal | surprise removal with a request in flight; the purge cancels it | none |
+| evtiostop-not-acked | sleep with a request in flight; EvtIoStop never acknowledges it; 10 min later (0x9F watchdog) | WDF002 request/queue/device, WDF001 queue/device (stop never finished), WDF004 device (power GotoDx, power policy SleepingNoWakePowerDown) |
+| request-leaked | a request acknowledged without requeue across a sleep is never completed; later I/O works | WDF003 request |
+| power-ref-never-released | idle-capable device takes a power reference and never drops it: idle machine busy for 15 min with no I/O | WDF004 device |
+| double-completion | a request is completed twice; the framework reports it | WDF005 request |
+| state-machine-stuck | EvtDeviceSelfManagedIoInit never returns: power machine left in D0StartingStartSelfManagedIo | WDF004 device |
+| dropped-event | the power policy machine drops an event | WDF006 device |
+| wrapped-mid-scenario | a one-page ring wraps during heavy I/O, then the EvtIoStop hang; the start of the log is overwritten | as evtiostop-not-acked |
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from samples.kmdf_model import Device, Handles, Log, Request
+
+
+@dataclass
+class Scenario:
+    name: str
+    description: str
+    bug: str
+    log: Log
+    expected: list[dict] = field(default_factory=list)
+    pages: int = 4
+
+
+def _device(log: Log, handles: Handles) -> Device:
+    return Device(log, handles.handle(), handles.pointer(), handles.handle())
+
+
+def _request(handles: Handles, callback: str = "EvtIoRead") -> Request:
+    return Request(handles.handle(), handles.pointer(), callback)
+
+
+def _traffic(d: Device, handles: Handles, count: int) -> None:
+    for i in range(count):
+        r = _request(handles, ("EvtIoRead", "EvtIoWrite", "EvtIoDeviceControl")[i % 3])
+        d.arrive(r)
+        d.complete(r)
+
+
+def _hex(value: int) -> str:
+    return f"0x{value:x}"
+
+
+def healthy_start_stop() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 6)
+    d.remove()
+    return Scenario("healthy-start-stop", "Device starts, completes six requests, is removed.", "none", log)
+
+
+def healthy_sx_cycle() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 3)
+    pending = _request(h)
+    d.arrive(pending)
+    log.wait(2)
+    d.sleep()
+    log.wait(30)
+    d.wake()
+    d.complete(pending)
+    _traffic(d, h, 2)
+    return Scenario("healthy-sx-cycle", "A read is in flight when the system sleeps; EvtIoStop acknowledges it "
+                    "with requeue; after resume it is presented again and completed.", "none", log)
+
+
+def healthy_idle_wake() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start(idle=True)
+    _traffic(d, h, 2)
+    log.wait(10)
+    d.idle_out()
+    log.wait(20)
+    r = _request(h)
+    d.arrive(r, present=False)
+    d.wake_for_io()
+    d.present(r)
+    d.complete(r)
+    d.io_done_idle_again()
+    return Scenario("healthy-idle-wake", "The device idles to Dx; a read powers it back up and completes.", "none", log)
+
+
+def healthy_surprise_removal() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 2)
+    d.arrive(_request(h))
+    log.wait(5)
+    d.surprise_remove()
+    return Scenario("healthy-surprise-removal", "Surprise removal with a read in flight; the purge cancels it.",
+                    "none", log)
+
+
+def _evtiostop_hang(log: Log, h: Handles, traffic: int) -> tuple[Device, Request]:
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, traffic)
+    stuck = _request(h)
+    d.arrive(stuck)
+    log.wait(3)
+    d.sleep(acknowledge=False)
+    log.wait(600)  # the power watchdog fires after 10 minutes
+    return d, stuck
+
+
+def _hang_expectations(d: Device, stuck: Request) -> list[dict]:
+    return [
+        {"rule": "WDF002", "device": _hex(d.handle), "queue": _hex(d.queue), "request": _hex(stuck.handle)},
+        {"rule": "WDF001", "device": _hex(d.handle), "queue": _hex(d.queue)},
+        {"rule": "WDF004", "device": _hex(d.handle)},
+    ]
+
+
+def evtiostop_not_acked() -> Scenario:
+    log, h = Log(), Handles()
+    d, stuck = _evtiostop_hang(log, h, 3)
+    # the log's newest record: the stop-notify wait is the last thing the framework logged
+    return Scenario("evtiostop-not-acked", "System sleep with a read in flight; the driver's EvtIoStop never "
+                    "acknowledges or completes it, so the queue never powers off (the 0x9F hang).",
+                    "EvtIoStop without acknowledgement", log, _hang_expectations(d, stuck))
+
+
+def request_leaked() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 2)
+    leaked = _request(h, "EvtIoDeviceControl")
+    d.arrive(leaked)
+    d.sleep(requeue=False)
+    log.wait(30)
+    d.wake()
+    _traffic(d, h, 4)
+    log.wait(120)
+    _traffic(d, h, 2)
+    return Scenario("request-leaked", "An IOCTL acknowledged without requeue in EvtIoStop stays with the driver "
+                    "and is never completed; later I/O works.", "request never completed", log,
+                    [{"rule": "WDF003", "request": _hex(leaked.handle)}])
+
+
+def power_ref_never_released() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start(idle=True)
+    d.go("idle", "CancelTimer", "Busy")  # WdfDeviceStopIdle: the reference is never given back
+    _traffic(d, h, 2)
+    log.wait(900)
+    _traffic(d, h, 1)
+    return Scenario("power-ref-never-released", "WdfDeviceStopIdle without WdfDeviceResumeIdle: the idle machine "
+                    "stays busy with no I/O for 15 minutes, the device never idles.", "power reference never released",
+                    log, [{"rule": "WDF004", "device": _hex(d.handle)}])
+
+
+def double_completion() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 2)
+    twice = _request(h, "EvtIoWrite")
+    d.arrive(twice)
+    d.complete(twice)
+    log.emit("WDFREQUEST 0x%p has already been completed", twice.handle)
+    _traffic(d, h, 1)
+    return Scenario("double-completion", "A write is completed twice; the framework reports the second completion.",
+                    "completion twice", log, [{"rule": "WDF005", "request": _hex(twice.handle)}])
+
+
+def state_machine_stuck() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.go("pnp", "Init", "InitStarting", "HardwareAvailable")
+    d.go("pwrpol", "Starting")
+    d.go("power", "CheckDeviceType", "D0Starting", "D0StartingConnectInterrupt", "D0StartingDmaEnable",
+         "D0StartingStartSelfManagedIo")
+    log.wait(300)
+    log.emit("Power resume all queues of WDFDEVICE 0x%p", d.handle)  # another device thread logs later
+    return Scenario("state-machine-stuck", "EvtDeviceSelfManagedIoInit never returns during start: the power machine "
+                    "stays in D0StartingStartSelfManagedIo.", "state machine stuck", log,
+                    [{"rule": "WDF004", "device": _hex(d.handle)}])
+
+
+def dropped_event() -> Scenario:
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 2)
+    log.emit("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event "
+             "%!FxPowerPolicyEvent! because of a closed queue", d.handle, d.devobj, "WdfDevStatePwrPolStarted",
+             "PwrPolWakeArrived")
+    _traffic(d, h, 1)
+    return Scenario("dropped-event", "The power policy machine drops a wake event (closed queue).",
+                    "dropped state-machine event", log, [{"rule": "WDF006", "device": _hex(d.handle)}])
+
+
+def wrapped_mid_scenario() -> Scenario:
+    log, h = Log(), Handles()
+    d, stuck = _evtiostop_hang(log, h, 40)
+    return Scenario("wrapped-mid-scenario", "Heavy I/O wraps a one-page ring (the device's start is overwritten), "
+                    "then the EvtIoStop hang; the surviving records still show it.",
+                    "EvtIoStop without acknowledgement, log wrapped", log, _hang_expectations(d, stuck), pages=1)
+
+
+ALL = (healthy_start_stop, healthy_sx_cycle, healthy_idle_wake, healthy_surprise_removal, evtiostop_not_acked,
+       request_leaked, power_ref_never_released, double_completion, state_machine_stuck, dropped_event,
+       wrapped_mid_scenario)

@@ -1,0 +1,160 @@
+"""The sample TMF: the framework messages the samples use, with GUIDs and numbers of the project's own.
+
+Format strings are exactly the framework's (parsers/wdfdata/wdf-trace-formats.tsv), converted the way
+tracewpp converts them: each printf specifier or ``%!TYPE!`` becomes ``%N!fmt!`` numbered from 10, the
+message gets the ``%0`` prefix, and each argument a line ``<name>, <ItemType> -- N``; WPP enum types
+become ``ItemListLong(Name=value,...)``. One GUID per framework source file (uuid5 of the file name
+in the project's namespace), message numbers from 10 in order of first use. Also: the argument
+bytes of a message (WPP encoding) and the text wdfkd prints for it, for the ground truth.
+"""
+from __future__ import annotations
+
+import struct
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from parsers import enums, ntstatus
+from parsers.catalog import SOURCE_SPEC, CatalogEntry
+from samples.ifr_writer import pack_pointer
+
+PROJECT_NAMESPACE = uuid.UUID("7f5c2c1e-8d2a-4c65-9b1e-3d0f5e2a9c41")
+_SIMPLE = {  # printf conversion -> (TMF spec, item type)
+    "p": ("p", "ItemPtr"), "d": ("d", "ItemLong"), "i": ("d", "ItemLong"), "u": ("u", "ItemLong"),
+    "x": ("x", "ItemLong"), "X": ("X", "ItemLong"), "c": ("c", "ItemChar"), "s": ("s", "ItemString"),
+    "S": ("ws", "ItemWString"),
+}
+
+
+def _convert(entry: CatalogEntry) -> tuple[str, list[tuple[str, str, tuple | None]]]:
+    """TMF format text and, per argument, (spec, item type, enum names) for a catalog entry."""
+    out, args, pos = [], [], 0
+    fmt = entry.format
+    for m in SOURCE_SPEC.finditer(fmt):
+        out.append(fmt[pos:m.start()])
+        pos = m.end()
+        wpp, percent, length, conv = m.groups()
+        if percent:
+            out.append("%%")
+            continue
+        if wpp == "FUNC":
+            out.append("%!FUNC!")
+            continue
+        n = 10 + len(args)
+        if wpp in ("STATUS", "NTSTATUS"):
+            args.append(("s", "ItemNTSTATUS", None))
+        elif wpp:
+            table = enums.enum_for_type(wpp)
+            if table is None:
+                raise ValueError(f"no enum for %!{wpp}!")
+            args.append(("s", "ItemListLong", tuple(sorted(table.items()))))
+        elif length == "I64":
+            args.append(("I64" + conv, "ItemLongLongX" if conv == "x" else "ItemLongLong", None))
+        else:
+            spec = m.group(0)[1:]  # keep flags/width, e.g. 08X
+            tmf_spec, item = _SIMPLE[conv]
+            args.append((spec if conv in "xXdu" else tmf_spec, item, None))
+        out.append(f"%{n}!{args[-1][0]}!")
+    out.append(fmt[pos:])
+    return "%0" + "".join(out), args
+
+
+def encode_args(entry: CatalogEntry, values: tuple, arch: str) -> list[bytes]:
+    """Each argument's WPP bytes, in order (ints for numbers/pointers/status, names for enums)."""
+    _, specs = _convert(entry)
+    encoded = []
+    for (spec, item, names), value in zip(specs, values):
+        if item == "ItemPtr":
+            encoded.append(pack_pointer(value, arch))
+        elif item == "ItemListLong":
+            encoded.append(struct.pack("<I", enums.value_of(value)))
+        elif item in ("ItemLong", "ItemNTSTATUS"):
+            encoded.append(struct.pack("<I", value & 0xFFFFFFFF))
+        elif item.startswith("ItemLongLong"):
+            encoded.append(struct.pack("<Q", value & 0xFFFFFFFFFFFFFFFF))
+        elif item == "ItemString":
+            encoded.append(value.encode("latin-1") + b"\0")
+        else:
+            raise ValueError(f"sample encoder has no rule for {item}")
+    return encoded
+
+
+def wdfkd_text(entry: CatalogEntry, values: tuple, arch: str) -> str:
+    """The message as wdfkd prints it, straight from the framework's printf format (ground truth)."""
+    width = 16 if arch == "x64" else 8
+    out, pos, it = [], 0, iter(values)
+    for m in SOURCE_SPEC.finditer(entry.format):
+        out.append(entry.format[pos:m.start()])
+        pos = m.end()
+        wpp, percent, length, conv = m.groups()
+        if percent or wpp == "FUNC":
+            out.append("%" if percent else "")
+            continue
+        value = next(it)
+        if wpp in ("STATUS", "NTSTATUS"):
+            out.append(ntstatus.render(value))
+        elif wpp or conv == "s":
+            out.append(str(value))
+        elif conv == "p":
+            out.append(f"{value:0{width}X}")
+        else:
+            out.append(m.group(0) % value if length is None else format(value, conv))
+    out.append(entry.format[pos:])
+    return "".join(out)
+
+
+@dataclass
+class SampleTmf:
+    """Assigns (GUID, number) to catalog entries as they are used, and writes the TMF files."""
+
+    module: str = "Wdf01000"
+    ids: dict[str, tuple[uuid.UUID, int]] = field(default_factory=dict)
+    entries: dict[str, CatalogEntry] = field(default_factory=dict)
+
+    def key(self, entry: CatalogEntry) -> tuple[uuid.UUID, int]:
+        if entry.id not in self.ids:
+            source_file = entry.id.split(":")[0]
+            guid = uuid.uuid5(PROJECT_NAMESPACE, source_file)
+            used = sum(1 for g, _ in self.ids.values() if g == guid)
+            self.ids[entry.id] = (guid, 10 + used)
+            self.entries[entry.id] = entry
+        return self.ids[entry.id]
+
+    def write(self, directory: Path) -> list[Path]:
+        """One ``<guid>.tmf`` per framework source file, in tracepdb's layout."""
+        directory.mkdir(parents=True, exist_ok=True)
+        by_guid: dict[uuid.UUID, list[str]] = {}
+        for entry_id, (guid, _) in self.ids.items():
+            by_guid.setdefault(guid, []).append(entry_id)
+        written = []
+        for guid, entry_ids in sorted(by_guid.items(), key=lambda kv: str(kv[0])):
+            source_file = entry_ids[0].split(":")[0]
+            lines = ["// PDB:  wdf01000.pdb", "// PDB:  Last Updated :2026-11-24:00:00:00:000 (UTC) [wdftriage samples]",
+                     f"{guid} {self.module} // SRC={source_file} MJ= MN="]
+            for entry_id in entry_ids:
+                entry = self.entries[entry_id]
+                fmt, specs = _convert(entry)
+                name = entry.id.replace(".", "_", 1).replace(":", "")
+                lines.append(f'#typev {name} {self.ids[entry_id][1]} "{fmt}" //   LEVEL={entry.level} '
+                             f"FLAGS={entry.flag} FUNC={_function(entry)}")
+                lines.append("{")
+                for i, (_, item, names) in enumerate(specs):
+                    listed = "(" + ",".join(f"{n}=0x{v:x}" for v, n in names) + ")" if names else ""
+                    lines.append(f"arg{i + 1}, {item}{listed} -- {10 + i}")
+                lines.append("}")
+            path = directory / f"{guid}.tmf"
+            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            written.append(path)
+        return written
+
+
+_FUNCTIONS = {"pnpstatemachine.cpp": "FxPkgPnp::PnpEnterNewState", "powerstatemachine.cpp": "FxPkgPnp::PowerEnterNewState",
+              "powerpolicystatemachine.cpp": "FxPkgPnp::PowerPolicyEnterNewState",
+              "poweridlestatemachine.cpp": "FxPowerIdleMachine::ProcessEventLocked",
+              "fxioqueue.cpp": "FxIoQueue::Dispatch", "fxrequest.hpp": "FxRequest::CompleteInternal",
+              "fxpkgio.cpp": "FxPkgIo::StopProcessingForPower"}
+
+
+def _function(entry: CatalogEntry) -> str:
+    """A plausible FUNC= for the message (the catalog records file and line, not the function)."""
+    return _FUNCTIONS.get(entry.id.split(":")[0], entry.id.split(":")[0].split(".")[0])
