@@ -61,7 +61,7 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
         return ""
     seconds = int(total)
     if seconds < 1:
-        return " for less than a second"
+        return ""
     minutes, secs = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]

@@ -1,0 +1,37 @@
+"""Small helpers every renderer shares: handle formatting, bounded and neutralised evidence text."""
+from __future__ import annotations
+
+import re
+
+from analyzer.result import Finding, TriageResult
+
+MAX_TEXT = 2000  # characters of one evidence-derived string shown in a report
+_CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
+
+
+def handle(value: int | None) -> str:
+    """A handle or pointer as wdfkd prints it (0x-prefixed hex), '-' when unknown."""
+    return "-" if value is None else f"0x{value:x}"
+
+
+def clean(text: object, limit: int = MAX_TEXT) -> str:
+    """Evidence text made safe to show: control and bidi characters shown as escapes, length bounded."""
+    s = "" if text is None else str(text)
+    if len(s) > limit:
+        s = s[:limit] + f"… [{len(s) - limit} more characters]"
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group(0)):04x}", s)
+
+
+def objects(f: Finding) -> str:
+    """The objects a finding names, e.g. 'WDFDEVICE 0x.. WDFQUEUE 0x..'."""
+    parts = [f"{kind} {handle(v)}" for kind, v in (("WDFDEVICE", f.device), ("WDFQUEUE", f.queue),
+                                                    ("WDFREQUEST", f.request)) if v is not None]
+    return " ".join(parts) or "-"
+
+
+def headline(result: TriageResult) -> str:
+    """One line: how many findings at which worst severity."""
+    worst = result.worst_severity()
+    if worst is None:
+        return "No findings."
+    return f"{len(result.findings)} finding(s), worst severity {worst.name}."

@@ -1,0 +1,220 @@
+"""The triage result as one self-contained HTML page: findings, a timeline chart per device, the decoded log.
+
+The charts are inline SVG written here, not a charting library: the page must open offline from a
+bug attachment (no CDN), stay small (a charting library alone is hundreds of KB), and every string
+in it comes from untrusted evidence, which is far easier to keep escaped when the markup is ours.
+SVG ``<title>`` elements give hover details without script. The only script is a small filter for
+the decoded log, allowed by a Content-Security-Policy hash; evidence never goes inside it.
+
+The x axis is event order (every event gets the same width, so a burst of transitions stays
+readable next to a ten-minute hang); tick labels and hover text show the record times when the
+evidence has them.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+
+import pandas as pd
+
+from analyzer.result import Finding, TriageResult
+from analyzer.states import MACHINE_TITLES, short_name
+from reports.common import clean, handle, headline, objects
+
+_WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
+_SCRIPT = """
+document.getElementById('logfilter').addEventListener('input', function (e) {
+  var needle = e.target.value.toLowerCase();
+  document.querySelectorAll('#log tbody tr').forEach(function (row) {
+    row.hidden = needle !== '' && row.textContent.toLowerCase().indexOf(needle) < 0;
+  });
+});
+"""
+_STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#1d2330;max-width:1280px}
+h1{font-size:22px}h2{font-size:18px;margin-top:28px}code,pre,.mono{font-family:ui-monospace,Consolas,monospace;font-size:12px}
+table{border-collapse:collapse}td,th{border:1px solid #d5d9e0;padding:3px 6px;text-align:left;vertical-align:top}
+.sev-CRITICAL,.sev-ERROR{color:#b00020;font-weight:600}.sev-WARNING{color:#9a6700;font-weight:600}.sev-INFO{color:#0b6bcb}
+.finding{border-left:4px solid #b00020;padding:4px 12px;margin:12px 0;background:#fbfbfd}
+.finding.level-WARNING{border-color:#d4a72c}.finding.level-INFO{border-color:#0b6bcb}
+svg text{font:11px system-ui,sans-serif}.chart{overflow-x:auto;border:1px solid #e3e6eb;margin:8px 0 20px}
+#log td{font-family:ui-monospace,Consolas,monospace;font-size:12px;white-space:pre-wrap;word-break:break-all}
+#log tr:target{background:#fff3c4}.legend span{display:inline-block;margin-right:14px}
+.sw{display:inline-block;width:12px;height:12px;vertical-align:middle;margin-right:4px}
+"""
+_STATE_FILL = {False: "#cfe8d5", True: "#f6d58e"}
+_QUEUE_FILL = {"FxIoQueuePowerOn": "#cfe8d5", "FxIoQueuePowerOff": "#d7dbe3"}
+
+
+def _e(text: object, limit: int = 2000) -> str:
+    return html.escape(clean(text, limit), quote=True)
+
+
+def _time_label(result: TriageResult, index: int | None) -> str:
+    if index is None or index >= len(result.events):
+        return ""
+    when = result.events[index].timestamp
+    return when.strftime("%H:%M:%S.%f")[:-3] if when else f"#{index}"
+
+
+class _Axis:
+    """Event index -> x pixel over [first, last] event of a device."""
+
+    def __init__(self, first: int, last: int):
+        self.first, self.last = first, max(last, first + 1)
+
+    def x(self, index: float) -> float:
+        return _LEFT + (index - self.first) / (self.last - self.first) * (_WIDTH - _LEFT - 20)
+
+
+def _device_indexes(result: TriageResult, device: int) -> list[int]:
+    t = result.timelines
+    idx = list(t.states.loc[t.states["device"] == device, "index"])
+    idx += list(t.queues.loc[t.queues["device"] == device, "index"])
+    req = t.requests[t.requests["device"] == device]
+    idx += list(req["first_index"]) + [i for i in req["end_index"] if not pd.isna(i)]
+    return sorted(int(i) for i in idx)
+
+
+def _rect(x0: float, x1: float, y: float, fill: str, tip: str, extra: str = "") -> str:
+    return (f'<rect x="{x0:.1f}" y="{y:.1f}" width="{max(x1 - x0, 2):.1f}" height="{_BAR}" fill="{fill}" '
+            f'stroke="#8a93a3" stroke-width="0.5" {extra}><title>{tip}</title></rect>')
+
+
+def _label(y: float, text: str) -> str:
+    return f'<text x="6" y="{y + 12:.1f}">{text}</text>'
+
+
+def _bands(rows: pd.DataFrame, axis: _Axis, y: float, end: int, result: TriageResult, fill) -> list[str]:
+    """Consecutive state segments of one machine/queue row."""
+    out = []
+    items = list(rows.itertuples(index=False))
+    for i, row in enumerate(items):
+        start = int(row.index)
+        stop = int(items[i + 1].index) if i + 1 < len(items) else end
+        state, colour, name = fill(row)
+        tip = _e(f"{name} from {_time_label(result, start)} to {_time_label(result, stop)}")
+        out.append(_rect(axis.x(start), axis.x(stop), y, colour, tip, f'data-state="{_e(state, 80)}"'))
+        if axis.x(stop) - axis.x(start) > 7 * len(name):
+            out.append(f'<text x="{axis.x(start) + 3:.1f}" y="{y + 12:.1f}">{_e(name, 60)}</text>')
+    return out
+
+
+def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
+    t = result.timelines
+    indexes = _device_indexes(result, device)
+    axis = _Axis(indexes[0], indexes[-1] + 1)
+    end = indexes[-1] + 1
+    parts, y = [], 30.0
+    states = t.states[t.states["device"] == device]
+    for machine in [m for m in MACHINE_TITLES if m in set(states["machine"])]:
+        rows = states[states["machine"] == machine]
+        last = int(rows["index"].iloc[-1])
+        parts.append(_label(y, _e(MACHINE_TITLES[machine])))
+        parts += _bands(rows, axis, y, end, result, lambda r, m=machine, last=last: (
+            r.state, "#f2a7a7" if r.transitional and int(r.index) == last else _STATE_FILL[bool(r.transitional)],
+            short_name(m, r.state)))
+        y += _ROW
+    queues = t.queues[(t.queues["device"] == device) & t.queues["power_state"].notna()]
+    for queue, rows in queues.groupby("queue", sort=False):
+        parts.append(_label(y, f"WDFQUEUE {handle(int(queue))}"))
+        parts += _bands(rows, axis, y, end, result, lambda r: (
+            r.power_state, _QUEUE_FILL.get(r.power_state, "#f6d58e"), r.power_state.replace("FxIoQueuePower", "")))
+        y += _ROW
+    requests = t.requests[t.requests["device"] == device]
+    for row in requests.itertuples(index=False):
+        start = int(row.first_index)
+        outstanding = row.outcome == "outstanding"
+        stop = end if outstanding else int(row.end_index)
+        tip = _e(f"WDFREQUEST {handle(int(row.request))} {row.callback or ''} {row.outcome}"
+                 f" {row.status_name or ''} from {_time_label(result, start)} to "
+                 f"{'end of log' if outstanding else _time_label(result, stop)}")
+        fill = 'url(#outstanding)' if outstanding else "#9cc3f0"
+        parts.append(_label(y, f"WDFREQUEST {handle(int(row.request))}"))
+        parts.append(_rect(axis.x(start), axis.x(stop), y, fill, tip,
+                           f'class="request{" outstanding" if outstanding else ""}" data-request="{handle(int(row.request))}"'))
+        if outstanding:
+            parts.append(f'<text x="{axis.x(start) + 4:.1f}" y="{y + 12:.1f}" fill="#8b0000">never completed</text>')
+        y += _ROW
+    pinned = [(n, f) for n, f in findings if f.at_index is not None]
+    top = 14 + 12 * len(pinned)
+    for k, (n, f) in enumerate(pinned):
+        x, label_y = axis.x(f.at_index), 12 + 12 * k
+        parts.append(f'<g class="pin" data-rule="{f.rule}"><a href="#finding-{n}"><line x1="{x:.1f}" x2="{x:.1f}" '
+                     f'y1="{label_y:.1f}" y2="{y + top - 16:.1f}" stroke="#b00020" stroke-width="2"/>'
+                     f'<circle cx="{x:.1f}" cy="{label_y:.1f}" r="4" fill="#b00020"/>'
+                     f'<text x="{x - 6:.1f}" y="{label_y + 4:.1f}" text-anchor="end" fill="#b00020">{f.rule}</text>'
+                     f'<title>{_e(f.summary, 300)}</title></a></g>')
+    shift = top - 16
+    parts = [f'<g transform="translate(0,{shift})">'] + [p for p in parts if 'class="pin"' not in p] + ["</g>"] + \
+        [p for p in parts if 'class="pin"' in p]
+    ticks = [(indexes[0], "start"), (indexes[len(indexes) // 2], "middle"), (indexes[-1], "end")]
+    parts += [f'<text x="{axis.x(i):.1f}" y="{y + top + 2:.1f}" text-anchor="{anchor}" fill="#5b6472">'
+              f'{_e(_time_label(result, i))}</text>' for i, anchor in ticks]
+    height = y + top + 22
+    defs = ('<defs><pattern id="outstanding" width="8" height="8" patternUnits="userSpaceOnUse" '
+            'patternTransform="rotate(45)"><rect width="8" height="8" fill="#f8c4c4"/>'
+            '<line x1="0" y1="0" x2="0" y2="8" stroke="#c0392b" stroke-width="3"/></pattern></defs>')
+    return (f'<div class="chart"><svg xmlns="http://www.w3.org/2000/svg" class="timeline" data-device="{handle(device)}" '
+            f'width="{_WIDTH}" height="{height:.0f}" viewBox="0 0 {_WIDTH} {height:.0f}">{defs}{"".join(parts)}</svg></div>')
+
+
+def _finding_html(n: int, f: Finding) -> str:
+    lines = "".join(
+        f'<tr><td class="mono"><a href="#event-{e.index}">{_e(e.ref, 200)}</a></td><td>{_e(e.role, 100)}</td>'
+        f'<td class="mono">{_e(e.text, 400)}</td></tr>' for e in f.evidence)
+    return (f'<div class="finding level-{f.severity.name}" id="finding-{n}"><h3><span class="sev-{f.severity.name}">'
+            f'{f.rule} {_e(f.title)} [{f.severity.name}]</span></h3><p>{_e(f.summary)}</p>'
+            f'<p><b>Objects:</b> <span class="mono">{_e(objects(f))}</span></p>'
+            f'<p><b>Probable cause:</b> {_e(f.probable_cause)}</p><p><b>Suggested fix:</b> {_e(f.suggested_fix)}</p>'
+            f'<table><tr><th>evidence</th><th>role</th><th>line</th></tr>{lines}</table></div>')
+
+
+def _devices(result: TriageResult) -> list[int]:
+    t = result.timelines
+    seen = list(dict.fromkeys(int(d) for d in pd.concat([t.states["device"], t.queues["device"]]).dropna()))
+    return seen
+
+
+def render_html(result: TriageResult, max_events: int = 20000) -> str:
+    """The whole page as one string (no external resources)."""
+    numbered = list(enumerate(result.findings))
+    script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
+    csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{script_hash}'"
+    body = [f"<h1>WDF triage</h1><p>{_e(headline(result))}</p>"]
+    if result.bugcheck_analysis:
+        b = result.bugcheck_analysis
+        rows = "".join(f"<tr><td>{p['name']}</td><td class=mono>0x{p['value']:x}</td><td>{_e(p['meaning'])}</td></tr>"
+                       for p in b["parameters"])
+        body.append(f"<h2>Bugcheck {_e(b['name'])} (0x{b['code']:x})</h2><p>{_e(b['summary'])}</p><table>{rows}</table>")
+    body.append("<h2>Timeline</h2>")
+    body.append('<p class="legend"><span><i class="sw" style="background:#cfe8d5"></i>resting state / queue on</span>'
+                '<span><i class="sw" style="background:#f6d58e"></i>transitional</span>'
+                '<span><i class="sw" style="background:#f2a7a7"></i>left in a transitional state</span>'
+                '<span><i class="sw" style="background:#9cc3f0"></i>request (arrival to completion)</span>'
+                '<span><i class="sw" style="background:#f8c4c4"></i>request never completed</span></p>')
+    devices = _devices(result)
+    for device in devices:
+        mine = [(n, f) for n, f in numbered if f.device == device or (f.device is None and len(devices) == 1)]
+        body.append(f"<h3>WDFDEVICE {handle(device)}</h3>" + _chart(result, device, mine))
+    if not devices:
+        body.append("<p>No framework state transitions or queue events in the evidence.</p>")
+    body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>"))
+    rows = "".join(f'<tr id="event-{e.index}"><td>{e.index}</td><td>{"" if e.sequence is None else e.sequence}</td>'
+                   f"<td>{_e(_time_label(result, e.index))}</td><td>{_e(e.kind.value)}</td><td>{_e(e.text, 600)}</td></tr>"
+                   for e in result.events[:max_events])
+    more = f"<p>{len(result.events) - max_events} more events not shown.</p>" if len(result.events) > max_events else ""
+    body.append('<h2>Decoded log</h2><p><input id="logfilter" type="search" placeholder="filter the log" size="40"></p>'
+                f'<table id="log"><thead><tr><th>#</th><th>seq</th><th>time</th><th>kind</th><th>message</th></tr></thead>'
+                f"<tbody>{rows}</tbody></table>{more}")
+    inputs = "".join(f"<tr><td class=mono>{_e(i.path, 300)}</td><td>{i.kind}</td><td>{i.size}</td><td class=mono>{i.sha256}</td></tr>"
+                     for i in result.inputs)
+    body.append(f"<h2>Inputs</h2><table><tr><th>path</th><th>kind</th><th>bytes</th><th>sha256</th></tr>{inputs}</table>")
+    if result.warnings:
+        body.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w, 300)}</li>" for w in result.warnings[:200]) + "</ul>")
+    body.append(f"<p><small>wdftriage {_e(result.tool_version)}</small></p>")
+    return ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+            f"<title>WDF triage report</title><style>{_STYLE}</style></head><body>{''.join(body)}"
+            f"<script>{_SCRIPT}</script></body></html>\n")

@@ -1,0 +1,52 @@
+"""The triage result as !analyze-shaped text for the terminal and the debugger."""
+from __future__ import annotations
+
+from analyzer.result import Severity, TriageResult
+from reports.common import clean, headline, objects
+
+_STARS = "*" * 79
+_COLOURS = {Severity.CRITICAL: "\x1b[1;31m", Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m",
+            Severity.INFO: "\x1b[36m"}
+
+
+def _banner(title: str) -> list[str]:
+    return [_STARS, "*" + " " * 77 + "*", "*" + title.center(77) + "*", "*" + " " * 77 + "*", _STARS, ""]
+
+
+def render_text(result: TriageResult, color: bool = False) -> str:
+    """Banner, bugcheck with decoded arguments, each finding with evidence, then inputs and warnings."""
+    paint = (lambda s, sev: f"{_COLOURS[sev]}{s}\x1b[0m") if color else (lambda s, sev: s)
+    out = _banner("WDF Triage Analysis")
+    if result.bugcheck_analysis:
+        b = result.bugcheck_analysis
+        out.append(f"{b['name']} ({b['code']:x})")
+        out.append(clean(b["summary"]))
+        out.append("Arguments:")
+        out += [f"{p['name']}: {p['value']:016x}, {clean(p['meaning'])}" for p in b["parameters"]]
+        out.append("")
+    out.append(headline(result))
+    out.append("")
+    for f in result.findings:
+        out.append(paint(f"{f.rule} {f.title} [{f.severity.name}]", f.severity))
+        out.append(f"  {clean(f.summary)}")
+        out.append(f"  OBJECTS: {objects(f)}" + (f"  LOG: {clean(f.log, 64)}" if f.log else ""))
+        out.append(f"  PROBABLE CAUSE: {clean(f.probable_cause)}")
+        if f.evidence:
+            out.append("  EVIDENCE:")
+            for e in f.evidence:
+                out.append(f"    {clean(e.ref, 200)}  [{clean(e.role, 80)}]")
+                out.append(f"      {clean(e.text, 400)}")
+        out.append(f"  SUGGESTED FIX: {clean(f.suggested_fix)}")
+        out.append("")
+    out.append("INPUTS:")
+    out += [f"  {clean(i.path, 300)}  {i.kind}  {i.size} bytes  sha256 {i.sha256}" for i in result.inputs]
+    for name, facts in result.logs.items():
+        shown = ", ".join(f"{k}={clean(v, 40)}" for k, v in facts.items() if v not in (None, False, 0))
+        out.append(f"  log {clean(name, 64) or '(unnamed)'}: {shown}")
+    if result.warnings:
+        out.append("WARNINGS:")
+        out += [f"  {clean(w, 300)}" for w in result.warnings[:50]]
+        if len(result.warnings) > 50:
+            out.append(f"  ... {len(result.warnings) - 50} more")
+    out.append(f"wdftriage {result.tool_version}, {len(result.events)} events")
+    return "\n".join(out) + "\n"
