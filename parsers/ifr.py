@@ -118,6 +118,7 @@ class IfrLog:
     header: IfrHeader
     records: list[IfrRecord] = field(default_factory=list)
     wrapped: bool = False
+    truncated: bool = False  # the file ends inside the log area
     dropped: int = 0  # messages the writer dropped (sequence gaps between surviving records + after newest)
     overwritten: int = 0  # messages lost to wrap (sequence numbers before the oldest surviving record)
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (after sequence, missing count)
@@ -147,9 +148,9 @@ def _plausible(h: IfrHeader, blob_len: int) -> int:
     """Score how well a header interpretation fits the blob (higher is better, <0 impossible)."""
     if h.guid != WDF_TRACE_GUID:
         return -1
-    if not (0 < h.size < MAX_LOG_SIZE) or h.current > h.size or h.previous > h.size:
+    if not (0 < h.size < MAX_LOG_SIZE):
         return -1
-    score = 1
+    score = 1 if h.current <= h.size and h.previous <= h.size else 0  # still this layout; parse_ifr says why
     if blob_len == h.header_size + h.size:
         score += 4
     if h.header_size + h.size <= MAX_LOG_SIZE and (h.header_size + h.size) % 0x1000 == 0:
@@ -229,12 +230,13 @@ def _walk(log: IfrLog, area: memoryview) -> None:
     seen_offsets: set[int] = set()
     seen_sequences: set[int] = set()
     offset = h.previous
-    past_wrap = False
+    past_wrap = truncated = False
     while True:
         if offset in seen_offsets:
             log.warnings.append(EvidenceWarning(src, "PrevOffset chain loops back; walk stopped", offset=hs + offset))
             break
         if offset + _RECORD_PREFIX.size > avail:
+            truncated = True
             if offset + _RECORD_PREFIX.size <= h.size:
                 log.warnings.append(EvidenceWarning(src, "record lies in the missing (truncated) part of the file; older records skipped", offset=hs + offset))
             else:
@@ -251,6 +253,7 @@ def _walk(log: IfrLog, area: memoryview) -> None:
             log.warnings.append(EvidenceWarning(src, f"bad record Length 0x{length:x}; older records skipped", offset=hs + offset + 2))
             break
         if offset + length > avail:
+            truncated = True
             log.warnings.append(EvidenceWarning(src, "record cut by end of file; older records skipped", offset=hs + offset))
             break
         if seq in seen_sequences:
@@ -288,7 +291,33 @@ def _walk(log: IfrLog, area: memoryview) -> None:
             break  # older lap's records below Offset.Current were overwritten by the newest lap
         offset = prev
     newest_first.reverse()
+    log.truncated = truncated
+    if truncated and not any(r.offset == 0 for r in newest_first):
+        salvaged = _salvage_forward(area, avail, h.size, {r.offset for r in newest_first})
+        if salvaged:
+            log.warnings.append(EvidenceWarning(
+                src, f"salvaged {len(salvaged)} older record(s) by reading forward from the start of the log area",
+                offset=hs))
+        newest_first = salvaged + newest_first
     log.records = newest_first
+
+
+def _salvage_forward(area: memoryview, avail: int, size: int, known: set[int]) -> list[IfrRecord]:
+    """Records read forward from offset 0 while each one chains to the one before it (PrevOffset)."""
+    out: list[IfrRecord] = []
+    offset = 0
+    while offset + _RECORD_PREFIX.size <= avail and offset not in known:
+        sig, length, seq, prev, number, guid = _RECORD_PREFIX.unpack_from(area, offset)
+        rec_size = RECORD_SIZES.get(sig)
+        if rec_size is None or not rec_size <= length <= rec_size + MAX_MESSAGE_SIZE or offset + length > min(avail, size):
+            break
+        if out and (prev != out[-1].offset or seq <= out[-1].sequence):
+            break
+        filetime = _TIMESTAMP.unpack_from(area, offset + 0x1C)[0] if sig == SIGNATURE_V2 else None
+        out.append(IfrRecord(offset, 2 if sig == SIGNATURE_V2 else 1, length, seq, prev, number,
+                             uuid.UUID(bytes_le=guid), filetime, bytes(area[offset + rec_size: offset + length])))
+        offset += length
+    return out
 
 
 def _account_sequences(log: IfrLog) -> None:
@@ -302,7 +331,7 @@ def _account_sequences(log: IfrLog) -> None:
     log.dropped = sum(missing for _, missing in log.gaps)
     if records:
         newest = max(r.sequence for r in records)
-        if log.header.sequence > newest:
+        if log.header.sequence > newest and not log.truncated:
             tail = log.header.sequence - newest
             log.gaps.append((newest, tail))
             log.dropped += tail

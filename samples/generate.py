@@ -8,7 +8,9 @@ samples/scenarios/<name>.ifr    the labeled scenario corpus (+ <name>.expected.j
 from __future__ import annotations
 
 import json
+import struct
 import sys
+import tempfile
 from pathlib import Path
 
 from samples import scenarios
@@ -55,7 +57,6 @@ def _surviving(writer: IfrWriter, truth: list[dict]) -> list[dict]:
 
 
 def _record_end(writer: IfrWriter, rec: dict) -> int:
-    import struct
     (length,) = struct.unpack_from("<H", writer.area, rec["offset"] + 2)
     return rec["offset"] + length
 
@@ -70,7 +71,7 @@ def _basic(tmf: SampleTmf) -> dict[str, bytes | str]:
     healthy = scenarios.healthy_start_stop().log
     blob, truth = _write_log(healthy, tmf, pages=2)
     add("healthy-x64", blob, truth, {"arch": "x64", "wrapped": False, "dropped": 0})
-    busy = scenarios.healthy_sx_cycle().log
+    busy = scenarios.busy_device().log
     blob, truth = _write_log(busy, tmf, pages=1)
     add("wrapped-x64", blob, truth, {"arch": "x64", "wrapped": True, "dropped": 0})
     blob, truth = _write_log(healthy, tmf, arch="x86", pages=2)
@@ -134,7 +135,6 @@ def build_all() -> dict[str, bytes | str]:
     tmf = SampleTmf()
     files = _scenarios(tmf)
     files.update(_basic(tmf))
-    import tempfile
     with tempfile.TemporaryDirectory() as tmp:
         for path in tmf.write(Path(tmp)):
             files[f"tmf/{path.name}"] = path.read_text(encoding="utf-8")

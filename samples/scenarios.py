@@ -106,6 +106,15 @@ def healthy_surprise_removal() -> Scenario:
                     "none", log)
 
 
+def busy_device() -> Scenario:
+    """Not a scenario of the corpus: a healthy device with enough I/O to wrap a one-page ring."""
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start()
+    _traffic(d, h, 40)
+    return Scenario("busy-device", "A started device completing forty requests.", "none", log, pages=1)
+
+
 def _evtiostop_hang(log: Log, h: Handles, traffic: int) -> tuple[Device, Request]:
     d = _device(log, h)
     d.add_and_start()

@@ -1,0 +1,117 @@
+"""Triage on the labeled scenario corpus, timelines and the CLI around them."""
+from __future__ import annotations
+
+import io
+import json
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from analyzer.bugcheck import parse_cli
+from analyzer.cli import main
+from analyzer.evidence import DecodeOptions
+from analyzer.scenarios import confusion, evaluate, render
+from analyzer.timelines import QUEUE_COLUMNS, REQUEST_COLUMNS, STATE_COLUMNS
+from analyzer.triage import triage
+from conftest import SAMPLES
+
+SCENARIO = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")
+TMF = str(SAMPLES / "tmf")
+
+
+@pytest.fixture(scope="module")
+def outcomes():
+    return evaluate()
+
+
+def test_every_scenario_names_exactly_the_injected_bug(outcomes):
+    print("\n" + render(outcomes))
+    assert len(outcomes) == 11
+    assert [o.name for o in outcomes if not o.ok] == []
+    table = confusion(outcomes)
+    assert (table["missed"] == 0).all() and (table["false_alarms"] == 0).all()
+    assert set(table["rule"]) == {"WDF001", "WDF002", "WDF003", "WDF004", "WDF005", "WDF006"}
+
+
+def test_healthy_scenarios_report_nothing_at_warning_or_above(outcomes):
+    healthy = [o for o in outcomes if o.name.startswith("healthy-")]
+    assert len(healthy) == 4 and all(not o.found for o in healthy)
+
+
+def test_evtiostop_finding_points_at_the_evidence():
+    result = triage([SCENARIO], DecodeOptions([TMF]))
+    wdf002 = next(f for f in result.findings if f.rule == "WDF002")
+    roles = [e.role for e in wdf002.evidence]
+    assert "EvtIoStop called (stop)" in roles and "request presented to the driver" in roles
+    notify = next(e for e in wdf002.evidence if e.role.startswith("EvtIoStop"))
+    assert notify.text.startswith("Power Stop Notifying Driver") and f"{wdf002.request:016X}" in notify.text
+    assert notify.ref.file == SCENARIO and notify.sequence is not None
+    assert result.events[notify.index].text == notify.text
+
+
+def test_bugcheck_escalates_and_is_decoded():
+    bugcheck = parse_cli("9F,3,ffffaa06b8bab840,fffff8055a272750,ffffaa06afb99560")
+    result = triage([SCENARIO], DecodeOptions([TMF]), bugcheck=bugcheck)
+    wdf007 = next(f for f in result.findings if f.rule == "WDF007")
+    assert "DRIVER_POWER_STATE_FAILURE" in wdf007.summary and "WDF002" in wdf007.probable_cause
+    assert result.bugcheck_analysis["parameters"][3]["meaning"] == "The blocked IRP"
+    assert next(f for f in result.findings if f.rule == "WDF002").severity.name == "CRITICAL"
+
+
+def test_timelines_have_the_documented_columns():
+    t = triage([SCENARIO], DecodeOptions([TMF])).timelines
+    assert tuple(t.requests.columns) == REQUEST_COLUMNS and tuple(t.queues.columns) == QUEUE_COLUMNS
+    assert tuple(t.states.columns) == STATE_COLUMNS
+    stuck = t.requests[t.requests["outcome"] == "outstanding"]
+    assert len(stuck) == 1 and stuck.iloc[0]["callback"] == "EvtIoRead" and not pd.isna(stuck.iloc[0]["stop_notified_index"])
+    assert t.states.iloc[-1]["transitional"] and t.states["time"].notna().all()
+
+
+@pytest.mark.parametrize("kind", ["requests", "queues", "states"])
+@pytest.mark.parametrize("fmt", ["table", "csv", "json", "parquet"])
+def test_timeline_command_exports_every_kind_and_format(tmp_path, kind, fmt):
+    out = tmp_path / f"t.{fmt}"
+    run = CliRunner().invoke(main, ["timeline", SCENARIO, "--tmf", TMF, "--kind", kind, "--format", fmt, "-o", str(out)])
+    assert run.exit_code == 0, run.output
+    columns = {"requests": REQUEST_COLUMNS, "queues": QUEUE_COLUMNS, "states": STATE_COLUMNS}[kind]
+    if fmt == "parquet":
+        frame = pd.read_parquet(out)
+        assert tuple(frame.columns) == columns and len(frame) > 0
+        assert str(frame["device"].dtype) == "UInt64"
+    elif fmt == "json":
+        rows = json.loads(out.read_text())
+        assert rows and tuple(rows[0]) == columns
+    elif fmt == "csv":
+        frame = pd.read_csv(io.StringIO(out.read_text()))
+        assert tuple(frame.columns) == columns
+    else:
+        assert out.read_text().split()[: len(columns)] == list(columns)
+
+
+def test_triage_exit_codes_follow_fail_on():
+    runner = CliRunner()
+    assert runner.invoke(main, ["triage", SCENARIO, "--tmf", TMF]).exit_code == 0
+    assert runner.invoke(main, ["triage", SCENARIO, "--tmf", TMF, "--fail-on", "error"]).exit_code == 1
+    assert runner.invoke(main, ["triage", SCENARIO, "--tmf", TMF, "--fail-on", "critical"]).exit_code == 0
+    healthy = str(SAMPLES / "scenarios" / "healthy-sx-cycle.ifr")
+    assert runner.invoke(main, ["triage", healthy, "--tmf", TMF, "--fail-on", "warning"]).exit_code == 0
+
+
+def test_scenarios_command_prints_the_confusion_table():
+    run = CliRunner().invoke(main, ["scenarios"])
+    assert run.exit_code == 0, run.output
+    assert "Per rule:" in run.output and "false_alarms" in run.output and "FAIL" not in run.output
+
+
+def test_logdump_prints_the_ground_truth_of_the_wrapped_sample():
+    truth = json.loads((SAMPLES / "ifr" / "wrapped-x64.truth.json").read_text())
+    run = CliRunner().invoke(main, ["logdump", str(SAMPLES / "ifr" / "wrapped-x64.ifr"), "--tmf", TMF])
+    assert run.exit_code == 0, run.output
+    lines = run.output.splitlines()
+    start, end = lines.index("--- start of log ---"), lines.index("---- end of log ----")
+    body = [line.split(" - ", 1) for line in lines[start + 1:end]]
+    assert [(int(seq_func.split(":")[0]), text) for seq_func, text in body] == \
+        [(r["sequence"], r["text"]) for r in truth["records"]]
+    assert lines[0] == "Log of wdfsample (x64 IFR)"
+    assert lines[1] == f"There are {len(truth['records'])} log entries (wrapped, {truth['records'][0]['sequence'] - 1} overwritten)"
