@@ -173,7 +173,7 @@ class Catalog:
         """The entry whose format renders exactly to ``text``, with the parsed argument values."""
         text = _normalise(text)
         first = text.split(" ", 1)[0]
-        for entry in self._by_first_word.get(first, ()) + self._hole_first:
+        for entry in self._by_first_word.get(first, []) + self._hole_first:
             if not entry.skeleton.split("\0", 1)[0].strip() or text.startswith(entry.skeleton.split("\0", 1)[0].rstrip()):
                 m = self._compiled(entry).fullmatch(text)
                 if m:

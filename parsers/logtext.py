@@ -31,7 +31,7 @@ _TIME_FORMATS = ("%m/%d/%Y-%H:%M:%S.%f", "%Y/%m/%d-%H:%M:%S.%f")
 _MAX_LINE = 64 * 1024
 _MARKERS = ("Trace searchpath is:", "Trace format prefix is:", "TMF file used for formatting", "Gather log:",
             "--- start of log", "---- end of log", "There are ", "Trying to extract TMF information", "wdflogdump",
-            "wdfcrashdump", "rcdrlogdump", "Log at ")
+            "wdfcrashdump", "rcdrlogdump", "Log at ", "kd>", "!wdfkd.", "!rcdrkd.", "Wdf01000!", "WUDFx02000!")
 
 
 def _time(text: str | None) -> datetime | None:
@@ -52,8 +52,10 @@ def looks_like_log_text(text: str) -> bool:
     head = text[:200_000]
     if any(marker in head for marker in _MARKERS):
         return True
-    records = sum(1 for line in head.splitlines()[:2000] if _RECORD.match(_ORIGIN.sub("", line)))
-    return records >= 3 or bool(re.search(r"WDFDEVICE 0x[0-9A-Fa-f]+ !devobj", head))
+    lines = head.splitlines()[:2000]
+    records = sum(1 for line in lines if _RECORD.match(_ORIGIN.sub("", line)))
+    traceview = sum(1 for line in lines if line.count("\t") >= 6 and _time(line.split("\t")[4].strip()))
+    return records >= 3 or traceview >= 1 or bool(re.search(r"WDFDEVICE 0x[0-9A-Fa-f]+ !devobj", head))
 
 
 class _Reader:

@@ -1,0 +1,126 @@
+"""Pasted debugger text: the real logs from public bug reports (tests/data/real-logs, first line names the
+source) and synthetic pastes for the noise people add (CRLF, fences, wrapping, several logs)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analyzer.triage import analyze
+from parsers.errors import EvidenceError
+from parsers.logtext import DEBUGGER, read_log_text, read_report_text
+
+REAL = Path(__file__).parent / "data" / "real-logs"
+LOGS = sorted(REAL.glob("*.txt"))
+ANALYZE = sorted((REAL / "analyze").glob("*.txt"))
+
+
+def _read(path: Path):
+    return read_report_text(path.read_text(encoding="utf-8", errors="replace"), str(path))
+
+
+def _cut_short(path: Path, line_no: int) -> bool:
+    """The excerpt ends on this line (next line is a gap/excerpt marker, blank or end of file)."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return line_no == len(lines) or lines[line_no].startswith("[") or not lines[line_no].strip()
+
+
+@pytest.mark.parametrize("path", LOGS + ANALYZE, ids=lambda p: p.name)
+def test_every_real_paste_parses_and_keeps_every_line(path):
+    assert path.read_text(encoding="utf-8").startswith("# source:")
+    logset = _read(path)
+    assert len(logset.messages) == len(path.read_text(encoding="utf-8", errors="replace").splitlines())
+
+
+@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+def test_framework_lines_are_typed(path):
+    """>= 95% of the framework's IFR lines (Fx* function prefix) get a catalog entry. The only
+    exceptions allowed are lines the bug-report excerpt cut short (the test names them)."""
+    logset = _read(path)
+    framework = [m for m in logset.messages if m.level != DEBUGGER and (m.function or "").startswith("Fx")]
+    untyped = [m for m in framework if m.catalog_id is None]
+    assert all(_cut_short(path, m.ref.line) for m in untyped), [(m.ref.line, m.text) for m in untyped]
+    complete = [m for m in framework if not _cut_short(path, m.ref.line)]
+    if complete:
+        assert sum(m.catalog_id is not None for m in complete) / len(complete) >= 0.95
+
+
+# one line per log: what an engineer reading it concludes, and what triage must say
+EXPECTATIONS = {
+    "OpenVPN_ovpn-dco-win_25_2_wdfcrashdump.txt": ("device stopped mid-removal at the crash: power policy left in "
+                                                   "StoppingSendStatus", {"WDF004"}),
+    "nefarius_BthPS3_12_1.txt": ("D0Exit failed during disconnect; power policy stuck in Stopping, power in GotoD3Stopped",
+                                 {"WDF004"}),
+    "nefarius_DsHidMini_311_1.txt": ("after wake the device failed (PnP Failed) with self-managed I/O flushing",
+                                     {"WDF004"}),
+    "nefarius_BthPS3_107_1.txt": ("a clean start: PnP Started, power policy Started; nothing wrong in this excerpt", set()),
+    "OpenVPN_ovpn-dco-win_25_1.txt": ("orderly removal with queues powered off; the leak is outside the log", set()),
+    "nefarius_ViGEmBus_7_1.txt": ("one verifier error (forwarding to another device's queue), no state to judge", set()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTATIONS))
+def test_triage_of_real_logs_agrees_with_a_reader(name):
+    _, rules = EXPECTATIONS[name]
+    result = analyze([_read(REAL / name)])
+    assert {f.rule for f in result.findings if f.severity.name != "INFO"} == rules
+    assert len(result.timelines.states) > 0 or name == "nefarius_ViGEmBus_7_1.txt"
+
+
+def test_state_timeline_reconstructed_in_order():
+    states = analyze([_read(REAL / "nefarius_BthPS3_107_1.txt")]).timelines.states
+    pnp = states[states["machine"] == "pnp"]["state"].tolist()
+    assert pnp == ["WdfDevStatePnpEnableInterfaces", "WdfDevStatePnpStarted"]
+    assert states["time"].notna().all() and states.iloc[0]["time"].year == 2024
+    idle = analyze([_read(REAL / "nefarius_BthPS3_12_1.txt")]).timelines.states
+    assert idle[idle["machine"] == "idle"]["state"].iloc[0] == "FxIdleCancelTimer"
+
+
+def test_verifier_error_is_a_framework_error_event():
+    result = analyze([_read(REAL / "nefarius_ViGEmBus_7_1.txt")])
+    errors = [e for e in result.events if e.kind.value == "framework_error"]
+    assert len(errors) == 1 and "Cannot forward a request to a different WDFDEVICE" in errors[0].text
+
+
+BUGCHECKS = {
+    "nefarius_BthPS3_41_9f_1.txt": (0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560), None),
+    "daynix_UsbDk_115_10d_1.txt": (0x10D, (0xD, 0xFFFFAD0A9D975A60, 0xFFFFAD0A9ABC89A0, 0xFFFFAD0A851F2540), None),
+    "ds4windowsapp_DS4Windows_14_10d_1.txt": (0x10D, (0x4, 0x0, 0xFFFFF80437ACB226, 0xFFFFCF01C5893CB0),
+                                              "0x10D_4_ViGEmBus!unknown_function"),
+    "nefarius_BthPS3_106_10d_1.txt": (0x10D, (0x5, 0x7FF356C05ED8, 0x100A, 0xFFFF800CA7ABBDD0),
+                                      "0x10D_5_VRF_BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup"),
+    "codemachine_debugging_0x9f_1.txt": (0x9F, (0x3, 0x86B3E6E8, 0x82D3FAE0, 0x852BC6F0), None),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BUGCHECKS))
+def test_analyze_output_gives_code_arguments_and_bucket(name):
+    code, params, bucket = BUGCHECKS[name]
+    logset = _read(REAL / "analyze" / name)
+    assert (logset.bugcheck.code, logset.bugcheck.parameters) == (code, params)
+    assert logset.bugcheck.failure_bucket == bucket
+    finding = next(f for f in analyze([logset]).findings if f.rule == "WDF007")
+    assert finding.severity.name == "CRITICAL"
+
+
+def test_pasted_noise_crlf_fences_wrapping_and_two_logs():
+    text = ("Some words before.\r\n```\r\n0: kd> !wdflogdump mydrv\r\n"
+            "There are 2 log entries for mydrv\r\n--- start of log ---\r\n"
+            "1: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x0000587CCCC6DB88 !devobj 0xFFFFA783333F8DF0 entering PnP State\r\n"
+            "WdfDevStatePnpStarted from WdfDevStatePnpEnableInterfaces\r\n"
+            "2: 07/11/2024-19:49:33.5124745 FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x00001111AAAA0000 on WDFQUEUE 0x00002222BBBB0000\r\n"
+            "---- end of log ----\r\n```\r\n\u00e9\u00e8 \u2014 noise\r\n"
+            "1: kd> !wdflogdump otherdrv\r\n"
+            "7 : FxPkgPnp::PowerEnterNewState - WDFDEVICE 0x0000000000001230 !devobj 0xFFFFA78300000000 entering Power State WdfDevStatePowerD0 from WdfDevStatePowerDecideD0State\r\n")
+    logset = read_log_text(text, "paste.txt")
+    typed = [m for m in logset.messages if m.catalog_id]
+    assert [m.log for m in typed] == ["mydrv", "mydrv", "otherdrv"]
+    assert typed[0].args[2:] == ("WdfDevStatePnpStarted", "WdfDevStatePnpEnableInterfaces") and typed[0].ref.line == 6
+    assert typed[1].timestamp.isoformat().startswith("2024-07-11T19:49:33.512474") and typed[2].sequence == 7
+    assert len(logset.messages) == len(text.splitlines()) - 1  # the wrapped continuation joined its record
+
+
+def test_unrecognisable_text_is_a_clear_error():
+    with pytest.raises(EvidenceError) as exc:
+        read_report_text("Dear team,\nmy laptop is slow.\n", "letter.txt")
+    assert exc.value.source == "letter.txt" and "!analyze" in exc.value.message
