@@ -80,4 +80,4 @@ def to_json_dict(result: TriageResult) -> dict:
 
 def render_json(result: TriageResult) -> str:
     """The result as indented JSON text."""
-    return json.dumps(to_json_dict(result), indent=1, ensure_ascii=False) + "\n"
+    return json.dumps(to_json_dict(result), indent=1) + "\n"  # ASCII: bidi and control characters stay escaped

@@ -1,0 +1,103 @@
+"""Renderers: JSON against its schema, Markdown shape, and hostile evidence through every renderer."""
+from __future__ import annotations
+
+import json
+import re
+import struct
+import uuid
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from analyzer.evidence import DecodeOptions, load
+from analyzer.triage import analyze, triage
+from conftest import SAMPLES
+from parsers.logtext import read_log_text
+from reports import FORMATS, render
+from reports.common import MAX_TEXT
+
+SCENARIO = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")
+HOSTILE = ['<script>document.title="PWNED"</script>', '"><img src=x onerror=alert(1)>', "</script><b id=pwn>",
+           "\u202eevil\u202c", "nul\x00byte", "`|`|``` fence"]
+
+
+def _schema():
+    return json.loads(resources.files("reports").joinpath("schema/triage-result.v1.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def result():
+    return triage([SCENARIO], DecodeOptions([str(SAMPLES / "tmf")]))
+
+
+def hostile_result():
+    """A pasted log whose driver name, message text and evidence carry script, quotes, bidi and a 1 MB string."""
+    evil = " ".join(HOSTILE)
+    lines = [f"0: kd> !wdflogdump {HOSTILE[0]}",
+             "1: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x0000587CCCC6DB88 !devobj 0xFFFFA783333F8DF0 entering PnP State "
+             "WdfDevStatePnpInitStarting from WdfDevStatePnpInit",
+             f"2: {HOSTILE[1]} - {evil}",
+             f"3: Evil::Func - {'A' * 1_000_000}"]
+    logset = read_log_text("\n".join(lines), f"{HOSTILE[1]}.txt")
+    return analyze([logset])
+
+
+def test_json_validates_against_the_versioned_schema(result):
+    doc = json.loads(render(result, "json"))
+    jsonschema.validate(doc, _schema())
+    assert doc["schema_version"] == "1" and {f["rule"] for f in doc["findings"]} == {"WDF001", "WDF002", "WDF004"}
+    wdf002 = next(f for f in doc["findings"] if f["rule"] == "WDF002")
+    assert doc["events"][wdf002["evidence"][-1]["index"]]["text"] == wdf002["evidence"][-1]["text"]
+    assert doc["timelines"]["requests"][-1]["outcome"] == "outstanding"
+
+
+def test_schema_rejects_a_wrong_document(result):
+    doc = json.loads(render(result, "json"))
+    doc["findings"][0]["severity"] = "catastrophic"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(doc, _schema())
+
+
+def test_markdown_is_an_issue_comment(result):
+    md = render(result, "md")
+    assert md.startswith("## WDF triage")
+    assert re.search(r"^\| WDF002 \| ERROR \| WDFDEVICE 0x[0-9a-f]+ WDFQUEUE 0x[0-9a-f]+ WDFREQUEST 0x[0-9a-f]+ \|", md, re.M)
+    assert md.count("<details>") == md.count("</details>") == 3
+    assert md.count("```text") == 3
+
+
+def test_text_report_is_analyze_shaped(result):
+    text = render(result, "text")
+    assert "WDF Triage Analysis" in text and "PROBABLE CAUSE:" in text and "SUGGESTED FIX:" in text
+    assert "\x1b[" not in text
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_hostile_content_is_escaped_everywhere(fmt):
+    out = render(hostile_result(), fmt)
+    assert len(out) < 2_000_000  # a 1 MB line is cut, never copied into every section
+    assert "\u202e" not in out and "\x00" not in out
+    if fmt == "json":
+        jsonschema.validate(json.loads(out), _schema())
+        return
+    if fmt in ("html", "md"):
+        rendered = re.sub(r"(`{3,})text\n.*?\n\1(?=\n|$)", "", out, flags=re.S)  # fenced blocks are shown literally
+        assert "<script>document" not in rendered and "<img" not in rendered and "<b id=pwn>" not in rendered
+    if fmt == "html":
+        assert len(re.findall(r"<script", out)) == 1  # only our own filter script
+        assert "&lt;script&gt;document.title=&quot;PWNED&quot;" in out
+        assert "more characters]" in out  # the 1 MB message is shown cut, with a marker
+
+
+def test_evidence_strings_are_bounded():
+    from reports.common import clean
+    assert clean("x" * 5000).endswith(f"… [{5000 - MAX_TEXT} more characters]")
+    assert clean("a\u202eb\x00") == "a\\u202eb\\u0000"
+
+
+def test_html_is_self_contained_and_small(result):
+    page = render(result, "html")
+    assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
+    assert len(page) < 300_000
+    assert 'class="request outstanding"' in page and 'data-rule="WDF002"' in page
