@@ -175,12 +175,13 @@ class Catalog:
         first = text.split(" ", 1)[0]
         for entry in self._by_first_word.get(first, []) + self._hole_first:
             if not entry.skeleton.split("\0", 1)[0].strip() or text.startswith(entry.skeleton.split("\0", 1)[0].rstrip()):
-                m = self._compiled(entry).fullmatch(text)
+                m = self.pattern(entry).fullmatch(text)
                 if m:
                     return entry, tuple(convert(h, v) for h, v in zip(entry.holes, m.groups()))
         return None
 
-    def _compiled(self, entry: CatalogEntry) -> re.Pattern:
+    def pattern(self, entry: CatalogEntry) -> re.Pattern:
+        """The full-match regular expression of an entry's format (compiled once)."""
         rx = self._regex.get(entry.id)
         if rx is None:
             pieces = entry.skeleton.split("\0")
