@@ -36,8 +36,9 @@ class _Group(click.Group):
 
 
 def _decode_options(f):
-    f = click.option("--tmf", "tmf", multiple=True, type=click.Path(exists=True),
-                     help="TMF file or directory of <guid>.tmf files (repeatable; also $TRACE_FORMAT_SEARCH_PATH).")(f)
+    f = click.option("--tmf", "--pdb", "tmf", multiple=True, type=click.Path(exists=True),
+                     help="TMF file, directory of <guid>.tmf files, PDB with WPP annotations, or symbol directory "
+                          "(repeatable; also $TRACE_FORMAT_SEARCH_PATH).")(f)
     f = click.option("--arch", type=click.Choice(["x64", "x86"]), default=None,
                      help="Pointer size of the IFR log (default: detected from the header).")(f)
     return f
@@ -180,3 +181,24 @@ def scenarios():
     outcomes = evaluate()
     click.echo(render(outcomes))
     sys.exit(EXIT_OK if all(o.ok for o in outcomes) else EXIT_FINDINGS)
+
+
+@main.group()
+def tmf():
+    """Trace message format (TMF) tools."""
+
+
+@tmf.command("extract")
+@click.argument("pdb", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory for the <guid>.tmf files.")
+def tmf_extract(pdb, out_dir):
+    """Write the TMF files of a PDB's WPP annotations, like tracepdb."""
+    from parsers.pdb import tmf_messages_from_pdb
+    from parsers.tmf import write_tmf_files
+
+    messages = tmf_messages_from_pdb(pdb)
+    written = write_tmf_files(messages, out_dir, (Path(pdb).name, "extracted by wdftriage tmf extract"))
+    for path in written:
+        click.echo(str(path))
+    click.echo(f"{len(messages)} messages in {len(written)} TMF file(s)", err=True)

@@ -14,12 +14,14 @@ from pathlib import Path
 from parsers import ifr
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
+from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
 from parsers.records import LogSet
 from parsers.tmf import TmfDatabase
 from parsers.wpp import messages_from_ifr
 
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # a pasted log or IFR blob larger than this is not evidence we read whole
 TMF_PATH_VARIABLE = "TRACE_FORMAT_SEARCH_PATH"  # tracefmt's own variable: ';'-separated TMF directories
+MAX_PDBS = 200  # PDBs read from one symbol directory
 _DUMP_SIGNATURES = (b"PAGEDU64", b"PAGEDUMP")
 _IFR_SIGNATURE = ifr.WDF_TRACE_GUID.bytes_le
 
@@ -32,9 +34,17 @@ class DecodeOptions:
     arch: str | None = None
 
     def tmf_database(self) -> TmfDatabase:
-        paths = list(self.tmf)
-        paths += [p for p in os.environ.get(TMF_PATH_VARIABLE, "").split(os.pathsep) if p]
-        return TmfDatabase.from_paths(paths)
+        """TMF files, directories of <guid>.tmf, PDBs and symbol directories holding PDBs."""
+        paths = [Path(p) for p in self.tmf]
+        paths += [Path(p) for p in os.environ.get(TMF_PATH_VARIABLE, "").split(os.pathsep) if p]
+        db = TmfDatabase()
+        for path in paths:
+            pdbs = sorted(path.rglob("*.pdb"))[:MAX_PDBS] if path.is_dir() else [path] if is_pdb(path) else []
+            for pdb in pdbs:
+                db.add(tmf_messages_from_pdb(pdb))
+            if path.is_dir() or not pdbs:
+                db.add_path(path)
+        return db
 
 
 @dataclass
@@ -46,6 +56,15 @@ class Evidence:
     size: int
     kind: str  # "ifr" | "text"
     logset: LogSet
+
+
+def is_pdb(path: Path) -> bool:
+    """True for a file that starts like an MSF 7.00 PDB."""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(MSF_MAGIC)) == MSF_MAGIC
+    except OSError:
+        return False
 
 
 def read_bytes(path: str) -> bytes:

@@ -187,3 +187,28 @@ class TmfDatabase:
         for p in paths:
             db.add_path(p)
         return db
+
+
+def write_tmf_files(messages: Iterable[TmfMessage], out_dir: str | Path, pdb_lines: tuple[str, ...]) -> list[Path]:
+    """Write messages as tracepdb does: one ``<guid>.tmf`` per message GUID, ``// PDB:`` lines first."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    by_guid: dict[uuid.UUID, list[TmfMessage]] = {}
+    for m in messages:
+        by_guid.setdefault(m.guid, []).append(m)
+    written = []
+    for guid, group in sorted(by_guid.items(), key=lambda kv: str(kv[0])):
+        first = group[0]
+        lines = [f"// PDB:  {line}" for line in pdb_lines]
+        lines.append(f"{guid} {first.module} // SRC={first.source_file or 'Unknown'} MJ= MN=")
+        for m in group:
+            trailer = " ".join(f"{k}={v}" for k, v in (("LEVEL", m.level), ("FLAGS", m.flags), ("FUNC", m.function)) if v)
+            lines += [f'#typev {m.name} {m.number} "{m.format}" //   {trailer}', "{"]
+            for a in m.args:
+                names = "(" + ",".join(f"{n}=0x{v:x}" for v, n in a.enum_names) + ")" if a.enum_names else ""
+                lines.append(f"{a.name}, {a.item_type}{names} -- {a.number}")
+            lines.append("}")
+        path = out / f"{guid}.tmf"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        written.append(path)
+    return written

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from parsers import enums, ntstatus
 from parsers.catalog import SOURCE_SPEC, CatalogEntry
+from parsers.tmf import TmfArg, TmfMessage, write_tmf_files
 from samples.ifr_writer import pack_pointer
 
 PROJECT_NAMESPACE = uuid.UUID("7f5c2c1e-8d2a-4c65-9b1e-3d0f5e2a9c41")
@@ -120,32 +121,22 @@ class SampleTmf:
             self.entries[entry.id] = entry
         return self.ids[entry.id]
 
+    def messages(self) -> list[TmfMessage]:
+        """The assigned entries as TMF messages (format and arguments converted the way tracewpp does)."""
+        out = []
+        for entry_id, (guid, number) in self.ids.items():
+            entry = self.entries[entry_id]
+            fmt, specs = _convert(entry)
+            args = tuple(TmfArg(f"arg{i + 1}", item, 10 + i, names) for i, (_, item, names) in enumerate(specs))
+            out.append(TmfMessage(guid=guid, number=number, name=entry.id.replace(".", "_", 1).replace(":", ""),
+                                  format=fmt, level=entry.level, flags=entry.flag, function=_function(entry),
+                                  module=self.module, source_file=entry.id.split(":")[0], args=args, origin=entry.id))
+        return out
+
     def write(self, directory: Path) -> list[Path]:
         """One ``<guid>.tmf`` per framework source file, in tracepdb's layout."""
-        directory.mkdir(parents=True, exist_ok=True)
-        by_guid: dict[uuid.UUID, list[str]] = {}
-        for entry_id, (guid, _) in self.ids.items():
-            by_guid.setdefault(guid, []).append(entry_id)
-        written = []
-        for guid, entry_ids in sorted(by_guid.items(), key=lambda kv: str(kv[0])):
-            source_file = entry_ids[0].split(":")[0]
-            lines = ["// PDB:  wdf01000.pdb", "// PDB:  Last Updated :2026-11-24:00:00:00:000 (UTC) [wdftriage samples]",
-                     f"{guid} {self.module} // SRC={source_file} MJ= MN="]
-            for entry_id in entry_ids:
-                entry = self.entries[entry_id]
-                fmt, specs = _convert(entry)
-                name = entry.id.replace(".", "_", 1).replace(":", "")
-                lines.append(f'#typev {name} {self.ids[entry_id][1]} "{fmt}" //   LEVEL={entry.level} '
-                             f"FLAGS={entry.flag} FUNC={_function(entry)}")
-                lines.append("{")
-                for i, (_, item, names) in enumerate(specs):
-                    listed = "(" + ",".join(f"{n}=0x{v:x}" for v, n in names) + ")" if names else ""
-                    lines.append(f"arg{i + 1}, {item}{listed} -- {10 + i}")
-                lines.append("}")
-            path = directory / f"{guid}.tmf"
-            path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-            written.append(path)
-        return written
+        return write_tmf_files(self.messages(), directory,
+                               ("wdf01000.pdb", "Last Updated :2026-11-24:00:00:00:000 (UTC) [wdftriage samples]"))
 
 
 _FUNCTIONS = {"pnpstatemachine.cpp": "FxPkgPnp::PnpEnterNewState", "powerstatemachine.cpp": "FxPkgPnp::PowerEnterNewState",
