@@ -41,6 +41,8 @@ def _decode_options(f):
                           "(repeatable; also $TRACE_FORMAT_SEARCH_PATH).")(f)
     f = click.option("--arch", type=click.Choice(["x64", "x86"]), default=None,
                      help="Pointer size of the IFR log (default: detected from the header).")(f)
+    f = click.option("--tmf-cache", "tmf_cache", type=click.Path(file_okay=False), default=None,
+                     help="Directory where formats recognised without a TMF are saved and reused, per GUID.")(f)
     return f
 
 
@@ -86,12 +88,12 @@ def main() -> None:
 @click.option("--fail-on", "fail_on", type=click.Choice(["never"] + [s.name.lower() for s in Severity]),
               default="never", show_default=True,
               help="Exit 1 when a finding is at or above this severity (for scripts and batch runs).")
-def triage(inputs, tmf, arch, bugcheck, as_json, report, fail_on):
+def triage(inputs, tmf, arch, tmf_cache, bugcheck, as_json, report, fail_on):
     """Analyze evidence and print an !analyze-shaped verdict with evidence lines."""
     from reports import render
     from reports.text import render_text
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch), _parse_bugcheck(bugcheck))
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck))
     if as_json:
         click.echo(render(result, "json"))
     else:
@@ -113,11 +115,11 @@ def _format_from_extension(path: str) -> str:
 @_bugcheck_option
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
-def report(inputs, tmf, arch, bugcheck, fmt, output):
+def report(inputs, tmf, arch, tmf_cache, bugcheck, fmt, output):
     """Write a report to attach to a bug: text, Markdown, JSON or self-contained HTML."""
     from reports import render
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch), _parse_bugcheck(bugcheck))
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck))
     _write(render(result, fmt), output)
 
 
@@ -126,11 +128,11 @@ def report(inputs, tmf, arch, bugcheck, fmt, output):
 @_decode_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message instead of text.")
 @click.option("--timestamps", is_flag=True, help="Prefix lines with the record time (MM/DD/YYYY-HH:MM:SS.fffffff).")
-def logdump(input_path, tmf, arch, as_json, timestamps):
+def logdump(input_path, tmf, arch, tmf_cache, as_json, timestamps):
     """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
     from reports.logdump import render_logdump, render_logdump_json
 
-    evidence = load(input_path, DecodeOptions(list(tmf), arch))
+    evidence = load(input_path, DecodeOptions(list(tmf), arch, tmf_cache))
     for warning in evidence.logset.warnings:
         click.echo(f"wdftriage: warning: {warning}", err=True)
     if as_json:
@@ -147,11 +149,11 @@ def logdump(input_path, tmf, arch, as_json, timestamps):
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Output file (required for parquet).")
-def timeline(inputs, tmf, arch, kind, fmt, output):
+def timeline(inputs, tmf, arch, tmf_cache, kind, fmt, output):
     """Export the requests, queues or states timeline (columns: see analyzer.timelines)."""
     from reports.tables import export_frame
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch))
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache))
     frame = getattr(result.timelines, kind)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs -o FILE")
@@ -202,3 +204,17 @@ def tmf_extract(pdb, out_dir):
     for path in written:
         click.echo(str(path))
     click.echo(f"{len(messages)} messages in {len(written)} TMF file(s)", err=True)
+
+
+@main.command()
+def recognition():
+    """Measure recognition without TMF on the bundled samples (per message kind); exit 1 if any state
+    transition is missed or wrong."""
+    from analyzer.recognition import accuracy, render, sample_logs
+    from analyzer.scenarios import samples_dir
+
+    table = accuracy(sample_logs(), samples_dir() / "tmf")
+    click.echo(render(table), nl=False)
+    states = table[table["kind"] == "state"]
+    perfect = not states.empty and int(states["wrong"].sum()) == 0 and int(states["unknown"].sum()) == 0
+    sys.exit(EXIT_OK if perfect else EXIT_FINDINGS)

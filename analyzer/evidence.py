@@ -15,6 +15,7 @@ from parsers import ifr
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
 from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
+from parsers.recognize import RecognitionMap, learn
 from parsers.records import LogSet
 from parsers.tmf import TmfDatabase
 from parsers.wpp import messages_from_ifr
@@ -32,6 +33,7 @@ class DecodeOptions:
 
     tmf: list[str] = field(default_factory=list)
     arch: str | None = None
+    tmf_cache: str | None = None  # directory of learned (GUID, number) -> message maps, read and updated
 
     def tmf_database(self) -> TmfDatabase:
         """TMF files, directories of <guid>.tmf, PDBs and symbol directories holding PDBs."""
@@ -123,11 +125,21 @@ def _load_ifr(path: str, data: bytes, options: DecodeOptions) -> LogSet:
     if not log.records and log.warnings:
         first = log.warnings[0]
         raise EvidenceError(path, f"no record could be decoded: {first.message}", offset=first.offset)
-    messages = messages_from_ifr(log, options.tmf_database(), path)
+    tmf = options.tmf_database()
+    unknown = [r for r in log.records if tmf.lookup(r.message_guid, r.message_number) is None]
+    recognized = None
+    if unknown:
+        cache = Path(options.tmf_cache) if options.tmf_cache else None
+        known = RecognitionMap.load(cache) if cache is not None and cache.is_dir() else None
+        recognized = learn(log, unknown, known=known)
+        if cache is not None:
+            recognized.save(cache)
+    messages = messages_from_ifr(log, tmf, path, recognized=recognized)
     h = log.header
     facts = {"kind": "ifr", "arch": h.arch, "records": len(log.records), "wrapped": log.wrapped,
              "dropped": log.dropped, "overwritten": log.overwritten, "size": h.size,
              "first_sequence": log.records[0].sequence if log.records else None,
              "last_sequence": log.records[-1].sequence if log.records else None,
-             "unknown_messages": sum(1 for m in messages if not m.known)}
+             "unknown_messages": sum(1 for m in messages if not m.known),
+             "inferred_messages": sum(1 for m in messages if m.inferred)}
     return LogSet(source=path, messages=messages, warnings=list(log.warnings), logs={h.driver_name: facts})

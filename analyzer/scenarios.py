@@ -68,14 +68,16 @@ def score(name: str, bug: str, expected: list[dict], findings: list[Finding]) ->
     return outcome
 
 
-def evaluate(directory: Path | None = None) -> list[ScenarioOutcome]:
-    """Triage every scenario of the corpus with the bundled sample TMFs and score it."""
+def evaluate(directory: Path | None = None, with_tmf: bool = True) -> list[ScenarioOutcome]:
+    """Triage every scenario of the corpus with the bundled sample TMFs (or with none: formats are then
+    recognised from payload shapes) and score it."""
     base = directory or samples_dir()
     outcomes = []
     for spec_path in sorted((base / "scenarios").glob("*.expected.json")):
         name = spec_path.name[: -len(".expected.json")]
         spec = json.loads(spec_path.read_text(encoding="utf-8"))
-        result = triage([str(spec_path.with_name(name + ".ifr"))], DecodeOptions(tmf=[str(base / "tmf")]))
+        tmf = [str(base / "tmf")] if with_tmf else []
+        result = triage([str(spec_path.with_name(name + ".ifr"))], DecodeOptions(tmf=tmf))
         outcomes.append(score(name, spec.get("bug", ""), spec.get("expected", []), result.findings))
     return outcomes
 

@@ -217,3 +217,27 @@ def load() -> Catalog:
         holes, skeleton = _split_source_format(fmt)
         entries.append(CatalogEntry(entry_id, source, level, flag, fmt, holes, skeleton))
     return Catalog(entries)
+
+
+def render_entry(entry: CatalogEntry, values: tuple, pointer_size: int = 8) -> str:
+    """The message as wdfkd prints it, from the framework's printf format and argument values
+    (pointers padded to the writer's width, NTSTATUS names, enum member names)."""
+    out, pos, it = [], 0, iter(values)
+    for m in SOURCE_SPEC.finditer(entry.format):
+        out.append(entry.format[pos:m.start()])
+        pos = m.end()
+        wpp, percent, length, conv = m.groups()
+        if percent or wpp == "FUNC":
+            out.append("%" if percent else "")
+            continue
+        value = next(it)
+        if wpp in _STATUS_TYPES:
+            out.append(ntstatus.render(value))
+        elif wpp or conv == "s" or not isinstance(value, int):
+            out.append(str(value))
+        elif conv == "p":
+            out.append(f"{value:0{pointer_size * 2}X}")
+        else:
+            out.append(m.group(0) % value if length is None else format(value, conv))
+    out.append(entry.format[pos:])
+    return "".join(out)

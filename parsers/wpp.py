@@ -163,8 +163,11 @@ def unknown_text(record: IfrRecord) -> str:
     return f"Unknown( {record.message_number}): GUID={record.message_guid} (No Format Information found). {raw}"
 
 
-def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None) -> list[TraceMessage]:
-    """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args."""
+def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None,
+                      recognized=None) -> list[TraceMessage]:
+    """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args.
+    Records with no TMF entry use ``recognized`` (a parsers.recognize.RecognitionMap) when it knows their
+    (GUID, number); those messages are marked ``inferred``."""
     catalog = catalog or catalog_module.load()
     pointer_size = 8 if log.header.arch == "x64" else 4
     matches: dict[tuple[uuid.UUID, int], tuple] = {}
@@ -177,6 +180,11 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
             values = decode_args(message, record.payload, pointer_size) if message else None
         except WppError:
             values = None
+        if message is None and recognized is not None:
+            inferred = _inferred(record, recognized, catalog, pointer_size, common)
+            if inferred is not None:
+                out.append(inferred)
+                continue
         if message is None or values is None:
             out.append(TraceMessage(text=unknown_text(record), known=False, **common))
             continue
@@ -193,6 +201,20 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
         out.append(TraceMessage(text=render(message, values, pointer_size), function=message.function,
                                 catalog_id=catalog_id, args=args, level=message.level, **common))
     return out
+
+
+def _inferred(record: IfrRecord, recognized, catalog, pointer_size: int, common: dict) -> TraceMessage | None:
+    from parsers.recognize import decode
+
+    recognition = recognized.get(record.message_guid, record.message_number)
+    if recognition is None:
+        return None
+    entry = catalog.entry(recognition.entry_id)
+    values = decode(entry, record.payload, pointer_size)
+    if values is None:
+        return None
+    return TraceMessage(text=catalog_module.render_entry(entry, values, pointer_size), catalog_id=entry.id,
+                        args=values, level=entry.level, inferred=True, **common)
 
 
 def _catalog_value(hole: str, value):
@@ -213,4 +235,4 @@ def format_line(message: TraceMessage, prefix: str = "sequence") -> str:
     """A message as one ``!wdflogdump`` line: ``<seq>: <Function> - <text>``."""
     seq = "" if message.sequence is None else str(message.sequence)
     head = _PREFIX_FORMS[prefix].format(seq=seq, func=message.function or "", time=timestamp_text(message.timestamp))
-    return head + message.text
+    return head + message.text + ("  [inferred: no TMF, recognised by shape]" if message.inferred else "")

@@ -16,7 +16,8 @@ from pathlib import Path
 from samples import scenarios
 from samples.ifr_writer import IfrWriter
 from samples.kmdf_model import Log
-from samples.tmf_writer import SampleTmf, encode_args, wdfkd_text
+from parsers.catalog import render_entry
+from samples.tmf_writer import SampleTmf, encode_args
 
 HERE = Path(__file__).resolve().parent
 DRIVER = "wdfsample"
@@ -39,7 +40,7 @@ def _write_log(log: Log, tmf: SampleTmf, arch: str = "x64", pages: int = 4, time
         truth.append({"sequence": sequence, "offset": offset, "guid": str(guid), "number": number,
                       "catalog_id": message.entry.id,
                       "args": [a if isinstance(a, str) else a for a in message.args],
-                      "text": wdfkd_text(message.entry, message.args, arch)})
+                      "text": render_entry(message.entry, message.args, 8 if arch == "x64" else 4)})
     return writer.blob(), _surviving(writer, truth)
 
 

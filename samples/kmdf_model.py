@@ -124,7 +124,8 @@ class Device:
                       "Power Stop: WDFQUEUE 0x%p is powering off with in-flight requests", self.queue)
         self.queue_state("PurgeNotifyingDriver" if purge else "StoppingNotifyingDriver")
         for request in self.in_flight:
-            self.log.emit("Power Stop Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p", self.queue, request.handle)
+            self.log.emit("Power Purge Notifying Driver WDFQUEUE 0x%p, WDFREQUEST 0x%p" if purge else
+                          "Power Stop Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p", self.queue, request.handle)
         self.queue_state("PurgeDriverNotified" if purge else "StoppingDriverNotified")
         self.log.emit("Power Stop: Waiting for Driver to complete or acknowledge in-flight requests on WDFQUEUE 0x%p",
                       self.queue)

@@ -5,7 +5,7 @@ tracewpp converts them: each printf specifier or ``%!TYPE!`` becomes ``%N!fmt!``
 message gets the ``%0`` prefix, and each argument a line ``<name>, <ItemType> -- N``; WPP enum types
 become ``ItemListLong(Name=value,...)``. One GUID per framework source file (uuid5 of the file name
 in the project's namespace), message numbers from 10 in order of first use. Also: the argument
-bytes of a message (WPP encoding) and the text wdfkd prints for it, for the ground truth.
+bytes of a message (WPP encoding) (the ground-truth text comes from parsers.catalog.render_entry).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from parsers import enums, ntstatus
+from parsers import enums
 from parsers.catalog import SOURCE_SPEC, CatalogEntry
 from parsers.tmf import TmfArg, TmfMessage, write_tmf_files
 from samples.ifr_writer import pack_pointer
@@ -78,30 +78,6 @@ def encode_args(entry: CatalogEntry, values: tuple, arch: str) -> list[bytes]:
         else:
             raise ValueError(f"sample encoder has no rule for {item}")
     return encoded
-
-
-def wdfkd_text(entry: CatalogEntry, values: tuple, arch: str) -> str:
-    """The message as wdfkd prints it, straight from the framework's printf format (ground truth)."""
-    width = 16 if arch == "x64" else 8
-    out, pos, it = [], 0, iter(values)
-    for m in SOURCE_SPEC.finditer(entry.format):
-        out.append(entry.format[pos:m.start()])
-        pos = m.end()
-        wpp, percent, length, conv = m.groups()
-        if percent or wpp == "FUNC":
-            out.append("%" if percent else "")
-            continue
-        value = next(it)
-        if wpp in ("STATUS", "NTSTATUS"):
-            out.append(ntstatus.render(value))
-        elif wpp or conv == "s":
-            out.append(str(value))
-        elif conv == "p":
-            out.append(f"{value:0{width}X}")
-        else:
-            out.append(m.group(0) % value if length is None else format(value, conv))
-    out.append(entry.format[pos:])
-    return "".join(out)
 
 
 @dataclass

@@ -1,0 +1,368 @@
+"""Recognising the framework's key IFR messages with no TMF, by payload shape, value ranges and context.
+
+An IFR record carries only (message GUID, number) and raw argument bytes; without Wdf01000.pdb nothing
+says what it means. But the messages that matter have shapes of their own: a state transition is two
+pointers and two 32-bit values inside one state machine's enum range; a queue power transition is a
+pointer and a value in 1..12; a completion is two pointers, a 64-bit and a 32-bit value. Those are
+recognised first, which tells which handles are devices and queues and what power state each queue
+is in; the messages of identical shape (two handles, one handle) are then told apart by that context.
+A (GUID, number) pair is claimed only when every record of it fits the same message; everything else
+stays unknown. The learned map is saved per GUID (``--tmf-cache``) and reused. Every recognised
+message is marked ``inferred``.
+"""
+from __future__ import annotations
+
+import json
+import struct
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from parsers import enums
+from parsers.catalog import Catalog, CatalogEntry, load, render_entry
+from parsers.ifr import IfrLog, IfrRecord
+
+_STATE = "WDFDEVICE 0x%p !devobj 0x%p entering {} %!{}! from %!{}!"
+STATE_FORMATS = {
+    "pnp": _STATE.format("PnP State", "WDF_DEVICE_PNP_STATE", "WDF_DEVICE_PNP_STATE"),
+    "power": _STATE.format("Power State", "WDF_DEVICE_POWER_STATE", "WDF_DEVICE_POWER_STATE"),
+    "pwrpol": _STATE.format("power policy state", "WDF_DEVICE_POWER_POLICY_STATE", "WDF_DEVICE_POWER_POLICY_STATE"),
+    "notpwrpolowner": _STATE.format("not power policy owner state", "WDF_DEVICE_POWER_POLICY_STATE",
+                                    "WDF_DEVICE_POWER_POLICY_STATE"),
+    "idle": _STATE.format("power idle state", "FxPowerIdleStates", "FxPowerIdleStates"),
+    "selfio": _STATE.format("self managed io state", "FxSelfManagedIoStates", "FxSelfManagedIoStates"),
+    "wakeint": _STATE.format("wake interrupt state", "FxWakeInterruptStates", "FxWakeInterruptStates"),
+    "pwrreq": _STATE.format("device power requirement state", "FxDevicePwrRequirementStates",
+                            "FxDevicePwrRequirementStates"),
+}
+_SMALL = {"idle": "FxPowerIdleStates", "selfio": "FxSelfManagedIoStates", "wakeint": "FxWakeInterruptStates",
+          "pwrreq": "FxDevicePwrRequirementStates"}
+QUEUE_STATE = "WDFQUEUE 0x%p Power Transition State %!FxIoQueuePowerState!"
+PERFORM = "Perform %!FxIoStopProcessingForPowerAction! for all queues of WDFDEVICE 0x%p"
+RESUME_ALL = "Power resume all queues of WDFDEVICE 0x%p"
+COMPLETE = "Completing WDFREQUEST 0x%p for IRP 0x%p with Information 0x%I64x, %!STATUS!"
+ACK = "Acknowledging WDFREQUEST %p on WDFQUEUE %p %s requeue option"
+QUEUING = "Queuing WDFREQUEST 0x%p on WDFQUEUE 0x%p"
+WAITING_COUNT = "Waiting for %d requests to complete on WDFQUEUE 0x%p"
+NOTIFY = {"StoppingNotifyingDriver": "Power Stop Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p",
+          "PurgeNotifyingDriver": "Power Purge Notifying Driver WDFQUEUE 0x%p, WDFREQUEST 0x%p",
+          "RestartingNotifyingDriver": "Power Resume, Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p"}
+WITH_IN_FLIGHT = "Power Stop: WDFQUEUE 0x%p is powering off with in-flight requests"
+WITHOUT_IN_FLIGHT = "Power Stop: WDFQUEUE 0x%p is powering off without in-flight requests"
+PURGE_WITH = "Power Stop: WDFQUEUE 0x%p is purging with in-flight requests"
+PURGE_WITHOUT = "Power purge: WDFQUEUE 0x%p is purging without in-flight requests"
+WAITING_DRIVER = "Power Stop: Waiting for Driver to complete or acknowledge in-flight requests on WDFQUEUE 0x%p"
+POWERED_OFF = "Power Stop: WDFQUEUE 0x%p is now powered off with no in-flight requests"
+POWERED_ON = "Power Resume: WDFQUEUE 0x%p is now powered on and I/O has resumed"
+_NOT_OWNER_ONLY = {"WdfDevStatePwrPolGotoDx", "WdfDevStatePwrPolGotoDxInDx", "WdfDevStatePwrPolDx",
+                   "WdfDevStatePwrPolGotoD0", "WdfDevStatePwrPolGotoD0InD0"}
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What one (GUID, number) pair was recognised as, and why."""
+
+    entry_id: str
+    format: str
+    reason: str
+
+
+class RecognitionMap:
+    """(GUID, number) -> Recognition, savable per GUID as ``<guid>.json``."""
+
+    def __init__(self) -> None:
+        self.pairs: dict[tuple[uuid.UUID, int], Recognition] = {}
+
+    def get(self, guid: uuid.UUID, number: int) -> Recognition | None:
+        return self.pairs.get((guid, number))
+
+    def save(self, directory: str | Path) -> None:
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        by_guid: dict[uuid.UUID, dict] = defaultdict(dict)
+        for (guid, number), r in self.pairs.items():
+            by_guid[guid][str(number)] = {"entry": r.entry_id, "format": r.format, "reason": r.reason}
+        for guid, numbers in by_guid.items():
+            (out / f"{guid}.json").write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: str | Path) -> "RecognitionMap":
+        rmap = cls()
+        for path in sorted(Path(directory).glob("*.json")):
+            try:
+                guid = uuid.UUID(path.stem)
+                for number, r in json.loads(path.read_text(encoding="utf-8")).items():
+                    rmap.pairs[(guid, int(number))] = Recognition(r["entry"], r["format"], r["reason"])
+            except (ValueError, KeyError, TypeError):
+                continue  # not a cache file of ours
+        return rmap
+
+
+def _layout(entry: CatalogEntry) -> list[str]:
+    """Per argument: 'ptr', 'u32', 'u64' or 'str' (the WPP encoding of each printf/WPP hole)."""
+    out = []
+    for hole in entry.holes:
+        if hole == "p":
+            out.append("ptr")
+        elif hole.startswith("I64"):
+            out.append("u64")
+        elif hole in ("s",):
+            out.append("str")
+        else:
+            out.append("u32")
+    return out
+
+
+def decode(entry: CatalogEntry, payload: bytes, pointer_size: int) -> tuple | None:
+    """Argument values (enum names for enum holes) if ``payload`` has exactly this entry's shape."""
+    values, pos = [], 0
+    for hole, kind in zip(entry.holes, _layout(entry)):
+        if kind == "str":
+            end = payload.find(b"\0", pos)
+            if end < 0:
+                return None
+            values.append(payload[pos:end].decode("latin-1"))
+            pos = end + 1
+            continue
+        size = {"ptr": pointer_size, "u32": 4, "u64": 8}[kind]
+        if pos + size > len(payload):
+            return None
+        value = int.from_bytes(payload[pos:pos + size], "little")
+        pos += size
+        if kind == "u32" and hole not in ("d", "u", "x", "X", "STATUS"):
+            name = enums.name_of(hole, value)
+            if name is None:
+                return None
+            value = name
+        values.append(value)
+    if len(payload) - pos > 3 or any(payload[pos:]):
+        return None  # only the writer's padding may follow
+    return tuple(values)
+
+
+class _Learner:
+    def __init__(self, log: IfrLog, catalog: Catalog, unknown: list[IfrRecord]):
+        self.catalog = catalog
+        self.ptr = 8 if log.header.arch == "x64" else 4
+        self.by_format = {}
+        for e in catalog.entries:
+            self.by_format.setdefault(e.format, e)
+        self.groups: dict[tuple, list[IfrRecord]] = defaultdict(list)
+        for r in unknown:
+            self.groups[(r.message_guid, r.message_number)].append(r)
+        self.found: dict[tuple, Recognition] = {}
+        self.values: dict[int, tuple] = {}  # record sequence -> decoded args of its recognised message
+
+    def claim(self, key, fmt: str, reason: str) -> bool:
+        entry = self.by_format[fmt]
+        decoded = [decode(entry, r.payload, self.ptr) for r in self.groups[key]]
+        if any(d is None for d in decoded):
+            return False
+        self.found[key] = Recognition(entry.id, fmt, reason)
+        for r, d in zip(self.groups[key], decoded):
+            self.values[r.sequence] = d
+        return True
+
+    def handles(self, fmt: str, position: int) -> set[int]:
+        ids = {r.entry_id for r in self.found.values() if r.format == fmt}
+        return {self.values[r.sequence][position] for key, recs in self.groups.items()
+                if key in self.found and self.found[key].entry_id in ids for r in recs}
+
+
+def _state_machine(values: list[tuple]) -> str | None:
+    """The one state machine all (state, state) pairs belong to, by enum membership."""
+    names = [v for pair in values for v in pair]
+    for machine, enum in (("pnp", "WDF_DEVICE_PNP_STATE"), ("power", "WDF_DEVICE_POWER_STATE"),
+                          ("pwrpol", "WDF_DEVICE_POWER_POLICY_STATE")):
+        members = set(enums.tables()[enum].values())
+        if all(n in members or (n.endswith("NP") and n[:-2] in members) for n in names):
+            if machine == "pwrpol" and any(n in _NOT_OWNER_ONLY for n in names):
+                return "notpwrpolowner"
+            return machine
+    return None
+
+
+def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
+          known: RecognitionMap | None = None) -> RecognitionMap:
+    """Recognise the (GUID, number) pairs of ``unknown`` records; ``known`` pairs are kept as they are."""
+    catalog = catalog or load()
+    rmap = RecognitionMap()
+    if known:
+        rmap.pairs.update(known.pairs)
+    learner = _Learner(log, catalog, [r for r in unknown if (r.message_guid, r.message_number) not in rmap.pairs])
+    ptr = learner.ptr
+    # 1. state transitions: two pointers + two 32-bit values of one machine's enum, all records alike
+    for key, records in list(learner.groups.items()):
+        if any(len(r.payload) != 2 * ptr + 8 for r in records):
+            continue
+        pairs = []
+        for r in records:
+            a, b = struct.unpack_from("<II", r.payload, 2 * ptr)
+            pairs.append((a, b))
+        names = [(_any_state(a), _any_state(b)) for a, b in pairs]
+        if any(None in n for n in names):
+            continue
+        machine = _state_machine(names)
+        if machine is not None:
+            learner.claim(key, STATE_FORMATS[machine], f"2 pointers + 2 {machine} states in every record")
+    devices = learner.handles(STATE_FORMATS["pnp"], 0) | learner.handles(STATE_FORMATS["power"], 0) | \
+        learner.handles(STATE_FORMATS["pwrpol"], 0)
+    _small_machines(learner, devices)
+    # 2. distinctive shapes
+    for key, records in list(learner.groups.items()):
+        if key in learner.found:
+            continue
+        for fmt, reason in ((COMPLETE, "2 pointers + 64-bit information + NTSTATUS"),
+                            (ACK, "2 handles + 'with'/'without' requeue string"),
+                            (QUEUE_STATE, "handle + FxIoQueuePowerState value"),
+                            (PERFORM, "FxIoStopProcessingForPowerAction value + a known WDFDEVICE")):
+            entry = learner.by_format[fmt]
+            decoded = [decode(entry, r.payload, ptr) for r in records]
+            if any(d is None for d in decoded):
+                continue
+            if fmt == ACK and any(d[2] not in ("with", "without") for d in decoded):
+                continue
+            if fmt == QUEUE_STATE and any(d[0] in devices for d in decoded):
+                continue
+            if fmt == PERFORM and any(d[1] not in devices for d in decoded):
+                continue
+            if fmt == COMPLETE and any(not d[0] or not d[1] for d in decoded):
+                continue
+            learner.claim(key, fmt, reason)
+            break
+    queues = learner.handles(QUEUE_STATE, 0)
+    _context(learner, devices, queues)
+    rmap.pairs.update(learner.found)
+    return rmap
+
+
+def _small_machines(learner: _Learner, devices: set[int]) -> None:
+    """Idle / self-managed I/O / wake-interrupt / power-requirement transitions have small enum values
+    that overlap; a pair is claimed for a machine only when its values are all that machine's states,
+    its device is a known WDFDEVICE, and every record's 'from' state is the previous record's 'to'
+    state for that device, for exactly one machine."""
+    ptr = learner.ptr
+    for key, records in list(learner.groups.items()):
+        if key in learner.found or any(len(r.payload) != 2 * ptr + 8 for r in records):
+            continue
+        fits = []
+        for machine, enum in _SMALL.items():
+            names = enums.tables()[enum]
+            last: dict[int, int] = {}
+            ok = True
+            for r in records:
+                device = int.from_bytes(r.payload[:ptr], "little")
+                new, old = struct.unpack_from("<II", r.payload, 2 * ptr)
+                if device not in devices or new not in names or old not in names or last.get(device, old) != old:
+                    ok = False
+                    break
+                last[device] = new
+            if ok:
+                fits.append(machine)
+        if len(fits) == 1:
+            learner.claim(key, STATE_FORMATS[fits[0]], f"2 pointers + chained {fits[0]} states of a known WDFDEVICE")
+
+
+def _any_state(value: int) -> str | None:
+    for enum in ("WDF_DEVICE_PNP_STATE", "WDF_DEVICE_POWER_STATE", "WDF_DEVICE_POWER_POLICY_STATE"):
+        name = enums.name_of(enum, value)
+        if name:
+            return name
+    return None
+
+
+def _context(learner: _Learner, devices: set[int], queues: set[int]) -> None:
+    """Two-handle and one-handle messages, told apart by the roles of their handles and queue states."""
+    ptr = learner.ptr
+    timeline = sorted(((r.sequence, r) for recs in learner.groups.values() for r in recs), key=lambda x: x[0])
+    queue_state: dict[int, str] = {}
+    proposals: dict[tuple, set[str]] = defaultdict(set)
+    seen_handles: set[int] = set()
+    windows: dict[int, list[IfrRecord]] = defaultdict(list)  # queue -> single-handle records since its last state
+    for seq, r in timeline:
+        key = (r.message_guid, r.message_number)
+        rec = learner.found.get(key)
+        if rec is not None and rec.format == QUEUE_STATE:
+            queue, state = learner.values[seq]
+            state = state.replace("FxIoQueuePower", "")
+            _close_window(windows.pop(queue, []), queue_state.get(queue), state, proposals)
+            queue_state[queue] = state
+            continue
+        if rec is not None:
+            seen_handles.update(v for v in learner.values[seq] if isinstance(v, int))
+            continue
+        if len(r.payload) == 2 * ptr:
+            a, b = struct.unpack_from("<QQ" if ptr == 8 else "<II", r.payload)
+            if a in queues and b not in queues | devices and queue_state.get(a) in NOTIFY:
+                proposals[key].add(NOTIFY[queue_state[a]])
+            elif b in queues and a not in queues | devices and a not in seen_handles:
+                proposals[key].add(QUEUING)
+            else:
+                proposals[key].add("?")
+            seen_handles.update((a, b))
+        elif len(r.payload) == ptr:
+            (a,) = struct.unpack_from("<Q" if ptr == 8 else "<I", r.payload)
+            if a in queues:
+                windows[a].append(r)
+            elif a in devices:
+                proposals[key].add("device?")
+            else:
+                proposals[key].add("?")
+        elif len(r.payload) == 4 + ptr:
+            count, queue = struct.unpack_from("<IQ" if ptr == 8 else "<II", r.payload)
+            proposals[key].add(WAITING_COUNT if queue in queues else "?")
+    for queue, records in windows.items():
+        _close_window(records, queue_state.get(queue), None, proposals)
+    _device_messages(learner, proposals, devices, queues)
+    for key, fmts in proposals.items():
+        if len(fmts) == 1 and key not in learner.found:
+            (fmt,) = fmts
+            if fmt in learner.by_format:
+                learner.claim(key, fmt, "handle roles and queue power state around every record")
+
+
+def _window_formats(before: str | None, after: str | None, n: int) -> list[str]:
+    """Formats of the n single-queue-handle records logged between two queue power states (in order),
+    following the order the framework logs them in a stop, purge or resume; '?' where it is ambiguous."""
+    driver_notified = before in ("StoppingDriverNotified", "PurgeDriverNotified")
+    if before == "Stopping" and after == "StoppingNotifyingDriver" and n == 1:
+        return [WITH_IN_FLIGHT]
+    if before == "Purge" and after == "PurgeNotifyingDriver" and n == 1:
+        return [PURGE_WITH]
+    if before in ("Stopping", "Purge") and after == "Off" and n == 2:
+        return [WITHOUT_IN_FLIGHT if before == "Stopping" else PURGE_WITHOUT, POWERED_OFF]
+    if driver_notified and after == "Off" and n == 2:
+        return [WAITING_DRIVER, POWERED_OFF]
+    if driver_notified and after is None and n == 1:
+        return [WAITING_DRIVER]
+    if before == "Restarting" and after == "On" and n == 1:
+        return [POWERED_ON]
+    return ["?"] * n
+
+
+def _close_window(records: list[IfrRecord], before: str | None, after: str | None, proposals) -> None:
+    """Label the single-queue-handle records between two queue power states."""
+    for r, fmt in zip(records, _window_formats(before, after, len(records))):
+        proposals[(r.message_guid, r.message_number)].add(fmt)
+
+
+def _device_messages(learner: _Learner, proposals, devices: set[int], queues: set[int]) -> None:
+    """A device-handle message right before its queues go to Restarting is 'Power resume all queues'."""
+    ptr = learner.ptr
+    ordered = sorted((r for recs in learner.groups.values() for r in recs), key=lambda r: r.sequence)
+    for i, r in enumerate(ordered):
+        key = (r.message_guid, r.message_number)
+        if "device?" not in proposals.get(key, ()):
+            continue
+        nxt = next((o for o in ordered[i + 1:] if learner.found.get((o.message_guid, o.message_number)) is not None
+                    and learner.found[(o.message_guid, o.message_number)].format == QUEUE_STATE), None)
+        ok = nxt is not None and learner.values[nxt.sequence][1] == "FxIoQueuePowerRestarting"
+        proposals[key].discard("device?")
+        proposals[key].add(RESUME_ALL if ok else "?")
+
+
+def recognised_text(recognition: Recognition, values: tuple, pointer_size: int, catalog: Catalog | None = None) -> str:
+    """The message text as wdfkd would print it."""
+    catalog = catalog or load()
+    return render_entry(catalog.entry(recognition.entry_id), values, pointer_size)
