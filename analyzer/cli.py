@@ -64,6 +64,7 @@ def _write(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
     else:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
 
@@ -159,6 +160,7 @@ def timeline(inputs, tmf, arch, tmf_cache, kind, fmt, output):
         raise click.UsageError("--format parquet needs -o FILE")
     data = export_frame(frame, fmt)
     if isinstance(data, bytes):
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
         Path(output).write_bytes(data)
         click.echo(f"wrote {output} ({len(frame)} rows)", err=True)
     else:

@@ -58,23 +58,26 @@ class CatalogEntry:
         return len(self.skeleton) - len(self.holes)
 
 
+def rewrite_format(fmt: str, hole, func: str = "%!FUNC!", percent: str = "%") -> str:
+    """``fmt`` (a framework printf format) with each argument specifier replaced by ``hole(match)``,
+    ``%!FUNC!`` by ``func`` and ``%%`` by ``percent``; match groups are (wpp type, %, length, conversion)."""
+    def substitute(m: re.Match) -> str:
+        wpp, pct, _length, _conv = m.groups()
+        return percent if pct else func if wpp == "FUNC" else hole(m)
+
+    return SOURCE_SPEC.sub(substitute, fmt)
+
+
 def _split_source_format(fmt: str) -> tuple[tuple[str, ...], str]:
     holes: list[str] = []
-    parts: list[str] = []
-    pos = 0
-    for m in SOURCE_SPEC.finditer(fmt):
-        parts.append(fmt[pos : m.start()])
-        pos = m.end()
-        wpp, percent, length, conv = m.groups()
-        if percent:
-            parts.append("%")
-        elif wpp == "FUNC":
-            parts.append("%!FUNC!")
-        else:
-            holes.append(wpp or (length or "") + conv)
-            parts.append("\0")
-    parts.append(fmt[pos:])
-    return tuple(holes), _normalise("".join(parts))
+
+    def hole(m: re.Match) -> str:
+        wpp, _, length, conv = m.groups()
+        holes.append(wpp or (length or "") + conv)
+        return "\0"
+
+    skeleton = rewrite_format(fmt, hole)
+    return tuple(holes), _normalise(skeleton)
 
 
 def tmf_skeleton(fmt: str) -> tuple[str, tuple[int, ...]]:
@@ -222,22 +225,17 @@ def load() -> Catalog:
 def render_entry(entry: CatalogEntry, values: tuple, pointer_size: int = 8) -> str:
     """The message as wdfkd prints it, from the framework's printf format and argument values
     (pointers padded to the writer's width, NTSTATUS names, enum member names)."""
-    out, pos, it = [], 0, iter(values)
-    for m in SOURCE_SPEC.finditer(entry.format):
-        out.append(entry.format[pos:m.start()])
-        pos = m.end()
-        wpp, percent, length, conv = m.groups()
-        if percent or wpp == "FUNC":
-            out.append("%" if percent else "")
-            continue
+    it = iter(values)
+
+    def hole(m: re.Match) -> str:
+        wpp, _, length, conv = m.groups()
         value = next(it)
         if wpp in _STATUS_TYPES:
-            out.append(ntstatus.render(value))
-        elif wpp or conv == "s" or not isinstance(value, int):
-            out.append(str(value))
-        elif conv == "p":
-            out.append(f"{value:0{pointer_size * 2}X}")
-        else:
-            out.append(m.group(0) % value if length is None else format(value, conv))
-    out.append(entry.format[pos:])
-    return "".join(out)
+            return ntstatus.render(value)
+        if wpp or conv == "s" or not isinstance(value, int):
+            return str(value)
+        if conv == "p":
+            return f"{value:0{pointer_size * 2}X}"
+        return m.group(0) % value if length is None else format(value, conv)
+
+    return rewrite_format(entry.format, hole, func="")

@@ -47,24 +47,27 @@ def _traffic(d: Device, handles: Handles, count: int) -> None:
         d.complete(r)
 
 
+def _started(traffic: int, idle: bool = False) -> tuple[Log, Handles, Device]:
+    """A new log with a device that was added, started and completed ``traffic`` requests."""
+    log, h = Log(), Handles()
+    d = _device(log, h)
+    d.add_and_start(idle=idle)
+    _traffic(d, h, traffic)
+    return log, h, d
+
+
 def _hex(value: int) -> str:
     return f"0x{value:x}"
 
 
 def healthy_start_stop() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 6)
+    log, h, d = _started(6)
     d.remove()
     return Scenario("healthy-start-stop", "Device starts, completes six requests, is removed.", "none", log)
 
 
 def healthy_sx_cycle() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 3)
+    log, h, d = _started(3)
     pending = _request(h)
     d.arrive(pending)
     log.wait(2)
@@ -78,10 +81,7 @@ def healthy_sx_cycle() -> Scenario:
 
 
 def healthy_idle_wake() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start(idle=True)
-    _traffic(d, h, 2)
+    log, h, d = _started(2, idle=True)
     log.wait(10)
     d.idle_out()
     log.wait(20)
@@ -95,10 +95,7 @@ def healthy_idle_wake() -> Scenario:
 
 
 def healthy_surprise_removal() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 2)
+    log, h, d = _started(2)
     d.arrive(_request(h))
     log.wait(5)
     d.surprise_remove()
@@ -108,10 +105,7 @@ def healthy_surprise_removal() -> Scenario:
 
 def busy_device() -> Scenario:
     """Not a scenario of the corpus: a healthy device with enough I/O to wrap a one-page ring."""
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 40)
+    log, h, d = _started(40)
     return Scenario("busy-device", "A started device completing forty requests.", "none", log, pages=1)
 
 
@@ -145,10 +139,7 @@ def evtiostop_not_acked() -> Scenario:
 
 
 def request_leaked() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 2)
+    log, h, d = _started(2)
     leaked = _request(h, "EvtIoDeviceControl")
     d.arrive(leaked)
     d.sleep(requeue=False)
@@ -176,10 +167,7 @@ def power_ref_never_released() -> Scenario:
 
 
 def double_completion() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 2)
+    log, h, d = _started(2)
     twice = _request(h, "EvtIoWrite")
     d.arrive(twice)
     d.complete(twice)
@@ -204,10 +192,7 @@ def state_machine_stuck() -> Scenario:
 
 
 def dropped_event() -> Scenario:
-    log, h = Log(), Handles()
-    d = _device(log, h)
-    d.add_and_start()
-    _traffic(d, h, 2)
+    log, h, d = _started(2)
     log.emit("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event "
              "%!FxPowerPolicyEvent! because of a closed queue", d.handle, d.devobj, "WdfDevStatePwrPolStarted",
              "PwrPolWakeArrived")

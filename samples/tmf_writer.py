@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parsers import enums
-from parsers.catalog import SOURCE_SPEC, CatalogEntry
+from parsers.catalog import CatalogEntry, rewrite_format
 from parsers.tmf import TmfArg, TmfMessage, write_tmf_files
 from samples.ifr_writer import pack_pointer
 
@@ -29,19 +29,10 @@ _SIMPLE = {  # printf conversion -> (TMF spec, item type)
 
 def _convert(entry: CatalogEntry) -> tuple[str, list[tuple[str, str, tuple | None]]]:
     """TMF format text and, per argument, (spec, item type, enum names) for a catalog entry."""
-    out, args, pos = [], [], 0
-    fmt = entry.format
-    for m in SOURCE_SPEC.finditer(fmt):
-        out.append(fmt[pos:m.start()])
-        pos = m.end()
-        wpp, percent, length, conv = m.groups()
-        if percent:
-            out.append("%%")
-            continue
-        if wpp == "FUNC":
-            out.append("%!FUNC!")
-            continue
-        n = 10 + len(args)
+    args: list[tuple[str, str, tuple | None]] = []
+
+    def hole(m) -> str:
+        wpp, _, length, conv = m.groups()
         if wpp in ("STATUS", "NTSTATUS"):
             args.append(("s", "ItemNTSTATUS", None))
         elif wpp:
@@ -52,12 +43,11 @@ def _convert(entry: CatalogEntry) -> tuple[str, list[tuple[str, str, tuple | Non
         elif length == "I64":
             args.append(("I64" + conv, "ItemLongLongX" if conv == "x" else "ItemLongLong", None))
         else:
-            spec = m.group(0)[1:]  # keep flags/width, e.g. 08X
             tmf_spec, item = _SIMPLE[conv]
-            args.append((spec if conv in "xXdu" else tmf_spec, item, None))
-        out.append(f"%{n}!{args[-1][0]}!")
-    out.append(fmt[pos:])
-    return "%0" + "".join(out), args
+            args.append((m.group(0)[1:] if conv in "xXdu" else tmf_spec, item, None))  # keep flags/width: 08X
+        return f"%{9 + len(args)}!{args[-1][0]}!"
+
+    return "%0" + rewrite_format(entry.format, hole, percent="%%"), args
 
 
 def encode_args(entry: CatalogEntry, values: tuple, arch: str) -> list[bytes]:
