@@ -60,6 +60,15 @@ def _parse_bugcheck(text: str | None):
         raise click.BadParameter(f"{text!r}: {exc}", param_hint="--bugcheck") from None
 
 
+def _progress(paths):
+    """A rich progress bar on stderr when several files are read on a terminal."""
+    if len(paths) > 1 and sys.stderr.isatty():
+        from rich.progress import track
+
+        return track(paths, description="reading evidence", transient=True)
+    return iter(paths)
+
+
 def _write(text: str, output: str | None) -> None:
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
@@ -94,7 +103,7 @@ def triage(inputs, tmf, arch, tmf_cache, bugcheck, as_json, report, fail_on):
     from reports import render
     from reports.text import render_text
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck))
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck), _progress)
     if as_json:
         click.echo(render(result, "json"))
     else:
@@ -120,7 +129,7 @@ def report(inputs, tmf, arch, tmf_cache, bugcheck, fmt, output):
     """Write a report to attach to a bug: text, Markdown, JSON or self-contained HTML."""
     from reports import render
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck))
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck), _progress)
     _write(render(result, fmt), output)
 
 
@@ -154,7 +163,7 @@ def timeline(inputs, tmf, arch, tmf_cache, kind, fmt, output):
     """Export the requests, queues or states timeline (columns: see analyzer.timelines)."""
     from reports.tables import export_frame
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache))
+    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), progress=_progress)
     frame = getattr(result.timelines, kind)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs -o FILE")

@@ -42,8 +42,10 @@ def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: lis
     )
 
 
-def triage(paths: list[str], options: DecodeOptions | None = None, bugcheck: BugCheck | None = None) -> TriageResult:
-    """Read every evidence file and analyze them together."""
-    evidence: list[Evidence] = [load(p, options) for p in paths]
+def triage(paths: list[str], options: DecodeOptions | None = None, bugcheck: BugCheck | None = None,
+           progress=iter) -> TriageResult:
+    """Read every evidence file and analyze them together; ``progress`` wraps the file iteration
+    (the CLI passes a progress bar)."""
+    evidence: list[Evidence] = [load(p, options) for p in progress(paths)]
     inputs = [InputFile(path=e.path, sha256=e.sha256, size=e.size, kind=e.kind) for e in evidence]
     return analyze([e.logset for e in evidence], bugcheck=bugcheck, inputs=inputs)

@@ -323,11 +323,12 @@ def _salvage_forward(area: memoryview, avail: int, size: int, known: set[int]) -
 def _account_sequences(log: IfrLog) -> None:
     records = log.records
     for earlier, later in zip(records, records[1:]):
-        delta = later.sequence - earlier.sequence
-        if delta > 1:
-            log.gaps.append((earlier.sequence, delta - 1))
-        elif delta < 1:
-            log.out_of_order.append((earlier.sequence, later.sequence))
+        if later.sequence < earlier.sequence:
+            log.out_of_order.append((earlier.sequence, later.sequence))  # concurrent writers, kept as found
+    ordered = sorted(r.sequence for r in records)
+    for earlier, later in zip(ordered, ordered[1:]):
+        if later - earlier > 1:
+            log.gaps.append((earlier, later - earlier - 1))
     log.dropped = sum(missing for _, missing in log.gaps)
     if records:
         newest = max(r.sequence for r in records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from itertools import groupby
 
+from parsers.logtext import DEBUGGER
 from parsers.records import LogSet, TraceMessage
 from parsers.wpp import format_line
 
@@ -25,7 +26,8 @@ def _header(name: str, facts: dict, count: int) -> list[str]:
 def render_logdump(logset: LogSet, timestamps: bool = False) -> str:
     """Header per log (driver, records, wrap and drop counts) and one line per message, oldest first."""
     out = []
-    for name, group in groupby(logset.messages, key=lambda m: m.log):
+    records = [m for m in logset.messages if m.level != DEBUGGER]  # pasted debugger chatter is not a log entry
+    for name, group in groupby(records, key=lambda m: m.log):
         messages = list(group)
         out += _header(name, logset.logs.get(name, {}), len(messages))
         out.append("--- start of log ---")

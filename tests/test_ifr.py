@@ -91,3 +91,19 @@ def test_writer_and_decoder_agree_on_the_framework_wrap_rule():
     seqs = [r.sequence for r in log.records]
     assert seqs == list(range(seqs[0], 501)) and log.wrapped and not log.warnings
     assert all(r.payload[: r.length - 0x24][:1] in (b"", bytes([(r.sequence - 1) % 251])) for r in log.records)
+
+
+def test_concurrent_writers_out_of_order_sequences_are_kept_and_reported():
+    """Two writers reserve space first and take sequence numbers after, so neighbours can be inverted."""
+    import struct
+    import uuid
+    w = IfrWriter("drv", pages=1)
+    offsets = [w.write(uuid.UUID(int=9), 10, [bytes(8)], 0x01DB000000000000 + i)[0] for i in range(6)]
+    area_seq = lambda off: 0x48 + off + 4  # noqa: E731
+    blob = bytearray(w.blob())
+    a, b = struct.unpack_from("<i", blob, area_seq(offsets[2]))[0], struct.unpack_from("<i", blob, area_seq(offsets[3]))[0]
+    struct.pack_into("<i", blob, area_seq(offsets[2]), b)
+    struct.pack_into("<i", blob, area_seq(offsets[3]), a)
+    log = parse_ifr(bytes(blob), "concurrent")
+    assert [r.sequence for r in log.records] == [1, 2, 4, 3, 5, 6]
+    assert log.out_of_order == [(4, 3)] and not log.warnings and log.dropped == 0

@@ -124,3 +124,14 @@ def test_unrecognisable_text_is_a_clear_error():
     with pytest.raises(EvidenceError) as exc:
         read_report_text("Dear team,\nmy laptop is slow.\n", "letter.txt")
     assert exc.value.source == "letter.txt" and "!analyze" in exc.value.message
+
+
+def test_logdump_of_a_paste_prints_only_log_records():
+    from click.testing import CliRunner
+
+    from analyzer.cli import main
+    run = CliRunner().invoke(main, ["logdump", str(REAL / "OpenVPN_ovpn-dco-win_25_2_wdfcrashdump.txt")])
+    assert run.exit_code == 0
+    lines = run.output.splitlines()
+    assert lines[0] == "Log of ovpn-dco" and "kd>" not in run.output
+    assert lines[3].startswith("11903: FxPowerIdleMachine::ProcessEventLocked - WDFDEVICE 0x000030F06D2DDFC8")
