@@ -121,7 +121,12 @@ def load(path: str, options: DecodeOptions | None = None) -> Evidence:
 
 
 def _load_ifr(path: str, data: bytes, options: DecodeOptions) -> LogSet:
-    log = ifr.parse_ifr(data, source=path, arch=options.arch)
+    return decode_ifr(ifr.parse_ifr(data, source=path, arch=options.arch), path, options)
+
+
+def decode_ifr(log: ifr.IfrLog, path: str, options: DecodeOptions) -> LogSet:
+    """A walked IFR ring (from a file or a memory target) decoded into a LogSet with TMF/PDB formats,
+    and shape recognition for the records they don't cover."""
     if not log.records and log.warnings:
         first = log.warnings[0]
         raise EvidenceError(path, f"no record could be decoded: {first.message}", offset=first.offset)
