@@ -14,12 +14,12 @@ RULES = (wdf002_evtiostop_not_acknowledged, wdf001_stalled_queue, wdf005_complet
 
 
 def run_rules(ctx: RuleContext) -> list[Finding]:
-    """Run every rule; findings come back sorted by rule id, then by where they sit in the evidence."""
+    """Run every rule; findings come back worst first, then by rule id and place in the evidence."""
     for rule in RULES:
         ctx.findings.extend(rule.check(ctx))
     for finding in ctx.findings:
         finding.evidence.sort(key=lambda e: -1 if e.index is None else e.index)
-    return sorted(ctx.findings, key=lambda f: (f.rule, f.at_index if f.at_index is not None else -1))
+    return sorted(ctx.findings, key=lambda f: (-f.severity, f.rule, f.at_index if f.at_index is not None else -1))
 
 
 def describe() -> list[dict]:

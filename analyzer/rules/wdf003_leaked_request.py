@@ -43,7 +43,8 @@ def _finding(ctx: RuleContext, row, request: int) -> Finding:
     first, queue, device = int(row["first_index"]), opt_int(row["queue"]), opt_int(row["device"])
     teardown = _teardown_after(ctx, first, queue, device)
     power_down = _power_down_after(ctx, first, device)
-    evidence = [ctx.evidence(first, "request arrives")]
+    arrival = ctx.events[first].kind in (EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED)
+    evidence = [ctx.evidence(first, "request arrives" if arrival else "request first seen")]
     presented = opt_int(row["presented_index"])
     if presented is not None and presented != first:
         evidence.append(ctx.evidence(presented, f"presented to the driver ({row['callback']})"))
