@@ -2,8 +2,9 @@
 
 Every frame has the same columns whether or not the evidence held any row of its kind. ``*_index``
 columns are positions in the event list the frames were built from; times are ``datetime64[ns, UTC]``
-(NaT when the evidence carries no timestamps); handles, pointers, indexes and counts are nullable
-unsigned 64-bit integers (``UInt64``: kernel pointers do not fit a signed int64).
+(NaT when the evidence carries no timestamps); handles, pointers, indexes and statuses are nullable
+unsigned 64-bit integers (``UInt64``: kernel pointers do not fit a signed int64); ``sequence`` and
+``waiting`` are nullable signed (``Int64``).
 
 ``requests`` (one row per request lifetime; a handle reused after completion starts a new row)
     request, irp, queue, device, callback (EvtIoRead, ...), first_index, first_time, queued_index,
@@ -44,6 +45,7 @@ _INT_COLUMNS = {
     "stop_notified_index", "acknowledged_index", "completed_index", "cancelled_index", "end_index", "status",
     "information", "index", "sequence", "episode", "waiting",
 }
+_SIGNED_COLUMNS = {"sequence", "waiting"}  # the record's LONG sequence number, a %d count
 _TIME_COLUMNS = {"first_time", "end_time", "time"}
 _BOOL_COLUMNS = {"requeued", "transitional"}
 
@@ -63,19 +65,24 @@ def ends_request(event: Event) -> bool:
         event.kind is EventKind.REQUEST_CANCELLED and event.detail == "cancelled on queue")
 
 
+def _column(name: str, values: list):
+    """One column with the project's dtype, built from the Python values (no float detour for handles)."""
+    if name in _SIGNED_COLUMNS:
+        return pd.array([v if isinstance(v, int) and -(1 << 63) <= v < 1 << 63 else None for v in values], dtype="Int64")
+    if name in _INT_COLUMNS:  # a value that cannot be a handle/index/status (damaged evidence) is left out
+        return pd.array([v if isinstance(v, int) and 0 <= v < 1 << 64 else None for v in values], dtype="UInt64")
+    if name in _TIME_COLUMNS:
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True).astype("datetime64[ns, UTC]")
+    if name in _BOOL_COLUMNS:
+        return pd.array([bool(v) for v in values], dtype=bool)
+    return pd.Series(values, dtype=object)
+
+
 def frame(rows: list[dict], columns: tuple[str, ...]) -> pd.DataFrame:
-    """A DataFrame with exactly ``columns`` and the project's dtypes (nullable UInt64, UTC times)."""
-    df = pd.DataFrame(rows, columns=list(columns))
-    for name in columns:
-        if name in _INT_COLUMNS:
-            df[name] = pd.array(df[name].tolist(), dtype="UInt64")
-        elif name in _TIME_COLUMNS:
-            df[name] = pd.to_datetime(df[name], utc=True).astype("datetime64[ns, UTC]")
-        elif name in _BOOL_COLUMNS:
-            df[name] = df[name].astype(bool)
-        else:
-            df[name] = df[name].astype(object).where(df[name].notna(), None)
-    return df
+    """A DataFrame with exactly ``columns`` and the project's dtypes (nullable UInt64/Int64, UTC times)."""
+    data = {name: _column(name, [row.get(name) for row in rows]) for name in columns}
+    return pd.DataFrame({name: pd.Series(col).reset_index(drop=True) for name, col in data.items()},
+                        columns=list(columns))
 
 
 class _Builder:

@@ -24,7 +24,7 @@ _FIXED = {  # item type -> struct format (little-endian)
     "ItemLong": "i", "ItemULong": "I", "ItemULongX": "I", "ItemLongX": "I", "ItemNTSTATUS": "I",
     "ItemWINERROR": "I", "ItemHRESULT": "I", "ItemNDIS_STATUS": "I", "ItemNDIS_OID": "I", "ItemIPAddr": "I",
     "ItemEnum": "I", "ItemFlagsEnum": "I", "ItemChar4": "I",
-    "ItemLongLong": "q", "ItemULongLong": "Q", "ItemLongLongX": "q", "ItemLongLongXX": "q", "ItemLongLongO": "q",
+    "ItemLongLong": "q", "ItemULongLong": "Q", "ItemLongLongX": "Q", "ItemLongLongXX": "Q", "ItemLongLongO": "Q",
     "ItemULongLongX": "Q", "ItemDouble": "d", "ItemTimestamp": "q", "ItemWaitTime": "q", "ItemTimeDelta": "q",
     "ItemListByte": "B", "ItemListShort": "H", "ItemListLong": "I",
     "ItemSetByte": "B", "ItemSetShort": "H", "ItemSetLong": "I",
@@ -221,6 +221,8 @@ def _catalog_value(hole: str, value):
     """The value as the catalog's text matcher would return it for the same rendered text."""
     if isinstance(value, str) and hole not in _STRING_HOLES:
         return catalog_module.convert(hole, value)
+    if isinstance(value, int) and value < 0 and hole[-1:] in ("x", "X", "p", "o"):
+        return value & (0xFFFFFFFFFFFFFFFF if hole.startswith("I64") or hole == "p" else 0xFFFFFFFF)
     return value
 
 

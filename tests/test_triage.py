@@ -66,6 +66,10 @@ def test_timelines_have_the_documented_columns():
     stuck = t.requests[t.requests["outcome"] == "outstanding"]
     assert len(stuck) == 1 and stuck.iloc[0]["callback"] == "EvtIoRead" and not pd.isna(stuck.iloc[0]["stop_notified_index"])
     assert t.states.iloc[-1]["transitional"] and t.states["time"].notna().all()
+    completed = t.requests[t.requests["outcome"] == "completed"]
+    assert str(completed["irp"].dtype) == "UInt64" and all(int(irp) >> 48 == 0xFFFF for irp in completed["irp"])
+    irps = {e.irp for e in triage([SCENARIO], DecodeOptions([TMF])).events if e.irp is not None}
+    assert {int(irp) for irp in completed["irp"]} == irps  # kernel pointers kept exactly (no float detour)
 
 
 @pytest.mark.parametrize("kind", ["requests", "queues", "states"])
