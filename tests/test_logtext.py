@@ -13,6 +13,7 @@ from parsers.logtext import DEBUGGER, read_log_text, read_report_text
 REAL = Path(__file__).parent / "data" / "real-logs"
 LOGS = sorted(REAL.glob("*.txt"))
 ANALYZE = sorted((REAL / "analyze").glob("*.txt"))
+MSDOCS = sorted((REAL / "msdocs").glob("*.txt"))
 
 
 def _read(path: Path):
@@ -25,14 +26,14 @@ def _cut_short(path: Path, line_no: int) -> bool:
     return line_no == len(lines) or lines[line_no].startswith("[") or not lines[line_no].strip()
 
 
-@pytest.mark.parametrize("path", LOGS + ANALYZE, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LOGS + ANALYZE + MSDOCS, ids=lambda p: p.name)
 def test_every_real_paste_parses_and_keeps_every_line(path):
     assert path.read_text(encoding="utf-8").startswith("# source:")
     logset = _read(path)
     assert len(logset.messages) == len(path.read_text(encoding="utf-8", errors="replace").splitlines())
 
 
-@pytest.mark.parametrize("path", LOGS, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", LOGS + MSDOCS, ids=lambda p: p.name)
 def test_framework_lines_are_typed(path):
     """>= 95% of the framework's IFR lines (Fx* function prefix) get a catalog entry. The only
     exceptions allowed are lines the bug-report excerpt cut short (the test names them)."""
