@@ -30,12 +30,11 @@ def naive_decode(blob: bytes) -> int:
     """Walk newest to oldest with construct parsing each record; returns the record count."""
     h = IFR_HEADER_X64.parse(blob)
     area = blob[IFR_HEADER_X64.sizeof():]
-    offset, count, past_wrap, seen = h.Offset.Previous, 0, False, set()
+    offset, payloads, past_wrap, seen = h.Offset.Previous, [], False, set()
     while offset not in seen and offset + IFR_RECORD_V2.sizeof() <= len(area):
         rec = IFR_RECORD_V2.parse(area[offset:offset + IFR_RECORD_V2.sizeof()])
-        _payload = area[offset + IFR_RECORD_V2.sizeof(): offset + rec.Length]
+        payloads.append(area[offset + IFR_RECORD_V2.sizeof(): offset + rec.Length])
         seen.add(offset)
-        count += 1
         if offset == 0:
             if rec.PrevOffset == 0 or past_wrap:
                 break
@@ -43,7 +42,7 @@ def naive_decode(blob: bytes) -> int:
         if past_wrap and rec.PrevOffset < h.Offset.Current:
             break
         offset = rec.PrevOffset
-    return count
+    return len(payloads)
 
 
 def main() -> None:

@@ -165,9 +165,9 @@ class _Learner:
         return True
 
     def handles(self, fmt: str, position: int) -> set[int]:
-        ids = {r.entry_id for r in self.found.values() if r.format == fmt}
+        """The values at ``position`` of every record recognised as ``fmt`` (e.g. the devices)."""
         return {self.values[r.sequence][position] for key, recs in self.groups.items()
-                if key in self.found and self.found[key].entry_id in ids for r in recs}
+                if key in self.found and self.found[key].format == fmt for r in recs}
 
 
 def _state_machine(values: list[tuple]) -> str | None:
@@ -187,14 +187,14 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
           known: RecognitionMap | None = None) -> RecognitionMap:
     """Recognise the (GUID, number) pairs of ``unknown`` records; ``known`` pairs are kept as they are."""
     catalog = catalog or load()
-    rmap = RecognitionMap()
-    if known:
-        rmap.pairs.update(known.pairs)
-    learner = _Learner(log, catalog, [r for r in unknown if (r.message_guid, r.message_number) not in rmap.pairs])
+    learner = _Learner(log, catalog, unknown)
+    for key, recognition in (known.pairs.items() if known else ()):
+        if key in learner.groups:  # what an earlier log taught is context for this one
+            learner.claim(key, recognition.format, recognition.reason)
     ptr = learner.ptr
     # 1. state transitions: two pointers + two 32-bit values of one machine's enum, all records alike
     for key, records in list(learner.groups.items()):
-        if any(len(r.payload) != 2 * ptr + 8 for r in records):
+        if key in learner.found or any(len(r.payload) != 2 * ptr + 8 for r in records):
             continue
         pairs = []
         for r in records:
@@ -233,6 +233,8 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
             break
     queues = learner.handles(QUEUE_STATE, 0)
     _context(learner, devices, queues)
+    rmap = RecognitionMap()
+    rmap.pairs.update(known.pairs if known else {})
     rmap.pairs.update(learner.found)
     return rmap
 
@@ -314,7 +316,7 @@ def _context(learner: _Learner, devices: set[int], queues: set[int]) -> None:
             proposals[key].add(WAITING_COUNT if queue in queues else "?")
     for queue, records in windows.items():
         _close_window(records, queue_state.get(queue), None, proposals)
-    _device_messages(learner, proposals, devices, queues)
+    _device_messages(learner, proposals)
     for key, fmts in proposals.items():
         if len(fmts) == 1 and key not in learner.found:
             (fmt,) = fmts
@@ -347,9 +349,8 @@ def _close_window(records: list[IfrRecord], before: str | None, after: str | Non
         proposals[(r.message_guid, r.message_number)].add(fmt)
 
 
-def _device_messages(learner: _Learner, proposals, devices: set[int], queues: set[int]) -> None:
+def _device_messages(learner: _Learner, proposals) -> None:
     """A device-handle message right before its queues go to Restarting is 'Power resume all queues'."""
-    ptr = learner.ptr
     ordered = sorted((r for recs in learner.groups.values() for r in recs), key=lambda r: r.sequence)
     for i, r in enumerate(ordered):
         key = (r.message_guid, r.message_number)

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import json
 import re
-import struct
-import uuid
 from importlib import resources
 
 import jsonschema
 import pytest
 
-from analyzer.evidence import DecodeOptions, load
+from analyzer.evidence import DecodeOptions
 from analyzer.triage import analyze, triage
 from conftest import SAMPLES
 from parsers.logtext import read_log_text
