@@ -1,7 +1,7 @@
 """Reading one piece of evidence, whatever it is, into a :class:`LogSet`.
 
 The kind is told by content, never by file name: an IFR blob starts with WdfTraceGuid; a crash
-dump with ``PAGEDU64``/``PAGEDUMP`` (not read yet: reported as such); text is a pasted
+dump with ``PAGEDU64``/``PAGEDUMP`` (bugcheck from its header, IFR logs found inside it); text is a pasted
 ``!wdflogdump``/``!wdfcrashdump``/``!rcdrlogdump``/tracefmt log and/or ``!analyze -v``.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from parsers import ifr
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
+from parsers.dump import read_dump
 from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
 from parsers.recognize import RecognitionMap, learn
 from parsers.records import LogSet
@@ -56,7 +57,7 @@ class Evidence:
     path: str
     sha256: str
     size: int
-    kind: str  # "ifr" | "text"
+    kind: str  # "ifr" | "text" | "dump"
     logset: LogSet
 
 
@@ -102,22 +103,51 @@ def decode_text(data: bytes) -> str:
     return data.decode("utf-8-sig", errors="replace")
 
 
+def _head(path: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4096)
+    except OSError as exc:
+        raise EvidenceError(path, exc.strerror or str(exc)) from None
+
+
+def _sha256(path: str) -> tuple[str, int]:
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
 def load(path: str, options: DecodeOptions | None = None) -> Evidence:
     """Read one evidence file into a LogSet; raises EvidenceError when nothing can be read from it."""
     options = options or DecodeOptions()
+    kind = kind_of(_head(path))
+    if kind == "dump":  # read through mmap, never whole
+        sha, size = _sha256(path)
+        return Evidence(path=path, sha256=sha, size=size, kind=kind, logset=_load_dump(path, options))
     data = read_bytes(path)
-    kind = kind_of(data)
     if kind == "ifr":
         logset = _load_ifr(path, data, options)
     elif kind == "text":
         logset = read_report_text(decode_text(data), path)
-    elif kind == "dump":
-        raise EvidenceError(path, "crash dump files are not read yet: extract the log with !wdfkd.wdflogdump or "
-                                  "!wdfkd.wdfcrashdump and pass the text", offset=0)
     else:
         raise EvidenceError(path, "not a WDF IFR log, crash dump or log text: first bytes "
                                   f"{data[:8].hex(' ')} match no known format", offset=0)
     return Evidence(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data), kind=kind, logset=logset)
+
+
+def _load_dump(path: str, options: DecodeOptions) -> LogSet:
+    dump = read_dump(path)
+    logset = LogSet(source=path, bugcheck=dump.bugcheck, warnings=list(dump.warnings))
+    for offset, log in dump.logs:
+        decoded = decode_ifr(log, f"{path}@0x{offset:x}", options)
+        logset.messages += decoded.messages
+        logset.warnings += decoded.warnings
+        for name, facts in decoded.logs.items():
+            logset.logs[name] = {**facts, "container": "crash dump", "dump_type": dump.dump_type, "file_offset": offset}
+    return logset
 
 
 def _load_ifr(path: str, data: bytes, options: DecodeOptions) -> LogSet:

@@ -10,8 +10,7 @@ from parsers.wpp import format_line
 
 
 def _header(name: str, facts: dict, count: int) -> list[str]:
-    kind = facts.get("kind", "text")
-    lines = [f"Log of {name or '(unnamed log)'}" + (f" ({facts['arch']} IFR)" if kind == "ifr" else "")]
+    lines = [f"Log of {name or '(unnamed log)'}" + (f" ({facts['arch']} IFR)" if facts.get("arch") else "")]
     extra = []
     if facts.get("wrapped"):
         extra.append(f"wrapped, {facts.get('overwritten', 0)} overwritten")

@@ -3,6 +3,7 @@
 samples/tmf/<guid>.tmf          the project's TMF for the framework messages the samples use
 samples/ifr/<name>.ifr          basic IFR buffers (+ <name>.truth.json: the records a decoder must return)
 samples/scenarios/<name>.ifr    the labeled scenario corpus (+ <name>.expected.json)
+samples/dumps/evtiostop-9f.dmp  a 0x9F dump header with the scenario's IFR log inside
 ``--check`` rebuilds everything in memory and exits 1 if a committed file differs.
 """
 from __future__ import annotations
@@ -131,11 +132,34 @@ def _scenarios(tmf: SampleTmf) -> dict[str, bytes | str]:
     return files
 
 
+def _dump_header(bugcheck: int, parameters: tuple[int, int, int, int], dump_type: int) -> bytes:
+    """A DUMP_HEADER64 (0x2000 bytes): fields the reader uses set, the rest 'PAGE' as Windows leaves it."""
+    header = bytearray(b"PAGE" * 0x800)
+    struct.pack_into("<4s4sII", header, 0, b"PAGE", b"DU64", 0xF, 19041)
+    struct.pack_into("<QQQQII", header, 0x10, 0x1AD000, 0xFFFFFA8000000000, 0xFFFFF8055A2A5E10, 0xFFFFF8055A2A0D40,
+                     0x8664, 2)
+    struct.pack_into("<I4xQQQQ", header, 0x38, bugcheck, *parameters)
+    struct.pack_into("<I", header, 0xF98, dump_type)
+    return bytes(header)
+
+
+def _dumps(tmf: SampleTmf) -> dict[str, bytes | str]:
+    """A small-memory-dump stand-in for the 0x9F scenario: a real DUMP_HEADER64, then the IFR blob as KMDF's
+    bugcheck callback hands it over (verbatim WDF_IFR_HEADER + ring). The container Windows wraps secondary
+    data in has no public description, so the bytes around the blob are filler; the reader scans for it."""
+    scenario = scenarios.evtiostop_not_acked()
+    blob, _ = _write_log(scenario.log, tmf, pages=scenario.pages)
+    parameters = (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560)
+    dump = _dump_header(0x9F, parameters, 4) + bytes(0x1000) + blob + bytes(0x400)
+    return {"dumps/evtiostop-9f.dmp": dump}
+
+
 def build_all() -> dict[str, bytes | str]:
     """Every sample file, path relative to samples/ -> content."""
     tmf = SampleTmf()
     files = _scenarios(tmf)
     files.update(_basic(tmf))
+    files.update(_dumps(tmf))
     with tempfile.TemporaryDirectory() as tmp:
         for path in tmf.write(Path(tmp)):
             files[f"tmf/{path.name}"] = path.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ CASES = {
     "random.bin": (bytes(range(256)) * 8, "match no known format"),
     "empty.txt": (b"", "no WDF log records"),
     "letter.txt": (b"Hello,\nthe driver hangs.\n", "no WDF log records"),
-    "dump.dmp": (b"PAGEDU64" + b"\0" * 0x2000, "crash dump files are not read yet"),
+    "dump.dmp": (b"PAGEDU64" + b"\0" * 0x100, "dump header truncated"),
     "tiny.ifr": ((SAMPLES / "ifr" / "healthy-x64.ifr").read_bytes()[:40], "too short for an IFR header"),
 }
 
