@@ -8,7 +8,8 @@ unsigned 64-bit integers (``UInt64``: kernel pointers do not fit a signed int64)
 
 ``requests`` (one row per request lifetime; a handle reused after completion starts a new row)
     request, irp, queue, device, callback (EvtIoRead, ...), first_index, first_time, queued_index,
-    presented_index, stop_notified_index, acknowledged_index, requeued, completed_index,
+    presented_index, stop_notified_index, acknowledged_index, requeued, forwarded (queued on another
+    queue while still outstanding: WdfRequestForwardToIoQueue), completed_index,
     cancelled_index, end_index, end_time, status, status_name, information,
     outcome ("completed" | "cancelled" | "outstanding")
 
@@ -34,7 +35,7 @@ from parsers import ntstatus
 
 REQUEST_COLUMNS = (
     "request", "irp", "queue", "device", "callback", "first_index", "first_time", "queued_index",
-    "presented_index", "stop_notified_index", "acknowledged_index", "requeued", "completed_index",
+    "presented_index", "stop_notified_index", "acknowledged_index", "requeued", "forwarded", "completed_index",
     "cancelled_index", "end_index", "end_time", "status", "status_name", "information", "outcome",
 )
 QUEUE_COLUMNS = ("queue", "device", "index", "sequence", "time", "kind", "power_state", "episode", "waiting", "detail")
@@ -47,7 +48,7 @@ _INT_COLUMNS = {
 }
 _SIGNED_COLUMNS = {"sequence", "waiting"}  # the record's LONG sequence number, a %d count
 _TIME_COLUMNS = {"first_time", "end_time", "time"}
-_BOOL_COLUMNS = {"requeued", "transitional"}
+_BOOL_COLUMNS = {"requeued", "forwarded", "transitional"}
 
 _QUEUE_KINDS = {
     EventKind.QUEUE_POWER_STATE, EventKind.QUEUE_POWER_STOP, EventKind.QUEUE_WAITING_DRIVER,
@@ -106,10 +107,12 @@ class _Builder:
         if row is None:
             row = dict.fromkeys(REQUEST_COLUMNS)
             row.update(request=event.request, first_index=event.index, first_time=event.timestamp, requeued=False,
-                       outcome="outstanding")
+                       forwarded=False, outcome="outstanding")
             self.live[event.request] = row
             self.requests.append(row)
         if event.queue is not None:
+            if event.kind is EventKind.REQUEST_QUEUED and row["queue"] not in (None, event.queue):
+                row["forwarded"] = True
             row["queue"] = event.queue
         if event.irp is not None:
             row["irp"] = event.irp

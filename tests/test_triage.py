@@ -119,3 +119,27 @@ def test_logdump_prints_the_ground_truth_of_the_wrapped_sample():
         [(r["sequence"], r["text"]) for r in truth["records"]]
     assert lines[0] == "Log of wdfsample (x64 IFR)"
     assert lines[1] == f"There are {len(truth['records'])} log entries (wrapped, {truth['records'][0]['sequence'] - 1} overwritten)"
+
+
+def test_forwarded_request_is_one_lifetime_on_its_last_queue():
+    from parsers.logtext import read_log_text
+    from analyzer.triage import analyze
+    paste = "\n".join([
+        "1: FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x0000111122223330 on WDFQUEUE 0x00002222BBBB0000",
+        "2: FxIoQueue::DispatchRequestToDriver - Calling driver EvtIoDeviceControl for WDFREQUEST 0x0000111122223330",
+        "3: FxIoQueue::QueueRequestFromForward - Queuing WDFREQUEST 0x0000111122223330 on WDFQUEUE 0x00003333CCCC0000",
+        "4: FxIoQueue::DispatchRequestToDriver - Calling driver EvtIoDeviceControl for WDFREQUEST 0x0000111122223330",
+        "5: FxRequest::CompleteInternal - Completing WDFREQUEST 0x0000111122223330 for IRP 0xFFFFC30A1B2C80A0 "
+        "with Information 0x0, STATUS_SUCCESS"])
+    requests = analyze([read_log_text(paste, "paste.txt")]).timelines.requests
+    assert len(requests) == 1
+    row = requests.iloc[0]
+    assert row["forwarded"] and int(row["queue"]) == 0x3333CCCC0000 and row["outcome"] == "completed"
+
+
+def test_json_outputs_of_logdump_and_triage():
+    runner = CliRunner()
+    dump = json.loads(runner.invoke(main, ["logdump", SCENARIO, "--tmf", TMF, "--json"]).output)
+    assert dump["logs"]["wdfsample"]["records"] == 42 and dump["messages"][0]["catalog_id"].startswith("pnpstatemachine")
+    result = json.loads(runner.invoke(main, ["triage", SCENARIO, "--tmf", TMF, "--json"]).output)
+    assert {f["rule"] for f in result["findings"]} == {"WDF001", "WDF002", "WDF004"}
