@@ -160,6 +160,16 @@ class Catalog:
                 self._by_first_word.setdefault(first, []).append(e)
         self._regex: dict[str, re.Pattern] = {}
 
+    def sites_in_file(self, source_file: str) -> list[CatalogEntry]:
+        """The trace call sites of one framework source file, in line order (the order tracewpp numbers them)."""
+        if not hasattr(self, "_by_file"):
+            self._by_file: dict[str, list[CatalogEntry]] = {}
+            for e in self.entries:
+                self._by_file.setdefault(e.id.split(":")[0], []).append(e)
+            for sites in self._by_file.values():
+                sites.sort(key=lambda e: int(e.id.split(":")[1]))
+        return self._by_file.get(source_file, [])
+
     def entry(self, entry_id: str) -> CatalogEntry:
         return self.by_id[entry_id]
 

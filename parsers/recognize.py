@@ -233,6 +233,7 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
             break
     queues = learner.handles(QUEUE_STATE, 0)
     _context(learner, devices, queues)
+    _by_numbering(learner)
     rmap = RecognitionMap()
     rmap.pairs.update(known.pairs if known else {})
     rmap.pairs.update(learner.found)
@@ -361,6 +362,28 @@ def _device_messages(learner: _Learner, proposals) -> None:
         ok = nxt is not None and learner.values[nxt.sequence][1] == "FxIoQueuePowerRestarting"
         proposals[key].discard("device?")
         proposals[key].add(RESUME_ALL if ok else "?")
+
+
+def _by_numbering(learner: _Learner) -> None:
+    """tracewpp numbers a source file's messages from 10 in line order, one GUID per file. Where every
+    message already recognised under a GUID sits at the same offset between its number and its rank
+    among the file's call sites (the build matches the catalog's source), the remaining numbers of that
+    GUID name their call sites too; a GUID whose anchors disagree (another framework build) is left alone."""
+    catalog = learner.catalog
+    offsets: dict[uuid.UUID, set] = defaultdict(set)
+    for (guid, number), found in learner.found.items():
+        file = found.entry_id.split(":")[0]
+        sites = [e.id for e in catalog.sites_in_file(file)]
+        offsets[guid].add((file, number - sites.index(found.entry_id)) if found.entry_id in sites else None)
+    for key in [k for k in learner.groups if k not in learner.found]:
+        anchors = offsets.get(key[0], set())
+        if len(anchors) != 1 or None in anchors:
+            continue
+        ((file, offset),) = anchors
+        sites = catalog.sites_in_file(file)
+        if 0 <= key[1] - offset < len(sites):
+            learner.claim(key, sites[key[1] - offset].format,
+                          f"numbered in line order of {file}, consistent with every other recognised message of it")
 
 
 def recognised_text(recognition: Recognition, values: tuple, pointer_size: int, catalog: Catalog | None = None) -> str:

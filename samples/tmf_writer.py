@@ -1,11 +1,13 @@
-"""The sample TMF: the framework messages the samples use, with GUIDs and numbers of the project's own.
+"""The sample TMF: the framework messages the samples use, with GUIDs of the project's own.
 
 Format strings are exactly the framework's (parsers/wdfdata/wdf-trace-formats.tsv), converted the way
 tracewpp converts them: each printf specifier or ``%!TYPE!`` becomes ``%N!fmt!`` numbered from 10, the
 message gets the ``%0`` prefix, and each argument a line ``<name>, <ItemType> -- N``; WPP enum types
 become ``ItemListLong(Name=value,...)``. One GUID per framework source file (uuid5 of the file name
-in the project's namespace), message numbers from 10 in order of first use. Also: the argument
-bytes of a message (WPP encoding) (the ground-truth text comes from parsers.catalog.render_entry).
+in the project's namespace); message numbers from 10 in line order over all of the file's call sites,
+the way tracewpp numbers them (real tracepdb TMFs show it: L2CAP_c65 is 10, L2CAP_c87 is 11, ...).
+Also: the argument bytes of a message (WPP encoding); the ground-truth text comes from
+parsers.catalog.render_entry.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parsers import enums
-from parsers.catalog import CatalogEntry, rewrite_format
+from parsers.catalog import CatalogEntry, load, rewrite_format
 from parsers.tmf import TmfArg, TmfMessage, write_tmf_files
 from samples.ifr_writer import pack_pointer
 
@@ -79,11 +81,12 @@ class SampleTmf:
     entries: dict[str, CatalogEntry] = field(default_factory=dict)
 
     def key(self, entry: CatalogEntry) -> tuple[uuid.UUID, int]:
+        """(GUID, number) of a call site: one GUID per source file, numbers from 10 in line order over all
+        of the file's call sites, as tracewpp numbers them."""
         if entry.id not in self.ids:
             source_file = entry.id.split(":")[0]
-            guid = uuid.uuid5(PROJECT_NAMESPACE, source_file)
-            used = sum(1 for g, _ in self.ids.values() if g == guid)
-            self.ids[entry.id] = (guid, 10 + used)
+            rank = [e.id for e in load().sites_in_file(source_file)].index(entry.id)
+            self.ids[entry.id] = (uuid.uuid5(PROJECT_NAMESPACE, source_file), 10 + rank)
             self.entries[entry.id] = entry
         return self.ids[entry.id]
 

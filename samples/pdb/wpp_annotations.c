@@ -4,7 +4,7 @@ void trace_site_0(void)
 {
     __annotation(L"TMF:",
                  L"b60c18db-50ab-5d5c-ac7b-d256333a294d Wdf01000 // SRC=fxioqueue.cpp MJ= MN=",
-                 L"#typev fxioqueue_cpp5273 19 \"%0Power Stop Notifying Driver, WDFQUEUE 0x%10!p!, WDFREQUEST 0x%11!p!\" //   LEVEL=TRACE_LEVEL_VERBOSE FLAGS=TRACINGIO FUNC=FxIoQueue::Dispatch",
+                 L"#typev fxioqueue_cpp5273 90 \"%0Power Stop Notifying Driver, WDFQUEUE 0x%10!p!, WDFREQUEST 0x%11!p!\" //   LEVEL=TRACE_LEVEL_VERBOSE FLAGS=TRACINGIO FUNC=FxIoQueue::Dispatch",
                  L"{",
                  L"arg1, ItemPtr -- 10",
                  L"arg2, ItemPtr -- 11",
@@ -15,7 +15,7 @@ void trace_site_1(void)
 {
     __annotation(L"TMF:",
                  L"55b72426-2a72-5d24-a438-6f418c8443ef Wdf01000 // SRC=fxrequest.hpp MJ= MN=",
-                 L"#typev fxrequest_hpp792 10 \"%0Completing WDFREQUEST 0x%10!p! for IRP 0x%11!p! with Information 0x%12!I64x!, %13!s!\" //   LEVEL=TRACE_LEVEL_VERBOSE FLAGS=TRACINGREQUEST FUNC=FxRequest::CompleteInternal",
+                 L"#typev fxrequest_hpp792 11 \"%0Completing WDFREQUEST 0x%10!p! for IRP 0x%11!p! with Information 0x%12!I64x!, %13!s!\" //   LEVEL=TRACE_LEVEL_VERBOSE FLAGS=TRACINGREQUEST FUNC=FxRequest::CompleteInternal",
                  L"{",
                  L"arg1, ItemPtr -- 10",
                  L"arg2, ItemPtr -- 11",
@@ -28,7 +28,7 @@ void trace_site_2(void)
 {
     __annotation(L"TMF:",
                  L"71013088-241e-5de3-8026-c1581717a511 Wdf01000 // SRC=pnpstatemachine.cpp MJ= MN=",
-                 L"#typev pnpstatemachine_cpp1181 10 \"%0WDFDEVICE 0x%10!p! !devobj 0x%11!p! entering PnP State %12!s! from %13!s!\" //   LEVEL=TRACE_LEVEL_INFORMATION FLAGS=TRACINGPNPPOWERSTATES FUNC=FxPkgPnp::PnpEnterNewState",
+                 L"#typev pnpstatemachine_cpp1181 14 \"%0WDFDEVICE 0x%10!p! !devobj 0x%11!p! entering PnP State %12!s! from %13!s!\" //   LEVEL=TRACE_LEVEL_INFORMATION FLAGS=TRACINGPNPPOWERSTATES FUNC=FxPkgPnp::PnpEnterNewState",
                  L"{",
                  L"arg1, ItemPtr -- 10",
                  L"arg2, ItemPtr -- 11",
