@@ -1,11 +1,12 @@
 """The ``wdftriage`` command line (click). Commands are thin: parse options, call the library, render.
 
 Exit codes: 0 = done (and nothing at or above ``--fail-on`` when given); 1 = findings at or above ``--fail-on``
-(``triage``) or a check failed (``scenarios``); 2 = bad input or usage (one line on stderr, never a
-traceback).
+(``triage``) or a check failed (``scenarios``, ``recognition``); 2 = bad input or usage (one line on stderr,
+never a traceback); 3 = internal error (one line; ``WDFTRIAGE_DEBUG=1`` shows the traceback).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from analyzer.result import Severity
 from analyzer.triage import triage as run_triage
 from parsers.errors import EvidenceError
 
-EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 TIMELINE_KINDS = ("requests", "queues", "states")
 
 
@@ -33,6 +34,14 @@ class _Group(click.Group):
         except OSError as exc:
             click.echo(f"wdftriage: error: {exc.filename or ''}: {exc.strerror or exc}", err=True)
             sys.exit(EXIT_BAD_INPUT)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:  # a bug of ours: one line, the traceback only on request
+            if os.environ.get("WDFTRIAGE_DEBUG"):
+                raise
+            click.echo(f"wdftriage: internal error: {type(exc).__name__}: {exc} "
+                       "(please report it; WDFTRIAGE_DEBUG=1 shows the traceback)", err=True)
+            sys.exit(EXIT_INTERNAL)
 
 
 def _decode_options(f):
@@ -84,7 +93,8 @@ def main() -> None:
     """Triage Windows Driver Frameworks (KMDF) crashes and traces: IFR logs, pasted !wdflogdump /
     !analyze -v text.
 
-    Exit codes: 0 ok; 1 findings at or above --fail-on (triage) or a failed check; 2 bad input or usage.
+    Exit codes: 0 ok; 1 findings at or above --fail-on (triage) or a failed check; 2 bad input or usage;
+    3 internal error.
     """
 
 

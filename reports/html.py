@@ -141,7 +141,7 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
     top = 14 + 12 * len(pinned)
     for k, (n, f) in enumerate(pinned):
         x, label_y = axis.x(f.at_index), 12 + 12 * k
-        parts.append(f'<g class="pin" data-rule="{f.rule}"><a href="#finding-{n}"><line x1="{x:.1f}" x2="{x:.1f}" '
+        parts.append(f'<g class="pin" id="pin-{n}" data-rule="{f.rule}"><a href="#finding-{n}"><line x1="{x:.1f}" x2="{x:.1f}" '
                      f'y1="{label_y:.1f}" y2="{y + top - 16:.1f}" stroke="#b00020" stroke-width="2"/>'
                      f'<circle cx="{x:.1f}" cy="{label_y:.1f}" r="4" fill="#b00020"/>'
                      f'<text x="{x - 6:.1f}" y="{label_y + 4:.1f}" text-anchor="end" fill="#b00020">{f.rule}</text>'
@@ -161,11 +161,12 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
 
 
 def _finding_html(n: int, f: Finding) -> str:
+    pin = f' <a href="#pin-{n}">(on the timeline)</a>' if f.at_index is not None else ""
     lines = "".join(
         f'<tr><td class="mono"><a href="#event-{e.index}">{_e(e.ref, 200)}</a></td><td>{_e(e.role, 100)}</td>'
         f'<td class="mono">{_e(e.text, 400)}</td></tr>' for e in f.evidence)
     return (f'<div class="finding level-{f.severity.name}" id="finding-{n}"><h3><span class="sev-{f.severity.name}">'
-            f'{f.rule} {_e(f.title)} [{f.severity.name}]</span></h3><p>{_e(f.summary)}</p>'
+            f'{f.rule} {_e(f.title)} [{f.severity.name}]</span></h3><p>{_e(f.summary)}{pin}</p>'
             f'<p><b>Objects:</b> <span class="mono">{_e(objects(f))}</span></p>'
             f'<p><b>Probable cause:</b> {_e(f.probable_cause)}</p><p><b>Suggested fix:</b> {_e(f.suggested_fix)}</p>'
             f'<table><tr><th>evidence</th><th>role</th><th>line</th></tr>{lines}</table></div>')
@@ -202,7 +203,8 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
         body.append("<p>No framework state transitions or queue events in the evidence.</p>")
     body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>"))
     rows = "".join(f'<tr id="event-{e.index}"><td>{e.index}</td><td>{"" if e.sequence is None else e.sequence}</td>'
-                   f"<td>{_e(_time_label(result, e.index))}</td><td>{_e(e.kind.value)}</td><td>{_e(e.text, 600)}</td></tr>"
+                   f"<td>{_e(_time_label(result, e.index))}</td><td>{_e(e.kind.value)}{' (inferred)' if e.inferred else ''}</td>"
+                   f"<td>{_e(e.text, 600)}</td></tr>"
                    for e in result.events[:max_events])
     more = f"<p>{len(result.events) - max_events} more events not shown.</p>" if len(result.events) > max_events else ""
     body.append('<h2>Decoded log</h2><p><input id="logfilter" type="search" placeholder="filter the log" size="40"></p>'
