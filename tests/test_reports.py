@@ -99,3 +99,12 @@ def test_html_is_self_contained_and_small(result):
     assert "http://" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in page
     assert len(page) < 300_000
     assert 'class="request outstanding"' in page and 'data-rule="WDF002"' in page
+
+
+@pytest.mark.parametrize("path", sorted((SAMPLES.parent / "tests" / "data" / "real-logs").rglob("*.txt"))
+                         + [SAMPLES / "dumps" / "evtiostop-9f.dmp"], ids=lambda p: p.name)
+def test_every_real_input_renders_and_validates(path):
+    result = triage([str(path)], DecodeOptions([str(SAMPLES / "tmf")]))
+    jsonschema.validate(json.loads(render(result, "json")), _schema())
+    page = render(result, "html")
+    assert page.count("<script") == 1 and page.endswith("</html>\n")
