@@ -30,8 +30,9 @@ _LOG_NAME = re.compile(r"^(?:There are \d+ log entries for (\S+)|Driver:\s*(\S+)
 _TIME_FORMATS = ("%m/%d/%Y-%H:%M:%S.%f", "%Y/%m/%d-%H:%M:%S.%f")
 _MAX_LINE = 64 * 1024
 _MARKERS = ("Trace searchpath is:", "Trace format prefix is:", "TMF file used for formatting", "Gather log:",
-            "--- start of log", "---- end of log", "There are ", "Trying to extract TMF information", "wdflogdump",
-            "wdfcrashdump", "rcdrlogdump", "Log at ", "kd>", "!wdfkd.", "!rcdrkd.", "Wdf01000!", "WUDFx02000!")
+            "--- start of log", "---- end of log", "Trying to extract TMF information", "!wdflogdump",
+            "!wdfcrashdump", "!rcdrlogdump", "kd>", "!wdfkd.", "!rcdrkd.", "Wdf01000!", "WUDFx02000!")
+_MARKER_PATTERN = re.compile(r"There are \d+ log entries|^Log at [0-9a-fA-Fx`]+", re.MULTILINE)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -50,7 +51,7 @@ def _time(text: str | None) -> datetime | None:
 def looks_like_log_text(text: str) -> bool:
     """True when the text holds formatted WDF log records or wdfkd/rcdrkd output."""
     head = text[:200_000]
-    if any(marker in head for marker in _MARKERS):
+    if any(marker in head for marker in _MARKERS) or _MARKER_PATTERN.search(head):
         return True
     lines = head.splitlines()[:2000]
     records = sum(1 for line in lines if _RECORD.match(_ORIGIN.sub("", line)))

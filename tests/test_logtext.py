@@ -136,3 +136,10 @@ def test_logdump_of_a_paste_prints_only_log_records():
     lines = run.output.splitlines()
     assert lines[0] == "Log of ovpn-dco" and "kd>" not in run.output
     assert lines[3].startswith("11903: FxPowerIdleMachine::ProcessEventLocked - WDFDEVICE 0x000030F06D2DDFC8")
+
+
+@pytest.mark.parametrize("prose", ["There are many reasons the driver hangs.\nLog at noon.\n",
+                                   "Meeting notes: 1: coffee\n2: tea\n"])
+def test_prose_that_mentions_logs_is_not_a_log(prose):
+    with pytest.raises(EvidenceError):
+        read_report_text(prose, "notes.txt")
