@@ -90,8 +90,8 @@ def _write(text: str, output: str | None) -> None:
 @click.group(cls=_Group)
 @click.version_option(package_name="wdftriage")
 def main() -> None:
-    """Triage Windows Driver Frameworks (KMDF) crashes and traces: IFR logs, pasted !wdflogdump /
-    !analyze -v text.
+    """Triage Windows Driver Frameworks (KMDF) crashes and traces: crash dumps, IFR logs, pasted
+    !wdflogdump / !analyze -v text.
 
     Exit codes: 0 ok; 1 findings at or above --fail-on (triage) or a failed check; 2 bad input or usage;
     3 internal error.
