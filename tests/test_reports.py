@@ -108,3 +108,22 @@ def test_every_real_input_renders_and_validates(path):
     jsonschema.validate(json.loads(render(result, "json")), _schema())
     page = render(result, "html")
     assert page.count("<script") == 1 and page.endswith("</html>\n")
+
+
+def test_markdown_renders_as_an_issue_comment(result):
+    """Rendered by a CommonMark engine with tables and raw HTML on (as GitHub/Azure DevOps do)."""
+    from markdown_it import MarkdownIt
+
+    page = MarkdownIt("commonmark").enable("table").render(render(result, "md"))
+    assert page.count("<table>") == 2  # findings summary + inputs
+    summary = page.split("<table>")[1].split("</table>")[0]
+    assert summary.count("<tr>") == 1 + len(result.findings)  # header row + one row per finding
+    assert page.count("<details>") == 3 and page.count("<pre><code class=\"language-text\">") == 3
+    assert "<td>WDF002</td>" in page and "Power Stop Notifying Driver" in page
+
+
+def test_hostile_markdown_stays_inert_when_rendered():
+    from markdown_it import MarkdownIt
+
+    page = MarkdownIt("commonmark").enable("table").render(render(hostile_result(), "md"))
+    assert "<script" not in page and "<img" not in page and "<b id=pwn>" not in page
