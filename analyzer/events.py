@@ -38,7 +38,10 @@ class EventKind(str, Enum):
     REQUEST_ACKNOWLEDGED = "request_acknowledged"  # WdfRequestStopAcknowledge (detail: with/without requeue)
     REQUEST_REQUEUED = "request_requeued"
     REQUEST_CANCELLED = "request_cancelled"
+    REQUEST_COMPLETE_CALLED = "request_complete_called"  # the driver called WdfRequestComplete* (request, status)
     REQUEST_COMPLETED = "request_completed"  # (request, irp, information, status)
+    REQUEST_COMPLETED_ON_ARRIVAL = "request_completed_on_arrival"  # the queue completed a new request itself
+    REQUEST_NOT_OWNED = "request_not_owned"  # verifier: the driver used a request it does not own (request, status)
     COMPLETION_ERROR = "completion_error"  # double completion, completing a cancelable request, ...
     FRAMEWORK_ERROR = "framework_error"  # other framework message at error/fatal level
     FRAMEWORK = "framework"  # other framework message
@@ -72,6 +75,7 @@ class Event:
     information: int | None = None
     count: int | None = None
     detail: str | None = None
+    mentions: tuple[int, ...] = ()  # unidentified record: pointer-sized values in its raw arguments
 
 
 # (framework format string, kind, argument field names in order, fixed fields)
@@ -133,9 +137,10 @@ _TABLE: tuple[tuple[str, EventKind, tuple[str, ...], dict], ...] = (
     ("Calling CancelRoutine routine for WDFREQUEST 0x%p on WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "EvtRequestCancel"}),
     ("Calling CanceledOnQueue routine for WDFREQUEST 0x%p on WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "EvtIoCanceledOnQueue"}),
     ("Completing WDFREQUEST 0x%p for IRP 0x%p with Information 0x%I64x, %!STATUS!", EventKind.REQUEST_COMPLETED, ("request", "irp", "information", "status"), {}),
-    ("Completing WDFREQUEST 0x%p, %!STATUS!", EventKind.REQUEST_COMPLETED, ("request", "status"), {}),
-    ("Zero length WDFREQUEST 0x%p completed automatically by WDFQUEUE 0x%p", EventKind.REQUEST_COMPLETED, ("request", "queue"), {"status": 0, "detail": "zero length"}),
-    ("WDFQUEUE 0x%p is not accepting requests, state is %!WDF_IO_QUEUE_STATE!, %scompleting WDFREQUEST 0x%p %!STATUS!", EventKind.REQUEST_COMPLETED, ("queue", "_", "detail", "request", "status"), {}),
+    ("Completing WDFREQUEST 0x%p, %!STATUS!", EventKind.REQUEST_COMPLETE_CALLED, ("request", "status"), {}),
+    ("Zero length WDFREQUEST 0x%p completed automatically by WDFQUEUE 0x%p", EventKind.REQUEST_COMPLETED_ON_ARRIVAL, ("request", "queue"), {"status": 0, "detail": "zero length"}),
+    ("WDFQUEUE 0x%p is not accepting requests, state is %!WDF_IO_QUEUE_STATE!, %scompleting WDFREQUEST 0x%p %!STATUS!", EventKind.REQUEST_COMPLETED_ON_ARRIVAL, ("queue", "_", "_", "request", "status"), {"detail": "queue not accepting requests"}),
+    ("WDFREQUEST 0x%p is not owned by the driver, %!STATUS!", EventKind.REQUEST_NOT_OWNED, ("request", "status"), {}),
     ("Completing Cancelable WDFREQUEST %p.  This results in a race condition in the device driver that can cause double completions.  Call WdfRequestUnmarkCancelable before WdfRequestComplete.  If WdfRequestUnmarkCancelable returns STATUS_CANCELLED, do not complete the request until the EvtIoCancel handler is called.  The straightforward way to ensure this is to complete a canceled request from the EvIoCancel callback.", EventKind.COMPLETION_ERROR, ("request",), {"detail": "completing a cancelable request"}),
     ("WDFREQUEST 0x%p has already been completed", EventKind.COMPLETION_ERROR, ("request",), {"detail": "request already completed"}),
     ("WDFREQUEST 0x%p is already completed, %!STATUS!", EventKind.COMPLETION_ERROR, ("request", "status"), {"detail": "request already completed"}),
@@ -181,6 +186,7 @@ def to_event(message: TraceMessage, index: int) -> Event:
         catalog_id=message.catalog_id,
         level=message.level,
         inferred=message.inferred,
+        mentions=message.pointers,
     )
     if message.catalog_id is None:
         return event

@@ -55,14 +55,17 @@ _QUEUE_KINDS = {
     EventKind.QUEUE_POWERED_OFF, EventKind.QUEUE_POWERED_ON, EventKind.QUEUE_WAITING, EventKind.QUEUE_CALLBACK,
     EventKind.QUEUE_SHUTDOWN, EventKind.POWER_STOP_NOTIFY, EventKind.POWER_RESUME_NOTIFY,
 }
-_END_KINDS = {EventKind.REQUEST_COMPLETED: "completed", EventKind.REQUEST_CANCELLED: "cancelled"}
+_END_KINDS = {EventKind.REQUEST_COMPLETED: "completed", EventKind.REQUEST_COMPLETED_ON_ARRIVAL: "completed",
+              EventKind.REQUEST_CANCELLED: "cancelled"}
+ARRIVAL_KINDS = {EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL}
 
 
 def ends_request(event: Event) -> bool:
-    """True for events after which the framework no longer holds the request: a completion, or a
-    cancellation the framework completes itself (cancelled while still on the queue). A cancel
-    routine being called leaves the request with the driver, which must still complete it."""
-    return event.kind is EventKind.REQUEST_COMPLETED or (
+    """True for events after which the framework no longer holds the request: a completion (also one
+    the queue did itself on arrival), or a cancellation the framework completes itself (cancelled while
+    still on the queue). A cancel routine being called leaves the request with the driver, which must
+    still complete it."""
+    return event.kind in (EventKind.REQUEST_COMPLETED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL) or (
         event.kind is EventKind.REQUEST_CANCELLED and event.detail == "cancelled on queue")
 
 
@@ -125,7 +128,7 @@ def build_requests(events: list[Event], builder: _Builder | None = None) -> pd.D
     for e in events:
         if e.request is None:
             continue
-        if e.kind in (EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED) and e.request in b.live \
+        if e.kind in ARRIVAL_KINDS and e.request in b.live \
                 and b.live[e.request]["outcome"] != "outstanding":
             del b.live[e.request]  # handle reused for a new request
         if not ends_request(e) and e.request in b.live and b.live[e.request]["outcome"] != "outstanding":
@@ -145,7 +148,7 @@ def build_requests(events: list[Event], builder: _Builder | None = None) -> pd.D
             row["requeued"] = True
         elif ends_request(e) and row["outcome"] == "outstanding":
             row["outcome"] = _END_KINDS[e.kind]
-            row["completed_index" if e.kind is EventKind.REQUEST_COMPLETED else "cancelled_index"] = e.index
+            row["cancelled_index" if e.kind is EventKind.REQUEST_CANCELLED else "completed_index"] = e.index
             row["end_index"], row["end_time"] = e.index, e.timestamp
             if e.status is not None:
                 row["status"], row["status_name"] = e.status, ntstatus.render(e.status)

@@ -227,7 +227,7 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
                 continue
             if fmt == PERFORM and any(d[1] not in devices for d in decoded):
                 continue
-            if fmt == COMPLETE and any(not d[0] or not d[1] for d in decoded):
+            if fmt == COMPLETE and any(not d[0] or not is_kernel_address(d[1], ptr) for d in decoded):
                 continue
             learner.claim(key, fmt, reason)
             break
@@ -265,6 +265,14 @@ def _small_machines(learner: _Learner, devices: set[int]) -> None:
                 fits.append(machine)
         if len(fits) == 1:
             learner.claim(key, STATE_FORMATS[fits[0]], f"2 pointers + chained {fits[0]} states of a known WDFDEVICE")
+
+
+def is_kernel_address(value: int, pointer_size: int) -> bool:
+    """A system-space address (an IRP, a DEVICE_OBJECT): the canonical upper half on x64, 2 GiB and up
+    on x86. WDF handles are complemented object addresses and so never look like one."""
+    if pointer_size == 8:
+        return value >> 47 == 0x1FFFF
+    return value >= 0x80000000
 
 
 def _any_state(value: int) -> str | None:

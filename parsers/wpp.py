@@ -163,6 +163,15 @@ def unknown_text(record: IfrRecord) -> str:
     return f"Unknown( {record.message_number}): GUID={record.message_guid} (No Format Information found). {raw}"
 
 
+def pointer_values(payload: bytes, pointer_size: int) -> tuple[int, ...]:
+    """Every distinct pointer-sized little-endian value at any byte offset of an argument block that
+    could be a kernel handle or address (at least 64 KiB). WPP packs arguments without padding, so a
+    pointer may sit at any offset; payloads are at most a few hundred bytes."""
+    values = (int.from_bytes(payload[i:i + pointer_size], "little")
+              for i in range(len(payload) - pointer_size + 1))
+    return tuple(dict.fromkeys(v for v in values if v >= 0x10000))
+
+
 def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None,
                       recognized=None) -> list[TraceMessage]:
     """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args.
@@ -186,7 +195,8 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
                 out.append(inferred)
                 continue
         if message is None or values is None:
-            out.append(TraceMessage(text=unknown_text(record), known=False, **common))
+            out.append(TraceMessage(text=unknown_text(record), known=False,
+                                    pointers=pointer_values(record.payload, pointer_size), **common))
             continue
         key = (record.message_guid, record.message_number)
         if key not in matches:

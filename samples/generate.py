@@ -76,7 +76,7 @@ def _basic(tmf: SampleTmf) -> dict[str, bytes | str]:
     busy = scenarios.busy_device().log
     blob, truth = _write_log(busy, tmf, pages=1)
     add("wrapped-x64", blob, truth, {"arch": "x64", "wrapped": True, "dropped": 0})
-    blob, truth = _write_log(healthy, tmf, arch="x86", pages=2)
+    blob, truth = _write_log(scenarios.healthy_start_stop("x86").log, tmf, arch="x86", pages=2)
     add("x86", blob, truth, {"arch": "x86", "wrapped": False, "dropped": 0})
     blob, truth = _write_log(healthy, tmf, pages=2, timestamps=False)
     add("v1-records", blob, truth, {"arch": "x64", "wrapped": False, "dropped": 0, "record_version": 1})

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 from parsers.catalog import CatalogEntry, load
 
-STATUS_SUCCESS, STATUS_CANCELLED = 0x0, 0xC0000120
+STATUS_SUCCESS, STATUS_CANCELLED, STATUS_INVALID_DEVICE_REQUEST = 0x0, 0xC0000120, 0xC0000010
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 

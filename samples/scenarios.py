@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from samples.kmdf_model import Device, Handles, Log, Request
+from samples.kmdf_model import STATUS_INVALID_DEVICE_REQUEST, Device, Handles, Log, Request
 
 
 @dataclass
@@ -47,9 +47,9 @@ def _traffic(d: Device, handles: Handles, count: int) -> None:
         d.complete(r)
 
 
-def _started(traffic: int, idle: bool = False) -> tuple[Log, Handles, Device]:
+def _started(traffic: int, idle: bool = False, arch: str = "x64") -> tuple[Log, Handles, Device]:
     """A new log with a device that was added, started and completed ``traffic`` requests."""
-    log, h = Log(), Handles()
+    log, h = Log(), Handles(arch)
     d = _device(log, h)
     d.add_and_start(idle=idle)
     _traffic(d, h, traffic)
@@ -60,8 +60,8 @@ def _hex(value: int) -> str:
     return f"0x{value:x}"
 
 
-def healthy_start_stop() -> Scenario:
-    log, h, d = _started(6)
+def healthy_start_stop(arch: str = "x64") -> Scenario:
+    log, h, d = _started(6, arch=arch)
     d.remove()
     return Scenario("healthy-start-stop", "Device starts, completes six requests, is removed.", "none", log)
 
@@ -171,9 +171,11 @@ def double_completion() -> Scenario:
     twice = _request(h, "EvtIoWrite")
     d.arrive(twice)
     d.complete(twice)
-    log.emit("WDFREQUEST 0x%p has already been completed", twice.handle)
+    # KMDF verifier: the second WdfRequestComplete finds the request no longer driver-owned
+    log.emit("WDFREQUEST 0x%p is not owned by the driver, %!STATUS!", twice.handle, STATUS_INVALID_DEVICE_REQUEST)
     _traffic(d, h, 1)
-    return Scenario("double-completion", "A write is completed twice; the framework reports the second completion.",
+    return Scenario("double-completion", "A write is completed twice; with KMDF verifier on, the second "
+                    "WdfRequestComplete is refused because the request is no longer owned by the driver.",
                     "completion twice", log, [{"rule": "WDF005", "request": _hex(twice.handle)}])
 
 

@@ -12,12 +12,6 @@ from conftest import SAMPLES
 from parsers.ifr import parse_ifr
 from parsers.recognize import RecognitionMap, learn
 
-# Not recognisable by shape, on purpose: their shapes are shared with other framework messages
-# and nothing around them tells which one it is (see parsers/recognize.py).
-NEEDS_TMF = {"double-completion": "'has already been completed' is one request handle, like 56 other messages, "
-                                  "and nothing else of its source file is in the log to anchor the numbering"}
-
-
 def test_accuracy_table_states_are_perfect_and_nothing_is_wrong():
     table = accuracy(sample_logs(), SAMPLES / "tmf")
     print("\n" + render(table))
@@ -32,8 +26,12 @@ def test_accuracy_table_states_are_perfect_and_nothing_is_wrong():
 def test_rules_still_find_the_injected_bugs_without_tmf():
     outcomes = {o.name: o for o in evaluate(with_tmf=False)}
     print("\n" + render_scenarios(list(outcomes.values())))
-    assert {name for name, o in outcomes.items() if not o.ok} == set(NEEDS_TMF)
-    assert outcomes["evtiostop-not-acked"].ok and outcomes["wrapped-mid-scenario"].ok
+    assert [name for name, o in outcomes.items() if not o.ok] == []
+    # the verifier's "not owned by the driver" shares its shape with dozens of messages and nothing else of
+    # fxrequest.cpp is in that log: it stays unknown, and the finding says it rests on an unidentified record
+    [double] = outcomes["double-completion"].found
+    assert double.facts["inferred"] and double.severity.name == "WARNING"
+    assert double.evidence[-1].text.startswith("Unknown(")
 
 
 def test_learned_map_is_saved_per_guid_and_reused(tmp_path):

@@ -24,8 +24,8 @@ from analyzer.states import short_name
 RULE_ID = "WDF002"
 TITLE = "EvtIoStop never acknowledged"
 
-_RESOLVES = {EventKind.REQUEST_ACKNOWLEDGED, EventKind.REQUEST_COMPLETED, EventKind.REQUEST_REQUEUED,
-             EventKind.REQUEST_CANCELLED}
+_RESOLVES = {EventKind.REQUEST_ACKNOWLEDGED, EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED,
+             EventKind.REQUEST_REQUEUED, EventKind.REQUEST_CANCELLED}
 _QUEUE_DONE = {EventKind.QUEUE_POWERED_OFF, EventKind.QUEUE_POWERED_ON}
 
 

@@ -2,7 +2,15 @@
 
 Pattern: the framework reports a completion it refused or flagged ("WDFREQUEST 0x... has already been
 completed", "Completing Cancelable WDFREQUEST ...", "IRP ... of WDFREQUEST ... cannot be completed"),
-or the evidence shows the same request completed twice with no new arrival of that handle in between.
+KMDF verifier reports a completed request being used again ("WDFREQUEST 0x... is not owned by the
+driver" after its completion: the second WdfRequestComplete of a double completion), or the evidence
+shows the same request completed twice with no new arrival of that handle in between.
+
+With no TMF, a record whose format is unknown but whose raw arguments contain the handle of a request
+that was already completed is reported too, as inferred evidence (the framework traces nothing about a
+request after completing it unless something is wrong with it), unless a later decoded arrival or
+completion of that handle shows it was reused for a new request whose arrival was not decoded. Such a
+reuse also keeps the later completion from counting as a second one.
 
 Why it matters: completing a request twice or while it is still cancelable races with the cancel
 routine; the second completion touches a freed IRP and ends in memory corruption or a 0x10D/0x44
@@ -13,51 +21,105 @@ WdfRequestComplete and, if it returns STATUS_CANCELLED, let the cancel routine c
 """
 from __future__ import annotations
 
-from analyzer.events import EventKind
+from analyzer.events import Event, EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext, hexh
+from analyzer.timelines import ARRIVAL_KINDS
 
 RULE_ID = "WDF005"
 TITLE = "Request completion error"
 
-_ARRIVALS = {EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED}
+FIRST = "first completion"
+AGAIN = "completed again"
+UNIDENTIFIED = "unidentified framework message names it after its completion (no TMF)"
+
+
+class _Tracker:
+    """Per request: where it was completed (if it was, since its last arrival) and what went wrong."""
+
+    def __init__(self):
+        self.completed_at: dict[int, int] = {}
+        self.announced: set[int] = set()  # completion announced; the framework's own completion line follows
+        self.unidentified: dict[int, int] = {}  # completed request -> first unknown record naming it since
+        self.problems: dict[int, list[tuple[int, str]]] = {}
+
+    def flag(self, request: int, index: int, role: str, with_first: bool = True) -> None:
+        lines = self.problems.setdefault(request, [])
+        if with_first and request in self.completed_at:
+            lines.append((self.completed_at[request], FIRST))
+        lines.append((index, role))
+
+    def mentioned(self, e: Event) -> None:
+        """An unidentified record: remember which completed requests its raw arguments name."""
+        for r in e.mentions:
+            if r in self.completed_at:
+                self.unidentified.setdefault(r, e.index)
+
+    def see(self, e: Event) -> None:
+        r = e.request
+        if r in self.unidentified and e.kind in ARRIVAL_KINDS | _COMPLETIONS:
+            # the handle was reused for a new request whose arrival was among the unknown records
+            del self.unidentified[r]
+            self.completed_at.pop(r, None)
+            self.announced.discard(r)
+        if e.kind in ARRIVAL_KINDS:
+            self.completed_at.pop(r, None)
+            self.announced.discard(r)
+        if e.kind in (EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL):
+            if r in self.completed_at:
+                self.flag(r, e.index, AGAIN)
+            self.completed_at.setdefault(r, e.index)
+            self.announced.add(r)
+        elif e.kind is EventKind.REQUEST_COMPLETED:
+            if r in self.announced:
+                self.announced.discard(r)
+            elif r in self.completed_at:
+                self.flag(r, e.index, AGAIN)
+            self.completed_at.setdefault(r, e.index)
+        elif e.kind is EventKind.REQUEST_NOT_OWNED:
+            role = "used after completion: not owned by the driver" if r in self.completed_at \
+                else "used while not owned by the driver"
+            self.flag(r, e.index, role)
+        elif e.kind is EventKind.COMPLETION_ERROR:
+            self.flag(r, e.index, e.detail or "completion error", with_first=False)
+
+
+_COMPLETIONS = {EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED}
 
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per request with a completion error or a double completion."""
-    problems: dict[int, list[tuple[int, str]]] = {}
-    completed_at: dict[int, int] = {}
+    t = _Tracker()
     for e in ctx.events:
-        if e.request is None:
-            continue
-        if e.kind in _ARRIVALS:
-            completed_at.pop(e.request, None)
-        elif e.kind is EventKind.REQUEST_COMPLETED:
-            if e.request in completed_at:
-                problems.setdefault(e.request, []).append((completed_at[e.request], "first completion"))
-                problems[e.request].append((e.index, "completed again"))
-            completed_at[e.request] = e.index
-        elif e.kind is EventKind.COMPLETION_ERROR:
-            problems.setdefault(e.request, []).append((e.index, e.detail or "completion error"))
-    return [_finding(ctx, request, lines) for request, lines in problems.items()]
+        if e.request is not None:
+            t.see(e)
+        elif e.mentions:
+            t.mentioned(e)
+    for request, index in t.unidentified.items():  # nothing decoded after them explains them
+        t.flag(request, index, UNIDENTIFIED)
+    return [_finding(ctx, request, lines) for request, lines in t.problems.items()]
 
 
 def _finding(ctx: RuleContext, request: int, lines: list[tuple[int, str]]) -> Finding:
     lines = sorted(set(lines))
-    what = sorted({role for _, role in lines if role not in ("first completion", "completed again")})
-    if any(role == "completed again" for _, role in lines):
+    what = sorted({role for _, role in lines if role not in (FIRST, AGAIN)})
+    if any(role == AGAIN for _, role in lines):
         what.insert(0, "completed twice")
-    at = next(i for i, role in lines if role != "first completion")
+    at = next(i for i, role in lines if role != FIRST)
     event = ctx.events[at]
+    only_inferred = all(role in (FIRST, UNIDENTIFIED) for _, role in lines)
     queue = next((e.queue for e in ctx.events if e.request == request and e.queue is not None), None)
     return Finding(
-        rule=RULE_ID, title=TITLE, severity=Severity.ERROR,
+        rule=RULE_ID, title=TITLE, severity=Severity.WARNING if only_inferred else Severity.ERROR,
         summary=f"WDFREQUEST {hexh(request)}: {', '.join(what)}",
         probable_cause=("More than one code path completes this request (or completes it while it is still "
-                        "cancelable), racing with the cancel routine or another completion."),
+                        "cancelable, or uses it after completing it), racing with the cancel routine or "
+                        "another completion."
+                        + (" Inferred: the message that names it is unknown without the framework's TMF or "
+                           "PDB; decode with --tmf/--pdb to see it." if only_inferred else "")),
         suggested_fix=("Give each request exactly one completing owner; WdfRequestUnmarkCancelable before "
                        "WdfRequestComplete, and leave STATUS_CANCELLED requests to the cancel routine."),
         log=event.log, queue=queue, request=request,
         evidence=[ctx.evidence(i, role) for i, role in lines],
-        at_index=at, at_time=event.timestamp, facts={"problems": what},
+        at_index=at, at_time=event.timestamp, facts={"problems": what, "inferred": only_inferred},
     )
