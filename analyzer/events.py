@@ -204,6 +204,8 @@ def to_event(message: TraceMessage, index: int) -> Event:
             setattr(event, name, _field_value(name, value))
     for name, value in fixed.items():
         setattr(event, name, value)
+    if message.general:  # recognised as the general form: the variant's own facts are not known
+        event.detail = "reason not known without the TMF"
     if kind is EventKind.REQUEST_ACKNOWLEDGED:
         event.detail = f"{event.detail} requeue"  # "with requeue" / "without requeue"
     if event.level is None:

@@ -19,15 +19,17 @@ from parsers.analyze_text import read_analyze_text
 from parsers.catalog import Catalog, load
 from parsers.errors import EvidenceError
 from parsers.records import LogSet, SourceRef, TraceMessage
+from parsers.wpp import GENERAL_MARK, INFERRED_MARK, pointer_values
 
 DEBUGGER = "debugger"  # level of lines that are not log records
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
-_RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+(?:::[\w~<>$]+)*)\s+-\s+)?(.*)$")
+_RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+(?:::[\w~<>$]+)*)?\s*-\s+)?(.*)$")
 _TRACEFMT = re.compile(r"^\s*\[(\d+)\]([0-9A-Fa-f]+)\.([0-9A-Fa-f]+)::(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+\[([^\]]*)\](.*)$")
 _PROMPT = re.compile(r"^\s*(?:\d+:\s*)?kd>\s*(.*)$")
 _LOGDUMP_CMD = re.compile(r"!(?:wdfkd\.|rcdrkd\.)?(?:wdflogdump|rcdrlogdump)\s+(\S+)", re.IGNORECASE)
-_LOG_NAME = re.compile(r"^(?:There are \d+ log entries for (\S+)|Driver:\s*(\S+)|Log at \S+ for (\S+))")
+_LOG_NAME = re.compile(r"^(?:There are \d+ log entries for (\S+)|Driver:\s*(\S+)|Log at \S+ for (\S+)|Log of (\S+) \(\w+ IFR\))")
 _TIME_FORMATS = ("%m/%d/%Y-%H:%M:%S.%f", "%Y/%m/%d-%H:%M:%S.%f")
+_UNKNOWN = re.compile(r"^\w+\(\s*\d+\): GUID=[0-9A-Fa-f-]+ \(No Format Information found\)\.\s*((?:[0-9A-Fa-f]{2}\s?)*)$")
 _MAX_LINE = 64 * 1024
 _MARKERS = ("Trace searchpath is:", "Trace format prefix is:", "TMF file used for formatting", "Gather log:",
             "--- start of log", "---- end of log", "Trying to extract TMF information", "!wdflogdump",
@@ -75,13 +77,24 @@ class _Reader:
     def record(self, line_no: int, sequence: int | None, when: str | None, function: str | None, body: str,
                log: str) -> None:
         body = body.strip()
+        inferred, general = False, False
+        for mark in (GENERAL_MARK, INFERRED_MARK):  # wdftriage's own no-TMF output, pasted back
+            if body.endswith(mark):
+                body, inferred, general = body[:-len(mark)].rstrip(), True, mark == GENERAL_MARK
+                break
         match = self.catalog.match_text(body)
+        unknown = None if match else _UNKNOWN.match(body)
+        pointers = ()
+        if unknown and unknown.group(1):  # wdftriage prints an unformatted record's raw argument bytes
+            raw = bytes.fromhex(unknown.group(1))
+            pointers = tuple(dict.fromkeys(pointer_values(raw, 8) + pointer_values(raw, 4)))
         facts = self.logs.setdefault(log, {"kind": "text", "records": 0, "typed": 0})
         facts["records"] += 1
         facts["typed"] += match is not None
         self.add(line_no, body, log=log, sequence=sequence, timestamp=_time(when), function=function,
                  catalog_id=match[0].id if match else None, args=match[1] if match else (),
-                 level=match[0].level if match else None)
+                 level=match[0].level if match else None, inferred=inferred and match is not None,
+                 general=general and match is not None, known=unknown is None, pointers=pointers)
 
     def rejoin(self, line_no: int, continuation: str) -> bool:
         """Join a wrapped continuation to the previous record when that makes a framework message."""

@@ -61,11 +61,14 @@ _NOT_OWNER_ONLY = {"WdfDevStatePwrPolGotoDx", "WdfDevStatePwrPolGotoDxInDx", "Wd
 
 @dataclass(frozen=True)
 class Recognition:
-    """What one (GUID, number) pair was recognised as, and why."""
+    """What one (GUID, number) pair was recognised as, and why. ``general`` marks the general form of a
+    family of messages that share the payload and differ only in trailing words (the dropped-event
+    reasons): the text is true but says less than the exact message would."""
 
     entry_id: str
     format: str
     reason: str
+    general: bool = False
 
 
 class RecognitionMap:
@@ -82,7 +85,8 @@ class RecognitionMap:
         out.mkdir(parents=True, exist_ok=True)
         by_guid: dict[uuid.UUID, dict] = defaultdict(dict)
         for (guid, number), r in self.pairs.items():
-            by_guid[guid][str(number)] = {"entry": r.entry_id, "format": r.format, "reason": r.reason}
+            by_guid[guid][str(number)] = {"entry": r.entry_id, "format": r.format, "reason": r.reason,
+                                          "general": r.general}
         for guid, numbers in by_guid.items():
             (out / f"{guid}.json").write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -93,7 +97,8 @@ class RecognitionMap:
             try:
                 guid = uuid.UUID(path.stem)
                 for number, r in json.loads(path.read_text(encoding="utf-8")).items():
-                    rmap.pairs[(guid, int(number))] = Recognition(r["entry"], r["format"], r["reason"])
+                    rmap.pairs[(guid, int(number))] = Recognition(r["entry"], r["format"], r["reason"],
+                                                                             bool(r.get("general", False)))
             except (ValueError, KeyError, TypeError):
                 continue  # not a cache file of ours
         return rmap
@@ -154,12 +159,12 @@ class _Learner:
         self.found: dict[tuple, Recognition] = {}
         self.values: dict[int, tuple] = {}  # record sequence -> decoded args of its recognised message
 
-    def claim(self, key, fmt: str, reason: str) -> bool:
+    def claim(self, key, fmt: str, reason: str, general: bool = False) -> bool:
         entry = self.by_format[fmt]
         decoded = [decode(entry, r.payload, self.ptr) for r in self.groups[key]]
         if any(d is None for d in decoded):
             return False
-        self.found[key] = Recognition(entry.id, fmt, reason)
+        self.found[key] = Recognition(entry.id, fmt, reason, general)
         for r, d in zip(self.groups[key], decoded):
             self.values[r.sequence] = d
         return True
@@ -190,7 +195,7 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
     learner = _Learner(log, catalog, unknown)
     for key, recognition in (known.pairs.items() if known else ()):
         if key in learner.groups:  # what an earlier log taught is context for this one
-            learner.claim(key, recognition.format, recognition.reason)
+            learner.claim(key, recognition.format, recognition.reason, recognition.general)
     ptr = learner.ptr
     # 1. state transitions: two pointers + two 32-bit values of one machine's enum, all records alike
     for key, records in list(learner.groups.items()):
@@ -233,6 +238,7 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
             break
     queues = learner.handles(QUEUE_STATE, 0)
     _context(learner, devices, queues)
+    _dropped_events(learner)
     _by_numbering(learner)
     rmap = RecognitionMap()
     rmap.pairs.update(known.pairs if known else {})
@@ -333,6 +339,52 @@ def _context(learner: _Learner, devices: set[int], queues: set[int]) -> None:
                 learner.claim(key, fmt, "handle roles and queue power state around every record")
 
 
+def _dropped_events(learner: _Learner) -> None:
+    """'WDFDEVICE D !devobj O current <machine> state S dropping event E [because ...]': two pointers and
+    two 32-bit values, like a transition, but D/O is a known device and its device object, S is the state
+    that machine of D is in at that moment (from the recognised transitions) and E one of the machine's
+    events. The variants (full queue, closed queue, not handled, already enqueued) share this payload and
+    differ only in trailing words, so a pair is claimed as the general form, marked ``general``."""
+    ptr = learner.ptr
+    current: dict[tuple[int, str], str] = {}  # (device, machine) -> state it is in
+    devobjs: set[tuple[int, int]] = set()
+    fits: dict[tuple, set[str]] = defaultdict(set)
+    machine_of = {STATE_FORMATS[m]: m for m in _DROPPED}
+    for r in sorted((r for recs in learner.groups.values() for r in recs), key=lambda r: r.sequence):
+        key = (r.message_guid, r.message_number)
+        found = learner.found.get(key)
+        if found is not None and found.format in machine_of:
+            device, devobj, state, _ = learner.values[r.sequence]
+            current[(device, machine_of[found.format])] = state
+            devobjs.add((device, devobj))
+            continue
+        if found is not None or len(r.payload) != 2 * ptr + 8:
+            continue
+        pointer = "<QQII" if ptr == 8 else "<IIII"
+        device, devobj, state, event = struct.unpack(pointer, r.payload)
+        matches = {m for m, (state_enum, event_enum, _) in _DROPPED.items()
+                   if (device, devobj) in devobjs and current.get((device, m)) == enums.name_of(state_enum, state)
+                   and enums.name_of(event_enum, event) is not None}
+        fits[key].add(next(iter(matches)) if len(matches) == 1 else "?")
+    for key, machines in fits.items():
+        if len(machines) == 1 and "?" not in machines:
+            (machine,) = machines
+            learner.claim(key, _DROPPED[machine][2], f"a known WDFDEVICE, its {machine} machine's current state and "
+                          f"one of its events (general form: the reason is not in the payload)", general=True)
+
+
+_DROPPED = {  # machine -> (state enum, event enum, general dropped-event format)
+    "pnp": ("WDF_DEVICE_PNP_STATE", "FxPnpEvent",
+            "WDFDEVICE 0x%p !devobj 0x%p current pnp state %!WDF_DEVICE_PNP_STATE! dropping event %!FxPnpEvent!"),
+    "power": ("WDF_DEVICE_POWER_STATE", "FxPowerEvent",
+              "WDFDEVICE 0x%p !devobj 0x%p current power state %!WDF_DEVICE_POWER_STATE! dropping event "
+              "%!FxPowerEvent!"),
+    "pwrpol": ("WDF_DEVICE_POWER_POLICY_STATE", "FxPowerPolicyEvent",
+               "WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event "
+               "%!FxPowerPolicyEvent!"),
+}
+
+
 def _window_formats(before: str | None, after: str | None, n: int) -> list[str]:
     """Formats of the n single-queue-handle records logged between two queue power states (in order),
     following the order the framework logs them in a stop, purge or resume; '?' where it is ambiguous."""
@@ -375,23 +427,26 @@ def _device_messages(learner: _Learner, proposals) -> None:
 def _by_numbering(learner: _Learner) -> None:
     """tracewpp numbers a source file's messages from 10 in line order, one GUID per file. Where every
     message already recognised under a GUID sits at the same offset between its number and its rank
-    among the file's call sites (the build matches the catalog's source), the remaining numbers of that
-    GUID name their call sites too; a GUID whose anchors disagree (another framework build) is left alone."""
+    among the file's call sites (the build matches the catalog's source), the numbers between the first
+    and the last of those anchors name their call sites too. Only between: a call site added or removed
+    before the first anchor or after the last would shift the numbers there unnoticed. A GUID whose
+    anchors disagree (another framework build) is left alone."""
     catalog = learner.catalog
     offsets: dict[uuid.UUID, set] = defaultdict(set)
+    spans: dict[uuid.UUID, list[int]] = defaultdict(list)
     for (guid, number), found in learner.found.items():
         file = found.entry_id.split(":")[0]
         sites = [e.id for e in catalog.sites_in_file(file)]
         offsets[guid].add((file, number - sites.index(found.entry_id)) if found.entry_id in sites else None)
+        spans[guid].append(number)
     for key in [k for k in learner.groups if k not in learner.found]:
         anchors = offsets.get(key[0], set())
-        if len(anchors) != 1 or None in anchors:
+        if len(anchors) != 1 or None in anchors or not min(spans[key[0]]) < key[1] < max(spans[key[0]]):
             continue
         ((file, offset),) = anchors
         sites = catalog.sites_in_file(file)
-        if 0 <= key[1] - offset < len(sites):
-            learner.claim(key, sites[key[1] - offset].format,
-                          f"numbered in line order of {file}, consistent with every other recognised message of it")
+        learner.claim(key, sites[key[1] - offset].format,
+                      f"numbered in line order of {file}, between recognised messages of it that agree")
 
 
 def recognised_text(recognition: Recognition, values: tuple, pointer_size: int, catalog: Catalog | None = None) -> str:

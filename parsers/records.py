@@ -38,7 +38,9 @@ class TraceMessage:
     of the framework's own; ``args`` then holds its argument values in format order (ints for
     pointers/numbers/status, str for enum names and strings). ``known`` is False when no format
     was found (the text then holds the raw arguments in hex). ``inferred`` marks a format that was
-    recognised from the payload shape rather than read from a TMF or PDB. ``pointers`` (records with
+    recognised from the payload shape rather than read from a TMF or PDB; ``general`` that it was
+    recognised only as the general form of messages sharing that payload (a dropped event whose reason
+    is not known). ``pointers`` (records with
     no format only) lists every pointer-sized value found in the raw arguments, so the analyzer can see
     which handles an unidentified message names.
     """
@@ -54,6 +56,7 @@ class TraceMessage:
     level: str | None = None
     known: bool = True
     inferred: bool = False
+    general: bool = False
     pointers: tuple[int, ...] = ()
 
 

@@ -224,7 +224,7 @@ def _inferred(record: IfrRecord, recognized, catalog, pointer_size: int, common:
     if values is None:
         return None
     return TraceMessage(text=catalog_module.render_entry(entry, values, pointer_size), catalog_id=entry.id,
-                        args=values, level=entry.level, inferred=True, **common)
+                        args=values, level=entry.level, inferred=True, general=recognition.general, **common)
 
 
 def _catalog_value(hole: str, value):
@@ -247,4 +247,15 @@ def format_line(message: TraceMessage, prefix: str = "sequence") -> str:
     """A message as one ``!wdflogdump`` line: ``<seq>: <Function> - <text>``."""
     seq = "" if message.sequence is None else str(message.sequence)
     head = _PREFIX_FORMS[prefix].format(seq=seq, func=message.function or "", time=timestamp_text(message.timestamp))
-    return head + message.text + ("  [inferred: no TMF, recognised by shape]" if message.inferred else "")
+    return head + message.text + inferred_marker(message)
+
+
+INFERRED_MARK = "[inferred: no TMF, recognised by shape]"
+GENERAL_MARK = "[inferred: no TMF, recognised by shape; general form, the exact wording needs the TMF]"
+
+
+def inferred_marker(message: TraceMessage) -> str:
+    """The note a recognised line carries in every text output ('' for lines decoded with a TMF)."""
+    if not message.inferred:
+        return ""
+    return "  " + (GENERAL_MARK if message.general else INFERRED_MARK)

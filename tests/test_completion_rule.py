@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from analyzer.evidence import DecodeOptions
+from conftest import other_build
 from analyzer.triage import triage
 from samples.generate import _write_log
 from samples.kmdf_model import Handles, Log, Request
@@ -18,19 +19,10 @@ COMPLETING = "Completing WDFREQUEST 0x%p for IRP 0x%p with Information 0x%I64x, 
 API_COMPLETE = "Completing WDFREQUEST 0x%p, %!STATUS!"
 
 
-class _OtherBuild(SampleTmf):
-    """A framework build with one more trace call in the middle of fxioqueue.cpp (after the request
-    arrival messages, before the queue power ones): the numbers after it are one higher than the
-    catalog's line order says, the recognised messages of that file disagree on the numbering, so no-TMF
-    recognition leaves its rarer messages (the arrivals completed on the spot) unknown."""
-
-    def key(self, entry):
-        if entry.id not in self.ids:
-            guid, number = super().key(entry)
-            file, line = entry.id.split(":")
-            if file == "fxioqueue.cpp" and int(line) > 2900:
-                self.ids[entry.id] = (guid, number + 1)
-        return self.ids[entry.id]
+# a framework build with one more trace call in the middle of fxioqueue.cpp (after the request arrival
+# messages, before the queue power ones): the messages recognised in that file disagree on the numbering,
+# so no-TMF recognition leaves its rarer messages (the arrivals completed on the spot) unknown
+_OTHER_BUILD = other_build("fxioqueue.cpp", 2900)
 
 
 def _decode(tmp_path, log: Log, with_tmf: bool, build: type[SampleTmf] = SampleTmf):
@@ -75,7 +67,7 @@ def test_reused_handle_completed_on_arrival_is_not_a_double_completion(tmp_path,
         log.emit(NOT_ACCEPTING, device.queue, "WdfIoQueueDispatchRequests", "", reused.handle,
                  STATUS_INVALID_DEVICE_STATE)
         log.emit(COMPLETING, reused.handle, reused.irp, 0, STATUS_INVALID_DEVICE_STATE)
-    result = _decode(tmp_path, log, with_tmf, _OtherBuild)
+    result = _decode(tmp_path, log, with_tmf, _OTHER_BUILD)
     unknown_arrival = any(e.text.startswith("Unknown(") and first.handle in e.mentions for e in result.events)
     assert unknown_arrival == (not with_tmf)  # the case the guard is for
     assert _wdf005(result) == []

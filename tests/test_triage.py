@@ -143,3 +143,19 @@ def test_json_outputs_of_logdump_and_triage():
     assert dump["logs"]["wdfsample"]["records"] == 42 and dump["messages"][0]["catalog_id"].startswith("pnpstatemachine")
     result = json.loads(runner.invoke(main, ["triage", SCENARIO, "--tmf", TMF, "--json"]).output)
     assert {f["rule"] for f in result["findings"]} == {"WDF001", "WDF002", "WDF004"}
+
+
+@pytest.mark.parametrize("tmf", [[TMF], []], ids=["tmf", "no-tmf"])
+def test_pasted_logdump_output_triages_like_the_buffer_it_came_from(tmp_path, tmf):
+    """Someone pastes wdftriage's own logdump into a bug; triage of that text finds what the IFR gives,
+    including what rests on recognised ([inferred]) lines and on unknown records' raw arguments."""
+    def key(finding):
+        return finding.rule, finding.severity, finding.device, finding.queue, finding.request, finding.summary
+
+    for ifr in sorted((SAMPLES / "scenarios").glob("*.ifr")):
+        dumped = CliRunner().invoke(main, ["logdump", str(ifr), "--timestamps"] + [a for t in tmf for a in ("--tmf", t)])
+        text = tmp_path / (ifr.stem + ".txt")
+        text.write_text(dumped.output, encoding="utf-8")
+        from_ifr = triage([str(ifr)], DecodeOptions(tmf=tmf))
+        from_text = triage([str(text)])
+        assert sorted(map(key, from_text.findings)) == sorted(map(key, from_ifr.findings)), ifr.name
