@@ -149,6 +149,9 @@ _TABLE: tuple[tuple[str, EventKind, tuple[str, ...], dict], ...] = (
     ("IRP %p of WDFREQUEST %p cannot be completed, %!STATUS!", EventKind.COMPLETION_ERROR, ("irp", "request", "status"), {"detail": "IRP cannot be completed"}),
 )
 
+# formats the framework logs at several call sites of which only one means the event kind above
+_ONLY_IN = {"WDFREQUEST 0x%p": "FxIoQueue::Requeue"}  # FxPkgIo::EnqueueRequest logs it for a new request
+
 _ERROR_LEVELS = {"TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL"}
 
 
@@ -157,7 +160,8 @@ def _by_catalog_id() -> dict[str, tuple[EventKind, tuple[str, ...], dict]]:
     catalog = load_catalog()
     by_format: dict[str, list[str]] = {}
     for entry in catalog.entries:
-        by_format.setdefault(entry.format, []).append(entry.id)
+        if _ONLY_IN.get(entry.format, entry.function) == entry.function:
+            by_format.setdefault(entry.format, []).append(entry.id)
     table = {}
     for fmt, kind, fields, fixed in _TABLE:
         ids = by_format.get(fmt)

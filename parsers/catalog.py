@@ -1,7 +1,10 @@
 """The framework's own trace messages, and matching decoded text or TMF formats against them.
 
 The catalog (parsers/wdfdata/wdf-trace-formats.tsv) lists every DoTraceLevelMessage call in
-microsoft/Windows-Driver-Frameworks (MIT): source file:line, level, flag and the format string.
+microsoft/Windows-Driver-Frameworks (MIT): source file:line, level, flag and the format string, and
+(wdf-trace-functions.tsv, derived by tools/wdf_functions.py) the function each call sits in, spelled as
+%!FUNC! prints it. The same format at several call sites is told apart by that function when the TMF or
+the pasted line names it.
 A message is recognised by its exact format: either its TMF/PDB format string has the same literal
 skeleton as a catalog entry (:meth:`Catalog.match_format`), or its rendered text is a full match of
 the regular expression compiled from the entry (:meth:`Catalog.match_text`). Argument values come
@@ -52,6 +55,7 @@ class CatalogEntry:
     format: str
     holes: tuple[str, ...]  # per argument: 'p', 'd', 'x', 'I64x', 's', 'STATUS', 'WDF_DEVICE_PNP_STATE', ...
     skeleton: str  # literal text with one \0 per argument
+    function: str | None = None  # as %!FUNC! prints it, e.g. "FxIoQueue::Requeue"
 
     @property
     def literal_size(self) -> int:
@@ -147,9 +151,9 @@ class Catalog:
     def __init__(self, entries: list[CatalogEntry]):
         self.entries = entries
         self.by_id = {e.id: e for e in entries}
-        self._by_skeleton: dict[str, CatalogEntry] = {}
+        self._by_skeleton: dict[str, list[CatalogEntry]] = {}
         for e in entries:
-            self._by_skeleton.setdefault(e.skeleton, e)
+            self._by_skeleton.setdefault(e.skeleton, []).append(e)
         self._by_first_word: dict[str, list[CatalogEntry]] = {}
         self._hole_first: list[CatalogEntry] = []
         for e in sorted(entries, key=lambda e: -e.literal_size):
@@ -173,24 +177,40 @@ class Catalog:
     def entry(self, entry_id: str) -> CatalogEntry:
         return self.by_id[entry_id]
 
-    def match_format(self, tmf_format: str) -> tuple[CatalogEntry, tuple[int, ...]] | None:
-        """The entry whose literal skeleton equals that of a TMF format string, with the TMF
-        argument numbers in the entry's argument order; None when it is not a framework message."""
-        skeleton, numbers = tmf_skeleton(tmf_format)
-        entry = self._by_skeleton.get(skeleton)
-        if entry is None or len(entry.holes) != len(numbers):
-            return None
-        return entry, numbers
+    def site(self, entry: CatalogEntry, function: str | None) -> CatalogEntry:
+        """Of the call sites logging ``entry``'s format, the one in ``function`` (``entry`` when the
+        function is unknown or none matches)."""
+        if function:
+            for other in self._by_skeleton.get(entry.skeleton, ()):
+                if other.function == function:
+                    return other
+        return entry
 
-    def match_text(self, text: str) -> tuple[CatalogEntry, tuple] | None:
-        """The entry whose format renders exactly to ``text``, with the parsed argument values."""
+    def function_of(self, entry: CatalogEntry) -> str | None:
+        """The function of a message when every call site of its format is in the same one."""
+        functions = {e.function for e in self._by_skeleton.get(entry.skeleton, [entry])}
+        return functions.pop() if len(functions) == 1 else None
+
+    def match_format(self, tmf_format: str, function: str | None = None) -> tuple[CatalogEntry, tuple[int, ...]] | None:
+        """The entry whose literal skeleton equals that of a TMF format string (the call site in
+        ``function`` when several log it), with the TMF argument numbers in the entry's argument
+        order; None when it is not a framework message."""
+        skeleton, numbers = tmf_skeleton(tmf_format)
+        sites = self._by_skeleton.get(skeleton)
+        if not sites or len(sites[0].holes) != len(numbers):
+            return None
+        return self.site(sites[0], function), numbers
+
+    def match_text(self, text: str, function: str | None = None) -> tuple[CatalogEntry, tuple] | None:
+        """The entry whose format renders exactly to ``text`` (the call site in ``function`` when
+        several log it), with the parsed argument values."""
         text = _normalise(text)
         first = text.split(" ", 1)[0]
         for entry in self._by_first_word.get(first, []) + self._hole_first:
             if not entry.skeleton.split("\0", 1)[0].strip() or text.startswith(entry.skeleton.split("\0", 1)[0].rstrip()):
                 m = self.pattern(entry).fullmatch(text)
                 if m:
-                    return entry, tuple(convert(h, v) for h, v in zip(entry.holes, m.groups()))
+                    return self.site(entry, function), tuple(convert(h, v) for h, v in zip(entry.holes, m.groups()))
         return None
 
     def pattern(self, entry: CatalogEntry) -> re.Pattern:
@@ -216,7 +236,10 @@ def _literal(text: str) -> str:
 @lru_cache(maxsize=1)
 def load() -> Catalog:
     """The bundled framework message catalog."""
-    text = resources.files("parsers").joinpath("wdfdata/wdf-trace-formats.tsv").read_text(encoding="utf-8")
+    data = resources.files("parsers").joinpath("wdfdata")
+    text = data.joinpath("wdf-trace-formats.tsv").read_text(encoding="utf-8")
+    functions = dict(line.split("\t", 1) for line in data.joinpath("wdf-trace-functions.tsv").read_text(
+        encoding="utf-8").splitlines() if line.strip() and not line.startswith("#"))
     entries = []
     seen: set[str] = set()
     for line in text.splitlines():
@@ -228,7 +251,7 @@ def load() -> Catalog:
             continue
         seen.add(entry_id)
         holes, skeleton = _split_source_format(fmt)
-        entries.append(CatalogEntry(entry_id, source, level, flag, fmt, holes, skeleton))
+        entries.append(CatalogEntry(entry_id, source, level, flag, fmt, holes, skeleton, functions.get(source)))
     return Catalog(entries)
 
 

@@ -82,7 +82,7 @@ class _Reader:
             if body.endswith(mark):
                 body, inferred, general = body[:-len(mark)].rstrip(), True, mark == GENERAL_MARK
                 break
-        match = self.catalog.match_text(body)
+        match = self.catalog.match_text(body, function)
         unknown = None if match else _UNKNOWN.match(body)
         pointers = ()
         if unknown and unknown.group(1):  # wdftriage prints an unformatted record's raw argument bytes
@@ -102,7 +102,7 @@ class _Reader:
             return False
         last = self.messages[-1]
         for joined in (last.text + continuation.strip(), last.text + " " + continuation.strip()):
-            match = self.catalog.match_text(joined)
+            match = self.catalog.match_text(joined, last.function)
             if match:
                 self.messages[-1] = TraceMessage(ref=last.ref, text=joined, log=last.log, sequence=last.sequence,
                                                  timestamp=last.timestamp, function=last.function,

@@ -200,7 +200,7 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
             continue
         key = (record.message_guid, record.message_number)
         if key not in matches:
-            matches[key] = catalog.match_format(message.format)
+            matches[key] = catalog.match_format(message.format, message.function)
         match = matches[key]
         catalog_id, args = None, tuple(values)
         if match is not None:
@@ -224,7 +224,8 @@ def _inferred(record: IfrRecord, recognized, catalog, pointer_size: int, common:
     if values is None:
         return None
     return TraceMessage(text=catalog_module.render_entry(entry, values, pointer_size), catalog_id=entry.id,
-                        args=values, level=entry.level, inferred=True, general=recognition.general, **common)
+                        function=catalog.function_of(entry), args=values, level=entry.level, inferred=True,
+                        general=recognition.general, **common)
 
 
 def _catalog_value(hole: str, value):

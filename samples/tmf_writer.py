@@ -98,7 +98,7 @@ class SampleTmf:
             fmt, specs = _convert(entry)
             args = tuple(TmfArg(f"arg{i + 1}", item, 10 + i, names) for i, (_, item, names) in enumerate(specs))
             out.append(TmfMessage(guid=guid, number=number, name=entry.id.replace(".", "_", 1).replace(":", ""),
-                                  format=fmt, level=entry.level, flags=entry.flag, function=_function(entry),
+                                  format=fmt, level=entry.level, flags=entry.flag, function=entry.function or entry.id.split(".")[0],
                                   module=self.module, source_file=entry.id.split(":")[0], args=args, origin=entry.id))
         return out
 
@@ -106,15 +106,3 @@ class SampleTmf:
         """One ``<guid>.tmf`` per framework source file, in tracepdb's layout."""
         return write_tmf_files(self.messages(), directory,
                                ("wdf01000.pdb", "Last Updated :2026-11-24:00:00:00:000 (UTC) [wdftriage samples]"))
-
-
-_FUNCTIONS = {"pnpstatemachine.cpp": "FxPkgPnp::PnpEnterNewState", "powerstatemachine.cpp": "FxPkgPnp::PowerEnterNewState",
-              "powerpolicystatemachine.cpp": "FxPkgPnp::PowerPolicyEnterNewState",
-              "poweridlestatemachine.cpp": "FxPowerIdleMachine::ProcessEventLocked",
-              "fxioqueue.cpp": "FxIoQueue::Dispatch", "fxrequest.hpp": "FxRequest::CompleteInternal",
-              "fxpkgio.cpp": "FxPkgIo::StopProcessingForPower"}
-
-
-def _function(entry: CatalogEntry) -> str:
-    """A plausible FUNC= for the message (the catalog records file and line, not the function)."""
-    return _FUNCTIONS.get(entry.id.split(":")[0], entry.id.split(":")[0].split(".")[0])

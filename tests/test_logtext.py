@@ -143,3 +143,31 @@ def test_logdump_of_a_paste_prints_only_log_records():
 def test_prose_that_mentions_logs_is_not_a_log(prose):
     with pytest.raises(EvidenceError):
         read_report_text(prose, "notes.txt")
+
+
+@pytest.mark.parametrize("path", LOGS + ANALYZE + MSDOCS, ids=lambda p: p.name)
+def test_function_prefixes_of_real_logs_are_the_catalog_functions(path):
+    """The function wdfkd prints before each framework message is the one the catalog derives from the
+    framework source for that call site (tools/wdf_functions.py: imp_ for WDFEXPORT, Vf_ for verifiers)."""
+    from parsers.catalog import load
+
+    catalog = load()
+    lines = [m for m in read_log_text(path.read_text(encoding="utf-8", errors="replace"), str(path)).messages
+             if m.catalog_id and m.function]
+    for m in lines:
+        assert catalog.entry(m.catalog_id).function == m.function, (m.function, m.text)
+
+
+def test_the_same_format_at_two_call_sites_is_typed_by_its_function():
+    """'WDFREQUEST 0x%p' is a requeue in FxIoQueue::Requeue but a new request entering the pipeline in
+    FxPkgIo::EnqueueRequest (drivers with EvtIoInCallerContext): only the first marks the request requeued."""
+    text = ("1: FxPkgIo::EnqueueRequest - WDFREQUEST 0x00003CF5E4D3F578\n"
+            "2: FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x00003CF5E4D3F578 on WDFQUEUE 0x00003CF5E4D3F818\n"
+            "3: FxIoQueue::DispatchRequestToDriver - Calling driver EvtIoRead for WDFREQUEST 0x00003CF5E4D3F578\n"
+            "4: FxIoQueue::Requeue - WDFREQUEST 0x00003CF5E4D3F578\n")
+    result = analyze([read_log_text(text, "paste.txt")])
+    kinds = [e.kind.value for e in result.events]
+    assert kinds == ["framework", "request_queued", "request_presented", "request_requeued"]
+    assert [e.catalog_id for e in result.events][0] == "fxpkgio.cpp:630"
+    [row] = result.timelines.requests.to_dict("records")
+    assert row["requeued"] and row["first_index"] == 1
