@@ -5,6 +5,7 @@ import re
 
 from analyzer.result import Finding, TriageResult
 
+INFERRED = "[inferred: no TMF]"  # after an evidence line recognised by shape
 MAX_TEXT = 2000  # characters of one evidence-derived string shown in a report
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 

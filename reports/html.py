@@ -20,7 +20,7 @@ import pandas as pd
 
 from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
-from reports.common import clean, handle, headline, objects
+from reports.common import INFERRED, clean, handle, headline, objects
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
 _SCRIPT = """
@@ -164,7 +164,7 @@ def _finding_html(n: int, f: Finding) -> str:
     pin = f' <a href="#pin-{n}">(on the timeline)</a>' if f.at_index is not None else ""
     lines = "".join(
         f'<tr><td class="mono"><a href="#event-{e.index}">{_e(e.ref, 200)}</a></td><td>{_e(e.role, 100)}</td>'
-        f'<td class="mono">{_e(e.text, 400)}</td></tr>' for e in f.evidence)
+        f'<td class="mono">{_e(e.text, 400)}{" " + INFERRED if e.inferred else ""}</td></tr>' for e in f.evidence)
     return (f'<div class="finding level-{f.severity.name}" id="finding-{n}"><h3><span class="sev-{f.severity.name}">'
             f'{f.rule} {_e(f.title)} [{f.severity.name}]</span></h3><p>{_e(f.summary)}{pin}</p>'
             f'<p><b>Objects:</b> <span class="mono">{_e(objects(f))}</span></p>'

@@ -46,7 +46,7 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 
 def _evidence(e: EvidenceLine) -> dict:
     return {"ref": str(e.ref), "file": e.ref.file, "line": e.ref.line, "offset": e.ref.offset, "text": e.text,
-            "role": e.role, "index": e.index, "sequence": e.sequence, "time": _time(e.timestamp)}
+            "role": e.role, "index": e.index, "sequence": e.sequence, "time": _time(e.timestamp), "inferred": e.inferred}
 
 
 def _finding(f: Finding) -> dict:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from analyzer.result import Severity, TriageResult
-from reports.common import clean, headline, objects
+from reports.common import INFERRED, clean, headline, objects
 
 _STARS = "*" * 79
 _COLOURS = {Severity.CRITICAL: "\x1b[1;31m", Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m",
@@ -35,7 +35,7 @@ def render_text(result: TriageResult, color: bool = False) -> str:
             out.append("  EVIDENCE:")
             for e in f.evidence:
                 out.append(f"    {clean(e.ref, 200)}  [{clean(e.role, 80)}]")
-                out.append(f"      {clean(e.text, 400)}")
+                out.append(f"      {clean(e.text, 400)}" + (f"  {INFERRED}" if e.inferred else ""))
         out.append(f"  SUGGESTED FIX: {clean(f.suggested_fix)}")
         out.append("")
     out.append("INPUTS:")

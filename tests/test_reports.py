@@ -127,3 +127,17 @@ def test_hostile_markdown_stays_inert_when_rendered():
 
     page = MarkdownIt("commonmark").enable("table").render(render(hostile_result(), "md"))
     assert "<script" not in page and "<img" not in page and "<b id=pwn>" not in page
+
+
+def test_evidence_recognised_without_tmf_is_marked_in_every_format():
+    path = [str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")]
+    guessed, exact = triage(path), triage(path, DecodeOptions(tmf=[str(SAMPLES / "tmf")]))
+    lines = [e for f in guessed.findings for e in f.evidence]
+    assert lines and all(e.inferred for e in lines)
+    assert not any(e.inferred for f in exact.findings for e in f.evidence)
+    for fmt in ("text", "md", "html"):
+        assert render(guessed, fmt).count("[inferred: no TMF]") == len(lines), fmt
+        assert "[inferred: no TMF]" not in render(exact, fmt), fmt
+    doc = json.loads(render(guessed, "json"))
+    jsonschema.validate(doc, _schema())
+    assert all(e["inferred"] for f in doc["findings"] for e in f["evidence"])

@@ -27,7 +27,8 @@ class RuleContext:
     def evidence(self, index: int, role: str) -> EvidenceLine:
         """An evidence line pointing at event ``index``."""
         e = self.events[index]
-        return EvidenceLine(ref=e.ref, text=e.text, role=role, index=index, sequence=e.sequence, timestamp=e.timestamp)
+        return EvidenceLine(ref=e.ref, text=e.text, role=role, index=index, sequence=e.sequence, timestamp=e.timestamp,
+                            inferred=e.inferred)
 
     def end_time(self, log: str | None = None) -> datetime | None:
         """The newest timestamp in the evidence (of one log when given)."""
