@@ -65,8 +65,8 @@ def ends_request(event: Event) -> bool:
     the queue did itself on arrival), or a cancellation the framework completes itself (cancelled while
     still on the queue). A cancel routine being called leaves the request with the driver, which must
     still complete it."""
-    return event.kind in (EventKind.REQUEST_COMPLETED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL) or (
-        event.kind is EventKind.REQUEST_CANCELLED and event.detail == "cancelled on queue")
+    return event.kind in _END_KINDS and (
+        event.kind is not EventKind.REQUEST_CANCELLED or event.detail == "cancelled on queue")
 
 
 def _column(name: str, values: list):

@@ -350,6 +350,7 @@ def _dropped_events(learner: _Learner) -> None:
     devobjs: set[tuple[int, int]] = set()
     fits: dict[tuple, set[str]] = defaultdict(set)
     machine_of = {STATE_FORMATS[m]: m for m in _DROPPED}
+    layout = "<QQII" if ptr == 8 else "<IIII"
     for r in sorted((r for recs in learner.groups.values() for r in recs), key=lambda r: r.sequence):
         key = (r.message_guid, r.message_number)
         found = learner.found.get(key)
@@ -360,8 +361,7 @@ def _dropped_events(learner: _Learner) -> None:
             continue
         if found is not None or len(r.payload) != 2 * ptr + 8:
             continue
-        pointer = "<QQII" if ptr == 8 else "<IIII"
-        device, devobj, state, event = struct.unpack(pointer, r.payload)
+        device, devobj, state, event = struct.unpack(layout, r.payload)
         matches = {m for m, (state_enum, event_enum, _) in _DROPPED.items()
                    if (device, devobj) in devobjs and current.get((device, m)) == enums.name_of(state_enum, state)
                    and enums.name_of(event_enum, event) is not None}

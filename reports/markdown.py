@@ -42,8 +42,8 @@ def render_markdown(result: TriageResult) -> str:
                 f"**Suggested fix:** {_cell(f.suggested_fix, 1000)}", ""]
         if f.evidence:
             out += ["<details><summary>Evidence (" + str(len(f.evidence)) + " lines)</summary>", ""]
-            out += _fence([f"{clean(e.ref, 200)}  [{clean(e.role, 80)}]\n    {clean(e.text, 400)}" + (f"  {INFERRED}" if e.inferred else "")
-                         for e in f.evidence])
+            out += _fence([f"{clean(e.ref, 200)}  [{clean(e.role, 80)}]\n    {clean(e.text, 400)}"
+                           + (f"  {INFERRED}" if e.inferred else "") for e in f.evidence])
             out += ["", "</details>", ""]
     out += ["| input | kind | bytes | sha256 |", "|---|---|---|---|"]
     out += [f"| {_cell(i.path)} | {i.kind} | {i.size} | `{i.sha256}` |" for i in result.inputs]

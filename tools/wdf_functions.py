@@ -60,7 +60,7 @@ def enclosing_function(lines: list[str], line: int, header_file: bool) -> str | 
         if not m or m.group("name").split("::")[-1] in _NOT_FUNCTIONS:
             continue
         indent = len(m.group("indent"))
-        if indent and not (header_file and _is_method_header(lines, i, line)):
+        if indent and not (header_file and _is_method_header(lines, i)):
             continue
         if not any(re.match(r"^\s*\{", lines[j]) for j in range(i + 1, line)):
             continue
@@ -72,9 +72,9 @@ def enclosing_function(lines: list[str], line: int, header_file: bool) -> str | 
     return None
 
 
-def _is_method_header(lines: list[str], i: int, line: int) -> bool:
-    """An indented header is an inline method when the line before it is a return type or qualifier
-    (not a statement) and its parameter list closes before a body brace."""
+def _is_method_header(lines: list[str], i: int) -> bool:
+    """An indented header is an inline method when the line before it is a return type or qualifier,
+    not a statement (the caller checks that a body brace follows)."""
     before = lines[i - 1].strip() if i else ""
     return bool(before) and not before.endswith((";", ",", "(", "{", "}", "=", "&&", "||")) \
         and not before.startswith(("//", "/*", "*", "#", "return", "if", "else"))

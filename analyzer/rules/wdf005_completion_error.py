@@ -32,6 +32,7 @@ TITLE = "Request completion error"
 FIRST = "first completion"
 AGAIN = "completed again"
 UNIDENTIFIED = "unidentified framework message names it after its completion (no TMF)"
+_COMPLETIONS = {EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED}
 
 
 class _Tracker:
@@ -57,12 +58,12 @@ class _Tracker:
 
     def see(self, e: Event) -> None:
         r = e.request
-        if r in self.unidentified and e.kind in ARRIVAL_KINDS | _COMPLETIONS:
-            # the handle was reused for a new request whose arrival was among the unknown records
+        # a decoded arrival or completion after an unknown record naming the handle: it was reused for a new
+        # request whose arrival was among the unknown records
+        reused = r in self.unidentified and e.kind in ARRIVAL_KINDS | _COMPLETIONS
+        if reused:
             del self.unidentified[r]
-            self.completed_at.pop(r, None)
-            self.announced.discard(r)
-        if e.kind in ARRIVAL_KINDS:
+        if reused or e.kind in ARRIVAL_KINDS:
             self.completed_at.pop(r, None)
             self.announced.discard(r)
         if e.kind in (EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL):
@@ -82,9 +83,6 @@ class _Tracker:
             self.flag(r, e.index, role)
         elif e.kind is EventKind.COMPLETION_ERROR:
             self.flag(r, e.index, e.detail or "completion error", with_first=False)
-
-
-_COMPLETIONS = {EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED}
 
 
 def check(ctx: RuleContext) -> list[Finding]:
