@@ -6,6 +6,7 @@ never a traceback); 3 = internal error (one line; ``WDFTRIAGE_DEBUG=1`` shows th
 """
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from pathlib import Path
@@ -13,7 +14,8 @@ from pathlib import Path
 import click
 
 from analyzer.bugcheck import parse_cli as parse_bugcheck
-from analyzer.evidence import DecodeOptions, load
+from parsers.decode import DecodeOptions
+from parsers.evidence import load
 from analyzer.result import Severity
 from analyzer.triage import triage as run_triage
 from parsers.errors import EvidenceError
@@ -45,14 +47,21 @@ class _Group(click.Group):
 
 
 def _decode_options(f):
-    f = click.option("--tmf", "--pdb", "tmf", multiple=True, type=click.Path(exists=True),
-                     help="TMF file, directory of <guid>.tmf files, PDB with WPP annotations, or symbol directory "
-                          "(repeatable; also $TRACE_FORMAT_SEARCH_PATH).")(f)
-    f = click.option("--arch", type=click.Choice(["x64", "x86"]), default=None,
-                     help="Pointer size of the IFR log (default: detected from the header).")(f)
-    f = click.option("--tmf-cache", "tmf_cache", type=click.Path(file_okay=False), default=None,
-                     help="Directory where formats recognised without a TMF are saved and reused, per GUID.")(f)
-    return f
+    """Adds --tmf/--pdb, --arch and --tmf-cache, and hands the command one ``options`` DecodeOptions
+    (built here and nowhere else, so the TMF database is parsed once per run)."""
+
+    @functools.wraps(f)
+    def with_options(*args, tmf, arch, tmf_cache, **kwargs):
+        return f(*args, options=DecodeOptions(list(tmf), arch, tmf_cache), **kwargs)
+
+    with_options = click.option("--tmf", "--pdb", "tmf", multiple=True, type=click.Path(exists=True),
+                                help="TMF file, directory of <guid>.tmf files, PDB with WPP annotations, or symbol "
+                                     "directory (repeatable; also $TRACE_FORMAT_SEARCH_PATH).")(with_options)
+    with_options = click.option("--arch", type=click.Choice(["x64", "x86"]), default=None,
+                                help="Pointer size of the IFR log (default: detected from the header).")(with_options)
+    return click.option("--tmf-cache", "tmf_cache", type=click.Path(file_okay=False), default=None,
+                        help="Directory where formats recognised without a TMF are saved and reused, per GUID."
+                        )(with_options)
 
 
 def _bugcheck_option(f):
@@ -108,12 +117,12 @@ def main() -> None:
 @click.option("--fail-on", "fail_on", type=click.Choice(["never"] + [s.name.lower() for s in Severity]),
               default="never", show_default=True,
               help="Exit 1 when a finding is at or above this severity (for scripts and batch runs).")
-def triage(inputs, tmf, arch, tmf_cache, bugcheck, as_json, report, fail_on):
+def triage(inputs, options, bugcheck, as_json, report, fail_on):
     """Analyze evidence and print an !analyze-shaped verdict with evidence lines."""
     from reports import render
     from reports.text import render_text
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck), _progress)
+    result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress)
     if as_json:
         click.echo(render(result, "json"))
     else:
@@ -135,11 +144,11 @@ def _format_from_extension(path: str) -> str:
 @_bugcheck_option
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
-def report(inputs, tmf, arch, tmf_cache, bugcheck, fmt, output):
+def report(inputs, options, bugcheck, fmt, output):
     """Write a report to attach to a bug: text, Markdown, JSON or self-contained HTML."""
     from reports import render
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), _parse_bugcheck(bugcheck), _progress)
+    result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress)
     _write(render(result, fmt), output)
 
 
@@ -148,11 +157,11 @@ def report(inputs, tmf, arch, tmf_cache, bugcheck, fmt, output):
 @_decode_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message instead of text.")
 @click.option("--timestamps", is_flag=True, help="Prefix lines with the record time (MM/DD/YYYY-HH:MM:SS.fffffff).")
-def logdump(input_path, tmf, arch, tmf_cache, as_json, timestamps):
+def logdump(input_path, options, as_json, timestamps):
     """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
     from reports.logdump import render_logdump, render_logdump_json
 
-    evidence = load(input_path, DecodeOptions(list(tmf), arch, tmf_cache))
+    evidence = load(input_path, options)
     for warning in evidence.logset.warnings:
         click.echo(f"wdftriage: warning: {warning}", err=True)
     if as_json:
@@ -169,11 +178,11 @@ def logdump(input_path, tmf, arch, tmf_cache, as_json, timestamps):
               show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Output file (required for parquet).")
-def timeline(inputs, tmf, arch, tmf_cache, kind, fmt, output):
+def timeline(inputs, options, kind, fmt, output):
     """Export the requests, queues or states timeline (columns: see analyzer.timelines)."""
     from reports.tables import export_frame
 
-    result = run_triage(list(inputs), DecodeOptions(list(tmf), arch, tmf_cache), progress=_progress)
+    result = run_triage(list(inputs), options, progress=_progress)
     frame = getattr(result.timelines, kind)
     if fmt == "parquet" and output is None:
         raise click.UsageError("--format parquet needs -o FILE")

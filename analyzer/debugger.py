@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analyzer.evidence import DecodeOptions, decode_ifr
 from analyzer.triage import analyze
-from parsers.errors import EvidenceError
+from parsers.errors import EvidenceError, TargetReadError
+from parsers.decode import DecodeOptions, decode_ifr
 from parsers.memory import read_ifr
 from parsers.records import BugCheck
 
@@ -31,7 +31,7 @@ class PykdTarget:
         try:
             return bytes(self.pykd.loadBytes(address, size))
         except Exception as exc:  # pykd raises its own MemoryException type
-            raise MemoryError(str(exc)) from None
+            raise TargetReadError(address, size, str(exc)) from None
 
 
 def _bugcheck(pykd) -> BugCheck | None:

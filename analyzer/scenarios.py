@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analyzer.evidence import DecodeOptions
+from parsers.decode import DecodeOptions
 from analyzer.result import Finding, Severity
 from analyzer.triage import triage
 

@@ -9,7 +9,8 @@ from importlib import metadata
 
 from analyzer.bugcheck import decode
 from analyzer.events import to_events
-from analyzer.evidence import DecodeOptions, Evidence, load
+from parsers.decode import DecodeOptions
+from parsers.evidence import Evidence, load
 from analyzer.result import InputFile, Timelines, TriageResult
 from analyzer.rules import run_rules
 from analyzer.rules.base import RuleContext

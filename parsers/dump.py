@@ -18,7 +18,7 @@ from pathlib import Path
 from construct import Bytes, Int32ul, Int64ul, Struct
 
 from parsers.errors import EvidenceError, EvidenceWarning
-from parsers.ifr import HEADER_LAYOUTS, MAX_LOG_SIZE, MIN_LOG_SIZE, WDF_TRACE_GUID, IfrLog, parse_ifr
+from parsers.ifr import HEADER_LAYOUTS, MAX_LOG_SIZE, MIN_LOG_SIZE, WDF_TRACE_GUID, IfrLog, header_size_field, parse_ifr
 from parsers.records import BugCheck
 
 DUMP_HEADER64 = Struct(
@@ -69,10 +69,9 @@ def _header(data, source: str) -> tuple[str, BugCheck, str]:
 
 def _ifr_at(data, offset: int, arch: str, source: str) -> IfrLog | None:
     """The IFR log whose header starts at ``offset`` if its fields validate, else None."""
-    layout = HEADER_LAYOUTS[arch]
-    size_at = 0x18 if arch == "x64" else 0x14
+    size_at, header_size = header_size_field(arch)
     size = int.from_bytes(data[offset + size_at: offset + size_at + 4], "little")
-    total = layout.sizeof() + size
+    total = header_size + size
     if not MIN_LOG_SIZE <= total <= MAX_LOG_SIZE or offset + total > len(data):
         return None
     try:

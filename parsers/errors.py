@@ -1,10 +1,22 @@
-"""Errors and warnings raised or collected while reading evidence."""
+"""The project's errors and the warnings collected while reading evidence.
+
+Every error wdftriage raises on purpose derives from :class:`WdfTriageError`; the command line and the
+debugger adapter turn one into a single line and exit code 2. A parser never lets a bare ``ValueError``,
+``struct.error`` or construct error escape: it raises :class:`EvidenceError` naming the file and offset.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 
-class EvidenceError(Exception):
+class WdfTriageError(Exception):
+    """Base of every error wdftriage raises on purpose (bad input, unreadable target memory)."""
+
+    def one_line(self) -> str:
+        return str(self)
+
+
+class EvidenceError(WdfTriageError):
     """Evidence that cannot be read at all.
 
     Carries the file and byte offset (or line) so the CLI can print one line and exit with code 2.
@@ -19,6 +31,16 @@ class EvidenceError(Exception):
 
     def one_line(self) -> str:
         return f"{_where(self.source, self.offset, self.line)}: {self.message}"
+
+
+class TargetReadError(WdfTriageError):
+    """Target memory (a debugger, a dump, a snapshot) that cannot be read at ``address``."""
+
+    def __init__(self, address: int, size: int, reason: str = "not readable"):
+        self.address = address
+        self.size = size
+        self.reason = reason
+        super().__init__(f"0x{size:x} bytes at 0x{address:x}: {reason}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,22 @@ IFR_RECORD_V2 = Struct("Signature" / Const(SIGNATURE_V2, Int16ul), *_RECORD_COMM
                        "TimeStampLow" / Int32ul, "TimeStampHigh" / Int32sl)
 
 HEADER_LAYOUTS = {"x64": IFR_HEADER_X64, "x86": IFR_HEADER_X86, "x86-old": IFR_HEADER_X86_OLD}
+
+
+def field_offset(layout: Struct, name: str) -> int:
+    """Byte offset of the field ``name`` in a fixed-size construct ``layout`` (from the declaration itself)."""
+    offset = 0
+    for sub in layout.subcons:
+        if sub.name == name:
+            return offset
+        offset += sub.sizeof()
+    raise KeyError(name)
+
+
+def header_size_field(arch: str) -> tuple[int, int]:
+    """(offset of ``Size``, size of the whole header) in the WDF_IFR_HEADER of ``arch``."""
+    layout = HEADER_LAYOUTS[arch]
+    return field_offset(layout, "Size"), layout.sizeof()
 RECORD_SIZES = {SIGNATURE_V1: IFR_RECORD_V1.sizeof(), SIGNATURE_V2: IFR_RECORD_V2.sizeof()}
 
 # Hot-loop decoder derived from the declarations above (checked at import time).
@@ -179,7 +195,7 @@ def detect_arch(blob: bytes, address: int | None = None, choices=tuple(HEADER_LA
         if score >= 0:
             candidates.append((score, arch))
     if not candidates:
-        raise ValueError("no IFR header layout fits")
+        raise LookupError("no IFR header layout fits")
     return max(candidates)[1]
 
 
@@ -198,18 +214,19 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
         choices = ("x86", "x86-old") if arch == "x86" else tuple(HEADER_LAYOUTS) if arch is None else (arch,)
         try:
             arch = detect_arch(blob, address, choices)
-        except (ValueError, KeyError):
+        except LookupError:
             raise EvidenceError(source, "IFR header Size/Offset fields fit no x64 or x86 layout", offset=0x10) from None
     header = _parse_header(blob, arch, source)
     log = IfrLog(source=source, header=header)
     hs = header.header_size
     if header.size == 0 or header.size >= MAX_LOG_SIZE:
-        raise EvidenceError(source, f"IFR header Size 0x{header.size:x} outside 1..0xffff", offset=0x18 if hs == 0x48 else 0x14)
+        raise EvidenceError(source, f"IFR header Size 0x{header.size:x} outside 1..0xffff",
+                            offset=field_offset(HEADER_LAYOUTS[arch], "Size"))
     if header.current > header.size or header.previous > header.size:
         raise EvidenceError(
             source,
             f"IFR header offsets Current=0x{header.current:x} Previous=0x{header.previous:x} past Size 0x{header.size:x}",
-            offset=0x1C if hs == 0x48 else 0x18,
+            offset=field_offset(HEADER_LAYOUTS[arch], "Offset"),
         )
     area = memoryview(blob)[hs : hs + header.size]
     if len(area) < header.size:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.evidence import DecodeOptions
+from parsers.decode import DecodeOptions
 from conftest import other_build
 from analyzer.triage import triage
 from samples.generate import _write_log

@@ -6,7 +6,8 @@ import struct
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from analyzer.evidence import DecodeOptions, load
+from parsers.decode import DecodeOptions
+from parsers.evidence import load
 from analyzer.triage import triage
 from conftest import SAMPLES
 from parsers.dump import read_dump

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analyzer.evidence import DecodeOptions
+from parsers.decode import DecodeOptions
 from analyzer.triage import triage
 from conftest import SAMPLES
 from reports import render

@@ -8,7 +8,7 @@ from importlib import resources
 import jsonschema
 import pytest
 
-from analyzer.evidence import DecodeOptions
+from parsers.decode import DecodeOptions
 from analyzer.triage import analyze, triage
 from conftest import SAMPLES
 from parsers.logtext import read_log_text

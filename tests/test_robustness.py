@@ -6,7 +6,8 @@ import random
 
 import pytest
 
-from analyzer.evidence import DecodeOptions, load
+from parsers.decode import DecodeOptions
+from parsers.evidence import load
 from analyzer.triage import analyze
 from conftest import DATA, SAMPLES
 from parsers.errors import EvidenceError

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from analyzer.bugcheck import parse_cli
 from analyzer.cli import main
-from analyzer.evidence import DecodeOptions
+from parsers.decode import DecodeOptions
 from analyzer.scenarios import confusion, evaluate, render
 from analyzer.timelines import QUEUE_COLUMNS, REQUEST_COLUMNS, STATE_COLUMNS
 from analyzer.triage import triage

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+from parsers.errors import TargetReadError
 from parsers.memory import ImageMemory
 
 memory = ImageMemory({})
@@ -21,7 +22,7 @@ class MemoryException(Exception):
 def loadBytes(address, count):  # noqa: N802 - pykd's name
     try:
         return list(memory.read(address, count))
-    except MemoryError as exc:
+    except TargetReadError as exc:
         raise MemoryException(f"Memory exception at 0x{address:x}") from exc
 
 

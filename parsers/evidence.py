@@ -7,47 +7,19 @@ dump with ``PAGEDU64``/``PAGEDUMP`` (bugcheck from its header, IFR logs found in
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from parsers import ifr
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
 from parsers.dump import read_dump
-from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
-from parsers.recognize import RecognitionMap, learn
+from parsers.decode import DecodeOptions, decode_ifr
 from parsers.records import LogSet
-from parsers.tmf import TmfDatabase
-from parsers.wpp import messages_from_ifr
 
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # a pasted log or IFR blob larger than this is not evidence we read whole
-TMF_PATH_VARIABLE = "TRACE_FORMAT_SEARCH_PATH"  # tracefmt's own variable: ';'-separated TMF directories
-MAX_PDBS = 200  # PDBs read from one symbol directory
 _DUMP_SIGNATURES = (b"PAGEDU64", b"PAGEDUMP")
 _IFR_SIGNATURE = ifr.WDF_TRACE_GUID.bytes_le
-
-
-@dataclass
-class DecodeOptions:
-    """How to decode binary evidence: TMF files/directories and the pointer size."""
-
-    tmf: list[str] = field(default_factory=list)
-    arch: str | None = None
-    tmf_cache: str | None = None  # directory of learned (GUID, number) -> message maps, read and updated
-
-    def tmf_database(self) -> TmfDatabase:
-        """TMF files, directories of <guid>.tmf, PDBs and symbol directories holding PDBs."""
-        paths = [Path(p) for p in self.tmf]
-        paths += [Path(p) for p in os.environ.get(TMF_PATH_VARIABLE, "").split(os.pathsep) if p]
-        db = TmfDatabase()
-        for path in paths:
-            pdbs = sorted(path.rglob("*.pdb"))[:MAX_PDBS] if path.is_dir() else [path] if is_pdb(path) else []
-            for pdb in pdbs:
-                db.add(tmf_messages_from_pdb(pdb))
-            if path.is_dir() or not pdbs:
-                db.add_path(path)
-        return db
 
 
 @dataclass
@@ -59,15 +31,6 @@ class Evidence:
     size: int
     kind: str  # "ifr" | "text" | "dump"
     logset: LogSet
-
-
-def is_pdb(path: Path) -> bool:
-    """True for a file that starts like an MSF 7.00 PDB."""
-    try:
-        with path.open("rb") as f:
-            return f.read(len(MSF_MAGIC)) == MSF_MAGIC
-    except OSError:
-        return False
 
 
 def read_bytes(path: str) -> bytes:
@@ -152,29 +115,3 @@ def _load_dump(path: str, options: DecodeOptions) -> LogSet:
 
 def _load_ifr(path: str, data: bytes, options: DecodeOptions) -> LogSet:
     return decode_ifr(ifr.parse_ifr(data, source=path, arch=options.arch), path, options)
-
-
-def decode_ifr(log: ifr.IfrLog, path: str, options: DecodeOptions) -> LogSet:
-    """A walked IFR ring (from a file or a memory target) decoded into a LogSet with TMF/PDB formats,
-    and shape recognition for the records they don't cover."""
-    if not log.records and log.warnings:
-        first = log.warnings[0]
-        raise EvidenceError(path, f"no record could be decoded: {first.message}", offset=first.offset)
-    tmf = options.tmf_database()
-    unknown = [r for r in log.records if tmf.lookup(r.message_guid, r.message_number) is None]
-    recognized = None
-    if unknown:
-        cache = Path(options.tmf_cache) if options.tmf_cache else None
-        known = RecognitionMap.load(cache) if cache is not None and cache.is_dir() else None
-        recognized = learn(log, unknown, known=known)
-        if cache is not None:
-            recognized.save(cache)
-    messages = messages_from_ifr(log, tmf, path, recognized=recognized)
-    h = log.header
-    facts = {"kind": "ifr", "arch": h.arch, "records": len(log.records), "wrapped": log.wrapped,
-             "dropped": log.dropped, "overwritten": log.overwritten, "size": h.size,
-             "first_sequence": log.records[0].sequence if log.records else None,
-             "last_sequence": log.records[-1].sequence if log.records else None,
-             "unknown_messages": sum(1 for m in messages if not m.known),
-             "inferred_messages": sum(1 for m in messages if m.inferred)}
-    return LogSet(source=path, messages=messages, warnings=list(log.warnings), logs={h.driver_name: facts})
