@@ -64,6 +64,12 @@ def _decode_options(f):
                         )(with_options)
 
 
+def _combine_option(f):
+    return click.option("--combine", is_flag=True,
+                        help="Treat every input as evidence of one incident (a dump and the paste of its log); "
+                             "by default each input is triaged on its own.")(f)
+
+
 def _bugcheck_option(f):
     return click.option("--bugcheck", "bugcheck", default=None, metavar="CODE,P1,P2,P3,P4",
                         help="Bugcheck code and parameters (hex) when the evidence does not carry them.")(f)
@@ -111,18 +117,19 @@ def main() -> None:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @_decode_options
 @_bugcheck_option
+@_combine_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema reports/schema).")
 @click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
               help="Also write a report; the format follows the extension (.html, .md, .json, .txt).")
 @click.option("--fail-on", "fail_on", type=click.Choice(["never"] + [s.name.lower() for s in Severity]),
               default="never", show_default=True,
               help="Exit 1 when a finding is at or above this severity (for scripts and batch runs).")
-def triage(inputs, options, bugcheck, as_json, report, fail_on):
+def triage(inputs, options, bugcheck, combine, as_json, report, fail_on):
     """Analyze evidence and print an !analyze-shaped verdict with evidence lines."""
     from reports import render
     from reports.text import render_text
 
-    result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress)
+    result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress, combine=combine)
     if as_json:
         click.echo(render(result, "json"))
     else:
@@ -142,13 +149,14 @@ def _format_from_extension(path: str) -> str:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @_decode_options
 @_bugcheck_option
+@_combine_option
 @click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
-def report(inputs, options, bugcheck, fmt, output):
+def report(inputs, options, bugcheck, combine, fmt, output):
     """Write a report to attach to a bug: text, Markdown, JSON or self-contained HTML."""
     from reports import render
 
-    result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress)
+    result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress, combine=combine)
     _write(render(result, fmt), output)
 
 

@@ -1,10 +1,14 @@
-"""The event model: every framework message becomes a typed :class:`Event`.
+"""The event model: every message of every input becomes one row of one :class:`EventTable`.
 
 A message is typed by the framework format string it was printed with (its catalog entry, see
-:mod:`parsers.catalog`), never by substrings. The table below names, for each framework message that
-matters for triage, the event kind and which argument fills which field. Framework messages not in
-the table become ``FRAMEWORK`` (or ``FRAMEWORK_ERROR`` at error level and above); lines that are not
-framework messages become ``RAW``. Nothing is dropped, and every event keeps its source reference.
+:mod:`parsers.catalog`), never by substrings: the message table (:mod:`parsers.messages`) says which event
+kind each framework message is and which argument fills which column. Framework messages not in the table
+become ``FRAMEWORK`` (or ``FRAMEWORK_ERROR`` at error level and above); lines that are not framework
+messages become ``RAW``. Nothing is dropped, and every row keeps its input, source reference and text.
+
+The table is filled in one pass over the parsers' messages and held as a pandas DataFrame with typed
+columns (``EVENT_COLUMNS``); timelines and rules are queries over it. ``table[i]`` gives row ``i`` as an
+:class:`Event` for the few places (evidence lines, renderers) that look at single events.
 """
 from __future__ import annotations
 
@@ -12,8 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
-from typing import Iterable
+from typing import Iterable, Iterator
 
+import pandas as pd
+
+from parsers import messages as message_table
 from parsers.catalog import load as load_catalog
 from parsers.records import SourceRef, TraceMessage
 
@@ -48,14 +55,25 @@ class EventKind(str, Enum):
     RAW = "raw"  # not a framework message (driver trace, unknown record, debugger noise)
 
 
+HANDLE_FIELDS = ("device", "devobj", "queue", "request", "irp", "status", "information")  # nullable UInt64
+NAME_FIELDS = ("machine", "state", "from_state", "event", "detail")
+#: Columns of the event table, in order. ``input`` is the evidence file the row came from; ``file``/``line``/
+#: ``offset`` point back into it (``file`` may name a part of the input, e.g. ``dump@0x5000``).
+EVENT_COLUMNS = ("input", "log", "file", "line", "offset", "sequence", "timestamp", "kind", "text", "catalog_id",
+                 "level", "inferred") + HANDLE_FIELDS + ("count",) + NAME_FIELDS + ("mentions",)
+_ERROR_LEVELS = {"TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL"}
+_KINDS = {k.value: k for k in EventKind}
+
+
 @dataclass(slots=True)
 class Event:
-    """One typed event. Fields that do not apply to the kind stay None."""
+    """One row of the event table. Fields that do not apply to the kind are None."""
 
     kind: EventKind
-    index: int  # position in the evidence (order of the decoded log)
+    index: int  # row number in the event table
     ref: SourceRef
     text: str
+    input: str = ""
     log: str = ""
     sequence: int | None = None
     timestamp: datetime | None = None
@@ -78,151 +96,153 @@ class Event:
     mentions: tuple[int, ...] = ()  # unidentified record: pointer-sized values in its raw arguments
 
 
-# (framework format string, kind, argument field names in order, fixed fields)
-_STATE_FIELDS = ("device", "devobj", "state", "from_state")
-_DROP_FIELDS = ("device", "devobj", "state", "event")
-_TABLE: tuple[tuple[str, EventKind, tuple[str, ...], dict], ...] = (
-    ("WDFDEVICE 0x%p !devobj 0x%p entering PnP State %!WDF_DEVICE_PNP_STATE! from %!WDF_DEVICE_PNP_STATE!", EventKind.STATE, _STATE_FIELDS, {"machine": "pnp"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering Power State %!WDF_DEVICE_POWER_STATE! from %!WDF_DEVICE_POWER_STATE!", EventKind.STATE, _STATE_FIELDS, {"machine": "power"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering power policy state %!WDF_DEVICE_POWER_POLICY_STATE! from %!WDF_DEVICE_POWER_POLICY_STATE!", EventKind.STATE, _STATE_FIELDS, {"machine": "pwrpol"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering not power policy owner state %!WDF_DEVICE_POWER_POLICY_STATE! from %!WDF_DEVICE_POWER_POLICY_STATE!", EventKind.STATE, _STATE_FIELDS, {"machine": "notpwrpolowner"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering power idle state %!FxPowerIdleStates! from %!FxPowerIdleStates!", EventKind.STATE, _STATE_FIELDS, {"machine": "idle"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering self managed io state %!FxSelfManagedIoStates! from %!FxSelfManagedIoStates!", EventKind.STATE, _STATE_FIELDS, {"machine": "selfio"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering wake interrupt state %!FxWakeInterruptStates! from %!FxWakeInterruptStates!", EventKind.STATE, _STATE_FIELDS, {"machine": "wakeint"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p entering device power requirement state %!FxDevicePwrRequirementStates! from %!FxDevicePwrRequirementStates!", EventKind.STATE, _STATE_FIELDS, {"machine": "pwrreq"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pnp state %!WDF_DEVICE_PNP_STATE! dropping event %!FxPnpEvent! because of a full queue", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "pnp", "detail": "full queue"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pnp state %!WDF_DEVICE_PNP_STATE! dropping event %!FxPnpEvent! because of a closed queue", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "pnp", "detail": "closed queue"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pnp state %!WDF_DEVICE_PNP_STATE! dropping event %!FxPnpEvent!", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "pnp", "detail": "not handled in state"}),
-    ("WDFDEVICE 0x%p !devobj %p current state %!WDF_DEVICE_PNP_STATE!, policy event %!FxPnpEvent! is not a known dropped event, known dropped events are %!FxPnpEvent!", EventKind.DROPPED_EVENT, _DROP_FIELDS + ("_",), {"machine": "pnp", "detail": "not a known dropped event"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_STATE! dropping event %!FxPowerEvent! because the Event is already enqueued.", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "power", "detail": "already enqueued"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_STATE! dropping event %!FxPowerEvent! because of a closed queue", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "power", "detail": "closed queue"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current power state %!WDF_DEVICE_POWER_STATE! dropping event %!FxPowerEvent!", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "power", "detail": "not handled in state"}),
-    ("WDFDEVICE %p !devobj 0x%p current state %!WDF_DEVICE_POWER_STATE! event %!FxPowerEvent! is not a known dropped event, known dropped events are %!FxPowerEvent!", EventKind.DROPPED_EVENT, _DROP_FIELDS + ("_",), {"machine": "power", "detail": "not a known dropped event"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event %!FxPowerPolicyEvent! because the Event is already enqueued.", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "pwrpol", "detail": "already enqueued"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event %!FxPowerPolicyEvent! because of a closed queue", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "pwrpol", "detail": "closed queue"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event %!FxPowerPolicyEvent!", EventKind.DROPPED_EVENT, _DROP_FIELDS, {"machine": "pwrpol", "detail": "not handled in state"}),
-    ("WDFDEVICE 0x%p !devobj 0x%p current state %!WDF_DEVICE_POWER_POLICY_STATE!, policy event %!FxPowerPolicyEvent! is not a known dropped event, known dropped events are %!FxPowerPolicyEvent!", EventKind.DROPPED_EVENT, _DROP_FIELDS + ("_",), {"machine": "pwrpol", "detail": "not a known dropped event"}),
-    ("WDFQUEUE 0x%p Power Transition State %!FxIoQueuePowerState!", EventKind.QUEUE_POWER_STATE, ("queue", "state"), {}),
-    ("Perform %!FxIoStopProcessingForPowerAction! for all queues of WDFDEVICE 0x%p", EventKind.QUEUE_POWER_ACTION, ("detail", "device"), {}),
-    ("Power resume all queues of WDFDEVICE 0x%p", EventKind.QUEUES_RESUMED, ("device",), {"detail": "resume"}),
-    ("Restart queues from purged state for WDFDEVICE 0x%p due to device restart", EventKind.QUEUES_RESUMED, ("device",), {"detail": "restart"}),
-    ("Power Stop: WDFQUEUE 0x%p is powering off with in-flight requests", EventKind.QUEUE_POWER_STOP, ("queue",), {"detail": "stop with in-flight requests"}),
-    ("Power Stop: WDFQUEUE 0x%p is powering off without in-flight requests", EventKind.QUEUE_POWER_STOP, ("queue",), {"detail": "stop without in-flight requests"}),
-    ("Power Stop: WDFQUEUE 0x%p is purging with in-flight requests", EventKind.QUEUE_POWER_STOP, ("queue",), {"detail": "purge with in-flight requests"}),
-    ("Power purge: WDFQUEUE 0x%p is purging without in-flight requests", EventKind.QUEUE_POWER_STOP, ("queue",), {"detail": "purge without in-flight requests"}),
-    ("Power Stop Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p", EventKind.POWER_STOP_NOTIFY, ("queue", "request"), {"detail": "stop"}),
-    ("Power Purge Notifying Driver WDFQUEUE 0x%p, WDFREQUEST 0x%p", EventKind.POWER_STOP_NOTIFY, ("queue", "request"), {"detail": "purge"}),
-    ("Power Stop: Waiting for Driver to complete or acknowledge in-flight requests on WDFQUEUE 0x%p", EventKind.QUEUE_WAITING_DRIVER, ("queue",), {}),
-    ("Waiting for all inflight requests to be acknowledged  on WDFQUEUE 0x%p", EventKind.QUEUE_WAITING_DRIVER, ("queue",), {}),
-    ("Power Stop: Driver has acknowledged all in-flight requests, but WDFQUEUE 0x%p has outstanding callbacks", EventKind.QUEUE_WAITING_DRIVER, ("queue",), {"detail": "outstanding callbacks"}),
-    ("Waiting for all threads to stop dispatching requests so that WDFQUEUE 0x%p can be powered off", EventKind.QUEUE_WAITING_DRIVER, ("queue",), {"detail": "dispatching threads"}),
-    ("Power Stop: WDFQUEUE 0x%p is now powered off with no in-flight requests", EventKind.QUEUE_POWERED_OFF, ("queue",), {}),
-    ("Power Resume: WDFQUEUE 0x%p is now powered on and I/O has resumed", EventKind.QUEUE_POWERED_ON, ("queue",), {}),
-    ("Power Resume, Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p", EventKind.POWER_RESUME_NOTIFY, ("queue", "request"), {}),
-    ("Waiting for %d requests to complete on WDFQUEUE 0x%p", EventKind.QUEUE_WAITING, ("count", "queue"), {}),
-    ("WDFQUEUE 0x%p is idle, calling driver callback", EventKind.QUEUE_CALLBACK, ("queue",), {"detail": "idle"}),
-    ("WDFQUEUE 0x%p is purged, calling driver callback", EventKind.QUEUE_CALLBACK, ("queue",), {"detail": "purged"}),
-    ("WDFQUEUE 0x%p is shut down, preventing queue from accepting requests", EventKind.QUEUE_SHUTDOWN, ("queue",), {}),
-    ("Queuing WDFREQUEST 0x%p on WDFQUEUE 0x%p", EventKind.REQUEST_QUEUED, ("request", "queue"), {}),
-    ("Calling driver EvtIoRead for WDFREQUEST 0x%p", EventKind.REQUEST_PRESENTED, ("request",), {"detail": "EvtIoRead"}),
-    ("Calling driver EvtIoWrite for WDFREQUEST 0x%p", EventKind.REQUEST_PRESENTED, ("request",), {"detail": "EvtIoWrite"}),
-    ("Calling driver EvtIoDeviceControl for WDFREQUEST 0x%p", EventKind.REQUEST_PRESENTED, ("request",), {"detail": "EvtIoDeviceControl"}),
-    ("Calling driver EvtIoInternalDeviceControl for WDFREQUEST 0x%p", EventKind.REQUEST_PRESENTED, ("request",), {"detail": "EvtIoInternalDeviceControl"}),
-    ("Calling driver EvtIoDefault for WDFREQUEST 0x%p", EventKind.REQUEST_PRESENTED, ("request",), {"detail": "EvtIoDefault"}),
-    ("Acknowledging WDFREQUEST %p on WDFQUEUE %p %s requeue option", EventKind.REQUEST_ACKNOWLEDGED, ("request", "queue", "detail"), {}),
-    ("WDFREQUEST 0x%p", EventKind.REQUEST_REQUEUED, ("request",), {}),
-    ("Cancelling WDFREQUEST 0x%p, WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "cancelling"}),
-    ("WDFREQUEST 0x%p was cancelled while on WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "cancelled on queue"}),
-    ("WDFREQUEST 0x%p was cancelled in driver for WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "cancelled in driver"}),
-    ("Calling CancelRoutine routine for WDFREQUEST 0x%p on WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "EvtRequestCancel"}),
-    ("Calling CanceledOnQueue routine for WDFREQUEST 0x%p on WDFQUEUE 0x%p", EventKind.REQUEST_CANCELLED, ("request", "queue"), {"detail": "EvtIoCanceledOnQueue"}),
-    ("Completing WDFREQUEST 0x%p for IRP 0x%p with Information 0x%I64x, %!STATUS!", EventKind.REQUEST_COMPLETED, ("request", "irp", "information", "status"), {}),
-    ("Completing WDFREQUEST 0x%p, %!STATUS!", EventKind.REQUEST_COMPLETE_CALLED, ("request", "status"), {}),
-    ("Zero length WDFREQUEST 0x%p completed automatically by WDFQUEUE 0x%p", EventKind.REQUEST_COMPLETED_ON_ARRIVAL, ("request", "queue"), {"status": 0, "detail": "zero length"}),
-    ("WDFQUEUE 0x%p is not accepting requests, state is %!WDF_IO_QUEUE_STATE!, %scompleting WDFREQUEST 0x%p %!STATUS!", EventKind.REQUEST_COMPLETED_ON_ARRIVAL, ("queue", "_", "_", "request", "status"), {"detail": "queue not accepting requests"}),
-    ("WDFREQUEST 0x%p is not owned by the driver, %!STATUS!", EventKind.REQUEST_NOT_OWNED, ("request", "status"), {}),
-    ("Completing Cancelable WDFREQUEST %p.  This results in a race condition in the device driver that can cause double completions.  Call WdfRequestUnmarkCancelable before WdfRequestComplete.  If WdfRequestUnmarkCancelable returns STATUS_CANCELLED, do not complete the request until the EvtIoCancel handler is called.  The straightforward way to ensure this is to complete a canceled request from the EvIoCancel callback.", EventKind.COMPLETION_ERROR, ("request",), {"detail": "completing a cancelable request"}),
-    ("WDFREQUEST 0x%p has already been completed", EventKind.COMPLETION_ERROR, ("request",), {"detail": "request already completed"}),
-    ("WDFREQUEST 0x%p is already completed, %!STATUS!", EventKind.COMPLETION_ERROR, ("request", "status"), {"detail": "request already completed"}),
-    ("WDFREQUEST is already completed 0x%p, %!STATUS!", EventKind.COMPLETION_ERROR, ("request", "status"), {"detail": "request already completed"}),
-    ("WDFREQUEST %p has already been completed or has no PIRP assignment, %!STATUS!", EventKind.COMPLETION_ERROR, ("request", "status"), {"detail": "request already completed"}),
-    ("IRP %p of WDFREQUEST %p cannot be completed, %!STATUS!", EventKind.COMPLETION_ERROR, ("irp", "request", "status"), {"detail": "IRP cannot be completed"}),
-)
-
-# formats the framework logs at several call sites of which only one means the event kind above
-_ONLY_IN = {"WDFREQUEST 0x%p": "FxIoQueue::Requeue"}  # FxPkgIo::EnqueueRequest logs it for a new request
-
-_ERROR_LEVELS = {"TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL"}
-
-
 @lru_cache(maxsize=1)
-def _by_catalog_id() -> dict[str, tuple[EventKind, tuple[str, ...], dict]]:
+def _specs_by_catalog_id() -> dict[str, tuple[str, tuple[str, ...], tuple]]:
+    """catalog id -> (kind, argument fields, fixed fields) for every message of the message table."""
     catalog = load_catalog()
-    by_format: dict[str, list[str]] = {}
+    by_format: dict[str, list] = {}
     for entry in catalog.entries:
-        if _ONLY_IN.get(entry.format, entry.function) == entry.function:
-            by_format.setdefault(entry.format, []).append(entry.id)
+        by_format.setdefault(entry.format, []).append(entry)
     table = {}
-    for fmt, kind, fields, fixed in _TABLE:
-        ids = by_format.get(fmt)
-        if not ids:
-            raise LookupError(f"event table format not in the framework catalog: {fmt!r}")
-        for entry_id in ids:
-            table[entry_id] = (kind, fields, fixed)
+    for spec in message_table.table():
+        entries = [e for e in by_format.get(spec.format, ()) if spec.function in (None, e.function)]
+        if not entries:
+            raise LookupError(f"message table format not in the framework catalog: {spec.format!r}")
+        for entry in entries:
+            table[entry.id] = (spec.kind, spec.fields, spec.fixed)
     return table
 
 
 def typed_formats() -> list[str]:
-    """The framework format strings this model types (the rest become FRAMEWORK or RAW events)."""
-    return [fmt for fmt, *_ in _TABLE]
+    """The framework format strings the event model types (the rest become FRAMEWORK or RAW events)."""
+    return [spec.format for spec in message_table.table()]
 
 
-def to_event(message: TraceMessage, index: int) -> Event:
-    """Type one message by its catalog entry."""
-    event = Event(
-        kind=EventKind.RAW,
-        index=index,
-        ref=message.ref,
-        text=message.text,
-        log=message.log,
-        sequence=message.sequence,
-        timestamp=message.timestamp,
-        catalog_id=message.catalog_id,
-        level=message.level,
-        inferred=message.inferred,
-        mentions=message.pointers,
-    )
+def kind_of(message: TraceMessage) -> EventKind:
+    """The event kind one message becomes."""
     if message.catalog_id is None:
-        return event
-    spec = _by_catalog_id().get(message.catalog_id)
-    if spec is None:
-        entry = load_catalog().by_id.get(message.catalog_id)
-        level = entry.level if entry else message.level
-        event.level = level
-        event.kind = EventKind.FRAMEWORK_ERROR if level in _ERROR_LEVELS else EventKind.FRAMEWORK
-        return event
-    kind, fields, fixed = spec
-    event.kind = kind
-    for name, value in zip(fields, message.args):
-        if name != "_":
-            setattr(event, name, _field_value(name, value))
-    for name, value in fixed.items():
-        setattr(event, name, value)
-    if message.general:  # recognised as the general form: the variant's own facts are not known
-        event.detail = "reason not known without the TMF"
-    if kind is EventKind.REQUEST_ACKNOWLEDGED:
-        event.detail = f"{event.detail} requeue"  # "with requeue" / "without requeue"
-    if event.level is None:
-        event.level = load_catalog().by_id[message.catalog_id].level
-    return event
+        return EventKind.RAW
+    spec = _specs_by_catalog_id().get(message.catalog_id)
+    if spec is not None:
+        return _KINDS[spec[0]]
+    entry = load_catalog().by_id.get(message.catalog_id)
+    return EventKind.FRAMEWORK_ERROR if (entry.level if entry else message.level) in _ERROR_LEVELS \
+        else EventKind.FRAMEWORK
+
+
+class _Columns:
+    """Column lists filled one message at a time."""
+
+    def __init__(self):
+        self.data = {name: [] for name in EVENT_COLUMNS}
+
+    def add(self, message: TraceMessage, input_name: str) -> None:
+        d = self.data
+        ref = message.ref
+        row = dict.fromkeys(HANDLE_FIELDS + NAME_FIELDS + ("count",))
+        kind = kind_of(message)
+        level = message.level
+        if message.catalog_id is not None:
+            entry = load_catalog().by_id.get(message.catalog_id)
+            level = level or (entry.level if entry else None)
+            spec = _specs_by_catalog_id().get(message.catalog_id)
+            if spec is not None:
+                _, fields, fixed = spec
+                for name, value in zip(fields, message.args):
+                    if name != "_":
+                        row[name] = _field_value(name, value)
+                row.update(fixed)
+                if message.general:  # recognised as the general form: the variant's own facts are not known
+                    row["detail"] = "reason not known without the TMF"
+                if kind is EventKind.REQUEST_ACKNOWLEDGED:
+                    row["detail"] = f"{row['detail']} requeue"  # "with requeue" / "without requeue"
+        d["input"].append(input_name)
+        d["log"].append(message.log)
+        d["file"].append(ref.file)
+        d["line"].append(ref.line)
+        d["offset"].append(ref.offset)
+        d["sequence"].append(message.sequence)
+        d["timestamp"].append(message.timestamp)
+        d["kind"].append(kind.value)
+        d["text"].append(message.text)
+        d["catalog_id"].append(message.catalog_id)
+        d["level"].append(level)
+        d["inferred"].append(message.inferred)
+        for name, value in row.items():
+            d[name].append(value)
+        d["mentions"].append(message.pointers)
 
 
 def _field_value(name: str, value):
-    if name in ("device", "devobj", "queue", "request", "irp", "status", "information", "count"):
+    if name in HANDLE_FIELDS or name == "count":
         return value if isinstance(value, int) else None
     return None if value is None else str(value)
 
 
-def to_events(messages: Iterable[TraceMessage]) -> list[Event]:
-    """Type a whole decoded log, keeping its order."""
-    return [to_event(m, i) for i, m in enumerate(messages)]
+def _typed(name: str, values: list):
+    """One column with the project's dtype, built from Python values (no float detour for handles)."""
+    if name in HANDLE_FIELDS:  # a value that cannot be a handle/status (damaged evidence) is left out
+        return pd.array([v if isinstance(v, int) and 0 <= v < 1 << 64 else None for v in values], dtype="UInt64")
+    if name in ("line", "offset", "sequence", "count"):
+        return pd.array([v if isinstance(v, int) and -(1 << 63) <= v < 1 << 63 else None for v in values],
+                        dtype="Int64")
+    if name == "timestamp":
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+    if name == "inferred":
+        return pd.array([bool(v) for v in values], dtype=bool)
+    if name in ("input", "log", "kind", "level", "machine"):
+        return pd.Categorical(values)
+    return pd.Series(values, dtype=object)
+
+
+class EventTable:
+    """Every event of a triage, in evidence order, as one DataFrame (``frame``) with typed columns:
+    handles and statuses nullable ``UInt64`` (kernel pointers do not fit int64), line/offset/sequence/count
+    nullable ``Int64``, ``timestamp`` ``datetime64[ns, UTC]``, names categorical or object."""
+
+    def __init__(self, frame: pd.DataFrame, values: dict[str, list] | None = None):
+        self.frame = frame
+        self._values = dict(values or {})
+
+    @classmethod
+    def from_messages(cls, inputs: Iterable[tuple[str, Iterable[TraceMessage]]]) -> "EventTable":
+        """The table of every message of every (input name, messages) pair, in one pass."""
+        columns = _Columns()
+        for input_name, msgs in inputs:
+            for message in msgs:
+                columns.add(message, input_name)
+        data = columns.data
+        frame = pd.DataFrame({name: _typed(name, data[name]) for name in EVENT_COLUMNS}, columns=list(EVENT_COLUMNS))
+        return cls(frame, data)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def values(self, name: str) -> list:
+        """Column ``name`` as a Python list (None for missing values), computed once."""
+        if name not in self._values:
+            column = self.frame[name]
+            if name == "timestamp":
+                values = [None if pd.isna(v) else v.to_pydatetime() for v in column]
+            elif column.dtype == object:
+                values = column.tolist()
+            else:
+                values = column.astype(object).where(column.notna(), None).tolist()
+            self._values[name] = values
+        return self._values[name]
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        v = {name: self.values(name)[index] for name in EVENT_COLUMNS}
+        return Event(kind=_KINDS[v["kind"]], index=index,
+                     ref=SourceRef(file=v["file"], line=v["line"], offset=v["offset"], sequence=v["sequence"]),
+                     text=v["text"], input=v["input"], log=v["log"], sequence=v["sequence"], timestamp=v["timestamp"],
+                     catalog_id=v["catalog_id"], level=v["level"], inferred=bool(v["inferred"]),
+                     mentions=tuple(v["mentions"] or ()),
+                     **{name: v[name] for name in HANDLE_FIELDS + NAME_FIELDS + ("count",)})
+
+    def __iter__(self) -> Iterator[Event]:
+        return (self[i] for i in range(len(self)))

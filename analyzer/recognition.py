@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analyzer.events import EventKind, to_event
+from analyzer.events import EventKind, kind_of
 from analyzer.scenarios import samples_dir
 from parsers.catalog import load
 from parsers.errors import EvidenceError
@@ -38,7 +38,7 @@ def accuracy(paths: list[Path], tmf_dir: Path) -> pd.DataFrame:
         guessed = {m.sequence: m for m in messages_from_ifr(log, None, str(path), catalog,
                                                             recognized=learn(log, log.records, catalog))}
         for sequence, true in truth.items():
-            kind = to_event(true, 0).kind.value if true.catalog_id else EventKind.RAW.value
+            kind = kind_of(true).value if true.catalog_id else EventKind.RAW.value
             row = counts.setdefault(kind, dict.fromkeys(COLUMNS[1:], 0))
             row["records"] += 1
             guess = guessed[sequence]

@@ -7,7 +7,7 @@ from enum import IntEnum
 
 import pandas as pd
 
-from analyzer.events import Event
+from analyzer.events import EventTable
 from parsers.records import BugCheck, SourceRef
 
 
@@ -46,9 +46,11 @@ class Finding:
     probable_cause: str
     suggested_fix: str
     log: str = ""
+    input: str = ""  # the evidence file (or files, with --combine) the finding rests on
     device: int | None = None
     queue: int | None = None
     request: int | None = None
+    requests_explained: tuple[int, ...] = ()  # requests this finding explains (later rules leave them alone)
     evidence: list[EvidenceLine] = field(default_factory=list)
     at_index: int | None = None  # where to pin the finding on a timeline (event index)
     at_time: datetime | None = None
@@ -77,12 +79,12 @@ class TriageResult:
     tool_version: str
     created: datetime
     inputs: list[InputFile]
-    events: list[Event]
+    events: EventTable
     timelines: Timelines
     findings: list[Finding]
     bugcheck: BugCheck | None = None
     bugcheck_analysis: dict | None = None  # decoded parameters, see analyzer.bugcheck
-    logs: dict = field(default_factory=dict)  # log name -> facts (records, wrapped, dropped, arch...)
+    logs: list[dict] = field(default_factory=list)  # one per (input, log): input, name, facts (records, wrapped...)
     warnings: list[str] = field(default_factory=list)
 
     def worst_severity(self) -> Severity | None:

@@ -1,20 +1,25 @@
-"""The triage pipeline: evidence files -> messages -> typed events -> timelines -> rules -> TriageResult.
+"""The triage pipeline: evidence files -> messages -> one event table -> timelines -> rules -> TriageResult.
 
-Nothing here knows which parser produced a message: every source hands over a LogSet.
+Nothing here knows which parser produced a message: every source hands over a LogSet. Each input is
+analysed on its own (its own timelines, rules and bugcheck), so ``triage A B`` reports exactly what
+``triage A`` and ``triage B`` report; ``combine=True`` treats every input as evidence of one incident
+(a dump and the paste of its log).
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from importlib import metadata
 
+import pandas as pd
+
 from analyzer.bugcheck import decode
-from analyzer.events import to_events
-from parsers.decode import DecodeOptions
-from parsers.evidence import Evidence, load
+from analyzer.events import EventTable
 from analyzer.result import InputFile, Timelines, TriageResult
-from analyzer.rules import run_rules
+from analyzer.rules import run_rules, sort_findings
 from analyzer.rules.base import RuleContext
 from analyzer.timelines import build_all
+from parsers.decode import DecodeOptions
+from parsers.evidence import Evidence, load
 from parsers.records import BugCheck, LogSet
 
 
@@ -26,27 +31,43 @@ def tool_version() -> str:
         return "0+unknown"
 
 
-def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: list[InputFile] | None = None) -> TriageResult:
-    """Analyze already-read evidence. ``bugcheck`` overrides any bugcheck found in the evidence."""
-    messages = [m for ls in logsets for m in ls.messages]
-    events = to_events(messages)
-    requests, queues, states = build_all(events)
-    bugcheck = bugcheck or next((ls.bugcheck for ls in logsets if ls.bugcheck is not None), None)
-    ctx = RuleContext(events=events, requests=requests, queues=queues, states=states, bugcheck=bugcheck)
-    findings = run_rules(ctx)
-    logs = {name: facts for ls in logsets for name, facts in ls.logs.items()}
-    warnings = [str(w) for ls in logsets for w in ls.warnings]
+def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: list[InputFile] | None = None,
+            combine: bool = False) -> TriageResult:
+    """Analyze already-read evidence, each LogSet on its own unless ``combine``. ``bugcheck`` overrides any
+    bugcheck found in the evidence."""
+    table = EventTable.from_messages((ls.source, ls.messages) for ls in logsets)
+    scopes = [logsets] if combine else [[ls] for ls in logsets]
+    timelines, findings = [], []
+    for scope in scopes:
+        names = {ls.source for ls in scope}
+        rows = table.frame[table.frame["input"].isin(names)] if not combine else table.frame
+        requests, queues, states = build_all(rows)
+        scope_bugcheck = bugcheck or next((ls.bugcheck for ls in scope if ls.bugcheck is not None), None)
+        ctx = RuleContext(events=table, scope=rows, requests=requests, queues=queues, states=states,
+                          bugcheck=scope_bugcheck, input=" + ".join(ls.source for ls in scope))
+        findings += run_rules(ctx)
+        timelines.append((requests, queues, states))
+    first_bugcheck = bugcheck or next((ls.bugcheck for ls in logsets if ls.bugcheck is not None), None)
     return TriageResult(
-        tool_version=tool_version(), created=datetime.now(timezone.utc), inputs=inputs or [], events=events,
-        timelines=Timelines(requests=requests, queues=queues, states=states), findings=findings,
-        bugcheck=bugcheck, bugcheck_analysis=decode(bugcheck) if bugcheck else None, logs=logs, warnings=warnings,
+        tool_version=tool_version(), created=datetime.now(timezone.utc), inputs=inputs or [], events=table,
+        timelines=Timelines(*(_concat([t[i] for t in timelines]) for i in range(3))) if timelines else
+        Timelines(*build_all(table.frame)),
+        findings=sort_findings(findings), bugcheck=first_bugcheck,
+        bugcheck_analysis=decode(first_bugcheck) if first_bugcheck else None,
+        logs=[{"input": ls.source, "name": name, **facts} for ls in logsets for name, facts in ls.logs.items()],
+        warnings=[str(w) for ls in logsets for w in ls.warnings],
     )
 
 
+def _concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+
+
 def triage(paths: list[str], options: DecodeOptions | None = None, bugcheck: BugCheck | None = None,
-           progress=iter) -> TriageResult:
-    """Read every evidence file and analyze them together; ``progress`` wraps the file iteration
-    (the CLI passes a progress bar)."""
+           progress=iter, combine: bool = False) -> TriageResult:
+    """Read every evidence file and analyze each (or all together with ``combine``); ``progress`` wraps the
+    file iteration (the CLI passes a progress bar)."""
+    options = options or DecodeOptions()
     evidence: list[Evidence] = [load(p, options) for p in progress(paths)]
     inputs = [InputFile(path=e.path, sha256=e.sha256, size=e.size, kind=e.kind) for e in evidence]
-    return analyze([e.logset for e in evidence], bugcheck=bugcheck, inputs=inputs)
+    return analyze([e.logset for e in evidence], bugcheck=bugcheck, inputs=inputs, combine=combine)

@@ -19,42 +19,29 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from parsers import enums
+from parsers import enums, messages
 from parsers.catalog import Catalog, CatalogEntry, load, render_entry
 from parsers.ifr import IfrLog, IfrRecord
 
-_STATE = "WDFDEVICE 0x%p !devobj 0x%p entering {} %!{}! from %!{}!"
-STATE_FORMATS = {
-    "pnp": _STATE.format("PnP State", "WDF_DEVICE_PNP_STATE", "WDF_DEVICE_PNP_STATE"),
-    "power": _STATE.format("Power State", "WDF_DEVICE_POWER_STATE", "WDF_DEVICE_POWER_STATE"),
-    "pwrpol": _STATE.format("power policy state", "WDF_DEVICE_POWER_POLICY_STATE", "WDF_DEVICE_POWER_POLICY_STATE"),
-    "notpwrpolowner": _STATE.format("not power policy owner state", "WDF_DEVICE_POWER_POLICY_STATE",
-                                    "WDF_DEVICE_POWER_POLICY_STATE"),
-    "idle": _STATE.format("power idle state", "FxPowerIdleStates", "FxPowerIdleStates"),
-    "selfio": _STATE.format("self managed io state", "FxSelfManagedIoStates", "FxSelfManagedIoStates"),
-    "wakeint": _STATE.format("wake interrupt state", "FxWakeInterruptStates", "FxWakeInterruptStates"),
-    "pwrreq": _STATE.format("device power requirement state", "FxDevicePwrRequirementStates",
-                            "FxDevicePwrRequirementStates"),
-}
-_SMALL = {"idle": "FxPowerIdleStates", "selfio": "FxSelfManagedIoStates", "wakeint": "FxWakeInterruptStates",
-          "pwrreq": "FxDevicePwrRequirementStates"}
-QUEUE_STATE = "WDFQUEUE 0x%p Power Transition State %!FxIoQueuePowerState!"
-PERFORM = "Perform %!FxIoStopProcessingForPowerAction! for all queues of WDFDEVICE 0x%p"
-RESUME_ALL = "Power resume all queues of WDFDEVICE 0x%p"
-COMPLETE = "Completing WDFREQUEST 0x%p for IRP 0x%p with Information 0x%I64x, %!STATUS!"
-ACK = "Acknowledging WDFREQUEST %p on WDFQUEUE %p %s requeue option"
-QUEUING = "Queuing WDFREQUEST 0x%p on WDFQUEUE 0x%p"
-WAITING_COUNT = "Waiting for %d requests to complete on WDFQUEUE 0x%p"
-NOTIFY = {"StoppingNotifyingDriver": "Power Stop Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p",
-          "PurgeNotifyingDriver": "Power Purge Notifying Driver WDFQUEUE 0x%p, WDFREQUEST 0x%p",
-          "RestartingNotifyingDriver": "Power Resume, Notifying Driver, WDFQUEUE 0x%p, WDFREQUEST 0x%p"}
-WITH_IN_FLIGHT = "Power Stop: WDFQUEUE 0x%p is powering off with in-flight requests"
-WITHOUT_IN_FLIGHT = "Power Stop: WDFQUEUE 0x%p is powering off without in-flight requests"
-PURGE_WITH = "Power Stop: WDFQUEUE 0x%p is purging with in-flight requests"
-PURGE_WITHOUT = "Power purge: WDFQUEUE 0x%p is purging without in-flight requests"
-WAITING_DRIVER = "Power Stop: Waiting for Driver to complete or acknowledge in-flight requests on WDFQUEUE 0x%p"
-POWERED_OFF = "Power Stop: WDFQUEUE 0x%p is now powered off with no in-flight requests"
-POWERED_ON = "Power Resume: WDFQUEUE 0x%p is now powered on and I/O has resumed"
+STATE_FORMATS = messages.state_formats()
+_SMALL = {machine: messages.by_name(f"state.{machine}").enums()[0] for machine in ("idle", "selfio", "wakeint", "pwrreq")}
+QUEUE_STATE = messages.fmt("queue.power_state")
+PERFORM = messages.fmt("device.queues_power_action")
+RESUME_ALL = messages.fmt("device.queues_resume")
+COMPLETE = messages.fmt("request.completing_irp")
+ACK = messages.fmt("request.acknowledging")
+QUEUING = messages.fmt("request.queuing")
+WAITING_COUNT = messages.fmt("queue.waiting_count")
+NOTIFY = {"StoppingNotifyingDriver": messages.fmt("queue.notify_stop"),
+          "PurgeNotifyingDriver": messages.fmt("queue.notify_purge"),
+          "RestartingNotifyingDriver": messages.fmt("queue.notify_resume")}
+WITH_IN_FLIGHT = messages.fmt("queue.stop_with_in_flight")
+WITHOUT_IN_FLIGHT = messages.fmt("queue.stop_without_in_flight")
+PURGE_WITH = messages.fmt("queue.purge_with_in_flight")
+PURGE_WITHOUT = messages.fmt("queue.purge_without_in_flight")
+WAITING_DRIVER = messages.fmt("queue.waiting_driver")
+POWERED_OFF = messages.fmt("queue.powered_off")
+POWERED_ON = messages.fmt("queue.powered_on")
 _NOT_OWNER_ONLY = {"WdfDevStatePwrPolGotoDx", "WdfDevStatePwrPolGotoDxInDx", "WdfDevStatePwrPolDx",
                    "WdfDevStatePwrPolGotoD0", "WdfDevStatePwrPolGotoD0InD0"}
 
@@ -373,16 +360,9 @@ def _dropped_events(learner: _Learner) -> None:
                           f"one of its events (general form: the reason is not in the payload)", general=True)
 
 
-_DROPPED = {  # machine -> (state enum, event enum, general dropped-event format)
-    "pnp": ("WDF_DEVICE_PNP_STATE", "FxPnpEvent",
-            "WDFDEVICE 0x%p !devobj 0x%p current pnp state %!WDF_DEVICE_PNP_STATE! dropping event %!FxPnpEvent!"),
-    "power": ("WDF_DEVICE_POWER_STATE", "FxPowerEvent",
-              "WDFDEVICE 0x%p !devobj 0x%p current power state %!WDF_DEVICE_POWER_STATE! dropping event "
-              "%!FxPowerEvent!"),
-    "pwrpol": ("WDF_DEVICE_POWER_POLICY_STATE", "FxPowerPolicyEvent",
-               "WDFDEVICE 0x%p !devobj 0x%p current pwr pol state %!WDF_DEVICE_POWER_POLICY_STATE! dropping event "
-               "%!FxPowerPolicyEvent!"),
-}
+_DROPPED = {  # machine -> (state enum, event enum, general dropped-event format: the "not handled" variant)
+    machine: (*messages.by_name(f"dropped.{machine}").enums()[:2], messages.fmt(f"dropped.{machine}"))
+    for machine in ("pnp", "power", "pwrpol")}
 
 
 def _window_formats(before: str | None, after: str | None, n: int) -> list[str]:

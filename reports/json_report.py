@@ -51,7 +51,8 @@ def _evidence(e: EvidenceLine) -> dict:
 
 def _finding(f: Finding) -> dict:
     return {"rule": f.rule, "title": f.title, "severity": f.severity.name.lower(), "summary": f.summary,
-            "probable_cause": f.probable_cause, "suggested_fix": f.suggested_fix, "log": f.log, "device": f.device,
+            "probable_cause": f.probable_cause, "suggested_fix": f.suggested_fix, "log": f.log, "input": f.input,
+            "device": f.device,
             "queue": f.queue, "request": f.request, "at_index": f.at_index, "at_time": _time(f.at_time),
             "evidence": [_evidence(e) for e in f.evidence], "facts": _plain(f.facts)}
 

@@ -29,7 +29,8 @@ def render_text(result: TriageResult, color: bool = False) -> str:
     for f in result.findings:
         out.append(paint(f"{f.rule} {f.title} [{f.severity.name}]", f.severity))
         out.append(f"  {clean(f.summary)}")
-        out.append(f"  OBJECTS: {objects(f)}" + (f"  LOG: {clean(f.log, 64)}" if f.log else ""))
+        out.append(f"  OBJECTS: {objects(f)}" + (f"  LOG: {clean(f.log, 64)}" if f.log else "")
+                   + (f"  INPUT: {clean(f.input, 200)}" if len(result.inputs) > 1 and f.input else ""))
         out.append(f"  PROBABLE CAUSE: {clean(f.probable_cause)}")
         if f.evidence:
             out.append("  EVIDENCE:")
@@ -40,9 +41,11 @@ def render_text(result: TriageResult, color: bool = False) -> str:
         out.append("")
     out.append("INPUTS:")
     out += [f"  {clean(i.path, 300)}  {i.kind}  {i.size} bytes  sha256 {i.sha256}" for i in result.inputs]
-    for name, facts in result.logs.items():
-        shown = ", ".join(f"{k}={clean(v, 40)}" for k, v in facts.items() if v not in (None, False, 0))
-        out.append(f"  log {clean(name, 64) or '(unnamed)'}: {shown}")
+    for log in result.logs:
+        shown = ", ".join(f"{k}={clean(v, 40)}" for k, v in log.items() if k not in ("input", "name")
+                          and v not in (None, False, 0))
+        where = f" in {clean(log['input'], 200)}" if len(result.inputs) > 1 else ""
+        out.append(f"  log {clean(log['name'], 64) or '(unnamed)'}{where}: {shown}")
     if result.warnings:
         out.append("WARNINGS:")
         out += [f"  {clean(w, 300)}" for w in result.warnings[:50]]

@@ -159,3 +159,28 @@ def test_pasted_logdump_output_triages_like_the_buffer_it_came_from(tmp_path, tm
         from_ifr = triage([str(ifr)], DecodeOptions(tmf=tmf))
         from_text = triage([str(text)])
         assert sorted(map(key, from_text.findings)) == sorted(map(key, from_ifr.findings)), ifr.name
+
+
+def _finding_keys(result):
+    return sorted((f.input, f.rule, f.severity, f.summary, tuple(e.text for e in f.evidence)) for f in result.findings)
+
+
+def test_each_input_is_triaged_on_its_own():
+    """Two logs of the same driver (same handles) stay apart: triage A B reports exactly triage A + triage B,
+    each finding names its input, and each log is listed under its input."""
+    tmf = DecodeOptions([TMF])
+    a, b = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr"), str(SAMPLES / "scenarios" / "wrapped-mid-scenario.ifr")
+    both = triage([a, b], tmf)
+    alone = triage([a], tmf).findings + triage([b], tmf).findings
+    assert _finding_keys(both) == sorted((f.input, f.rule, f.severity, f.summary, tuple(e.text for e in f.evidence))
+                                         for f in alone)
+    assert {f.input for f in both.findings} == {a, b}
+    assert sorted((log["input"], log["name"]) for log in both.logs) == [(a, "wdfsample"), (b, "wdfsample")]
+    assert set(both.timelines.requests["input"]) == {a, b}
+
+
+def test_combine_merges_the_evidence_of_one_incident():
+    tmf = DecodeOptions([TMF])
+    a = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")
+    combined = triage([a, a], tmf, combine=True)
+    assert all(f.input == f"{a} + {a}" for f in combined.findings)

@@ -1,28 +1,43 @@
-"""What every rule gets to look at, and the small helpers they share."""
+"""What every rule gets to look at, and the small helpers they share.
+
+A rule is a module with ``RULE_ID``, ``TITLE``, ``DEPENDS_ON`` (the rules whose findings it reads), a
+docstring (pattern, why it matters, usual fix) and ``check(ctx) -> [Finding]``. Rules query the event
+table of one scope (one input, or every input with ``--combine``) through :class:`RuleContext`, whose
+lookups are grouped once and answered by binary search, so a rule costs O(n log n) at worst however many
+requests the evidence holds.
+"""
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
-from analyzer.events import Event, EventKind
+from analyzer.events import EventKind, EventTable
 from analyzer.result import EvidenceLine, Finding
 from parsers.records import BugCheck
 
 
 @dataclass
 class RuleContext:
-    """The evidence as the rules see it: typed events, the three timelines, the bugcheck if known,
-    the findings of the rules that ran before, and the requests they already explained."""
+    """The evidence of one scope as the rules see it: the event table (``events``; ``scope`` holds this
+    scope's rows, indexed by row number), the three timelines, the bugcheck if known, and the findings of
+    the rules already run."""
 
-    events: list[Event]
+    events: EventTable
+    scope: pd.DataFrame
     requests: pd.DataFrame
     queues: pd.DataFrame
     states: pd.DataFrame
     bugcheck: BugCheck | None = None
-    findings: list[Finding] = field(default_factory=list)
-    explained_requests: set[int] = field(default_factory=set)
+    input: str = ""
+    findings: dict[str, list[Finding]] = field(default_factory=dict)
+    _positions: dict = field(default_factory=dict, repr=False)
+    _end_times: dict | None = field(default=None, repr=False)
+    _last_states: dict | None = field(default=None, repr=False)
+    _last_requests: dict | None = field(default=None, repr=False)
 
     def evidence(self, index: int, role: str) -> EvidenceLine:
         """An evidence line pointing at event ``index``."""
@@ -30,24 +45,77 @@ class RuleContext:
         return EvidenceLine(ref=e.ref, text=e.text, role=role, index=index, sequence=e.sequence, timestamp=e.timestamp,
                             inferred=e.inferred)
 
+    def findings_of(self, rule_id: str) -> list[Finding]:
+        """Findings of a rule this one declared in ``DEPENDS_ON``."""
+        return self.findings.get(rule_id, [])
+
+    def rows(self, *kinds: EventKind) -> pd.DataFrame:
+        """This scope's events of ``kinds``, in order."""
+        return self.scope[self.scope["kind"].isin([k.value for k in kinds])]
+
     def end_time(self, log: str | None = None) -> datetime | None:
-        """The newest timestamp in the evidence (of one log when given)."""
-        times = [e.timestamp for e in self.events if e.timestamp is not None and (log is None or e.log == log)]
-        return max(times, default=None)
+        """The newest timestamp in this scope (of one log when given)."""
+        if self._end_times is None:
+            times = self.scope[["log", "timestamp"]].dropna()
+            newest = times.groupby(times["log"].astype(object), sort=False)["timestamp"].max()
+            self._end_times = {k: v.to_pydatetime() for k, v in newest.items()}
+            self._end_times[None] = max(self._end_times.values(), default=None)
+        return self._end_times.get(log)
 
     def last_state(self, device: int | None, machine: str) -> pd.Series | None:
         """The device's newest transition of ``machine`` (None if the evidence has none)."""
-        rows = self.states[(self.states["machine"] == machine) & (self.states["device"] == device)] \
-            if device is not None else self.states.iloc[0:0]
-        return None if rows.empty else rows.iloc[-1]
+        if self._last_states is None:
+            last = self.states.dropna(subset=["device"]).groupby(["device", "machine"], sort=False).tail(1)
+            self._last_states = {(int(r["device"]), r["machine"]): r for _, r in last.iterrows()}
+        return None if device is None else self._last_states.get((device, machine))
 
-    def later(self, after: int, kinds: set[EventKind], **match) -> list[Event]:
-        """Events after index ``after`` of one of ``kinds`` whose fields equal ``match``."""
-        return [e for e in self.events[after + 1:]
-                if e.kind in kinds and all(getattr(e, k) == v for k, v in match.items())]
+    def last_request(self, request: int | None) -> pd.Series | None:
+        """The newest lifetime (row of ``requests``) of a request handle, or None."""
+        if self._last_requests is None:
+            last = self.requests.groupby("request", sort=False).tail(1)
+            self._last_requests = {int(r): row for r, (_, row) in zip(last["request"], last.iterrows())}
+        return None if request is None else self._last_requests.get(request)
+
+    def positions(self, kinds: frozenset[EventKind], key: str | None = None, value=None) -> np.ndarray:
+        """Sorted row numbers of this scope's events of ``kinds`` (whose column ``key`` equals ``value``)."""
+        cache_key = (kinds, key)
+        if cache_key not in self._positions:
+            rows = self.rows(*kinds)
+            if key is None:
+                self._positions[cache_key] = {None: rows.index.to_numpy()}
+            else:
+                rows = rows[rows[key].notna()]
+                self._positions[cache_key] = {
+                    _plain(k): rows.index.to_numpy()[v] for k, v in rows.groupby(key, sort=False, observed=True).indices.items()}
+        return self._positions[cache_key].get(None if key is None else value, _NONE)
+
+    def next_after(self, after: int, kinds: frozenset[EventKind], key: str | None = None, value=None) -> int | None:
+        """The first event after row ``after`` of ``kinds`` (with ``key`` == ``value``), or None."""
+        found = self.all_after(after, kinds, key, value, limit=1)
+        return found[0] if found else None
+
+    def all_after(self, after: int, kinds: frozenset[EventKind], key: str | None = None, value=None,
+                  limit: int | None = None) -> list[int]:
+        """Row numbers of the events after row ``after`` of ``kinds`` (with ``key`` == ``value``)."""
+        at = self.positions(kinds, key, value)
+        start = bisect_right(at, after)
+        return [int(i) for i in at[start: None if limit is None else start + limit]]
+
+    def last_before(self, before: int, kinds: frozenset[EventKind], key: str | None = None, value=None) -> int | None:
+        """The last event before row ``before`` of ``kinds`` (with ``key`` == ``value``), or None."""
+        at = self.positions(kinds, key, value)
+        end = bisect_left(at, before)
+        return int(at[end - 1]) if end else None
 
     def is_9f(self) -> bool:
         return self.bugcheck is not None and self.bugcheck.code == 0x9F
+
+
+_NONE = np.array([], dtype=np.int64)
+
+
+def _plain(value):
+    return int(value) if isinstance(value, (int, np.integer)) else value
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:

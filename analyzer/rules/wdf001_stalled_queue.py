@@ -27,6 +27,7 @@ from analyzer.states import is_d0, short_name
 
 RULE_ID = "WDF001"
 TITLE = "Stalled power-managed queue"
+DEPENDS_ON = ()
 
 _EPISODE_END = {EventKind.QUEUE_POWERED_OFF.value, EventKind.QUEUE_POWERED_ON.value}
 _IN_FLIGHT = ("stop with in-flight requests", "purge with in-flight requests")
@@ -35,15 +36,17 @@ _IN_FLIGHT = ("stop with in-flight requests", "purge with in-flight requests")
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per stalled queue."""
     findings = []
+    open_requests = ctx.requests[ctx.requests["outcome"] == "outstanding"]
+    by_queue = {int(q): rows for q, rows in open_requests.groupby("queue", sort=False)}
     for queue, rows in ctx.queues.groupby("queue", sort=False):
         if not (rows["power_state"].notna().any() or (rows["kind"] == EventKind.QUEUE_POWER_STOP.value).any()):
             continue  # not power-managed: the framework never powered it down or up
-        outstanding = ctx.requests[(ctx.requests["queue"] == queue) & (ctx.requests["outcome"] == "outstanding")]
+        outstanding = by_queue.get(int(queue), open_requests.iloc[0:0])
         finding = _stop_never_finished(ctx, int(queue), rows, outstanding) or \
             _held_while_out_of_d0(ctx, int(queue), rows, outstanding)
         if finding:
+            finding.requests_explained = tuple(int(r) for r in outstanding["request"])
             findings.append(finding)
-            ctx.explained_requests.update(int(r) for r in outstanding["request"])
     return findings
 
 

@@ -23,30 +23,33 @@ from analyzer.states import short_name
 
 RULE_ID = "WDF002"
 TITLE = "EvtIoStop never acknowledged"
+DEPENDS_ON = ()
 
-_RESOLVES = {EventKind.REQUEST_ACKNOWLEDGED, EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED,
-             EventKind.REQUEST_REQUEUED, EventKind.REQUEST_CANCELLED}
-_QUEUE_DONE = {EventKind.QUEUE_POWERED_OFF, EventKind.QUEUE_POWERED_ON}
+_RESOLVES = frozenset({EventKind.REQUEST_ACKNOWLEDGED, EventKind.REQUEST_COMPLETE_CALLED, EventKind.REQUEST_COMPLETED,
+                       EventKind.REQUEST_REQUEUED, EventKind.REQUEST_CANCELLED})
+_QUEUE_DONE = frozenset({EventKind.QUEUE_POWERED_OFF, EventKind.QUEUE_POWERED_ON})
+_POWER_ACTION = frozenset({EventKind.QUEUE_POWER_ACTION})
+_WAITS = frozenset({EventKind.QUEUE_WAITING_DRIVER, EventKind.QUEUE_WAITING})
 
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per request handed to EvtIoStop and never acknowledged or completed."""
     findings, seen = [], set()
-    for notify in (e for e in ctx.events if e.kind is EventKind.POWER_STOP_NOTIFY):
-        if notify.request in seen:
+    notifies = ctx.rows(EventKind.POWER_STOP_NOTIFY)
+    for index, request, queue in zip(notifies.index, notifies["request"], notifies["queue"]):
+        request, queue = opt_int(request), opt_int(queue)
+        if request in seen:
             continue
-        if ctx.later(notify.index, _RESOLVES, request=notify.request) or \
-                ctx.later(notify.index, _QUEUE_DONE, queue=notify.queue):
+        if ctx.next_after(index, _RESOLVES, "request", request) is not None or \
+                ctx.next_after(index, _QUEUE_DONE, "queue", queue) is not None:
             continue
-        seen.add(notify.request)
-        findings.append(_finding(ctx, notify))
-        ctx.explained_requests.add(notify.request)
+        seen.add(request)
+        findings.append(_finding(ctx, ctx.events[int(index)]))
     return findings
 
 
 def _finding(ctx: RuleContext, notify) -> Finding:
-    rows = ctx.requests[ctx.requests["request"] == notify.request]
-    row = rows.iloc[-1] if not rows.empty else None
+    row = ctx.last_request(notify.request)
     device = opt_int(row["device"]) if row is not None else None
     evidence = []
     if row is not None:
@@ -54,13 +57,13 @@ def _finding(ctx: RuleContext, notify) -> Finding:
             at = opt_int(row[column])
             if at is not None and at < notify.index:
                 evidence.append(ctx.evidence(at, role))
-    starts = [e for e in ctx.events[: notify.index] if e.kind is EventKind.QUEUE_POWER_ACTION
-              and (device is None or e.device == device)]
-    if starts:
-        evidence.append(ctx.evidence(starts[-1].index, "power-down of the device's queues begins"))
+    start = ctx.last_before(notify.index, _POWER_ACTION, "device", device) if device is not None else \
+        ctx.last_before(notify.index, _POWER_ACTION)
+    if start is not None:
+        evidence.append(ctx.evidence(start, "power-down of the device's queues begins"))
     evidence.append(ctx.evidence(notify.index, f"EvtIoStop called ({notify.detail})"))
-    for wait in ctx.later(notify.index, {EventKind.QUEUE_WAITING_DRIVER, EventKind.QUEUE_WAITING}, queue=notify.queue)[:3]:
-        evidence.append(ctx.evidence(wait.index, "framework waits for the driver"))
+    for wait in ctx.all_after(notify.index, _WAITS, "queue", notify.queue, limit=3):
+        evidence.append(ctx.evidence(wait, "framework waits for the driver"))
     power = ctx.last_state(device, "power")
     stuck_in = ""
     if power is not None and int(power["index"]) > notify.index:
@@ -79,6 +82,7 @@ def _finding(ctx: RuleContext, notify) -> Finding:
                        "WdfRequestStopAcknowledge(Request, requeue); check with !wdfkd.wdfrequest "
                        f"{hexh(notify.request)} who owns it now."),
         log=notify.log, device=device, queue=notify.queue, request=notify.request, evidence=evidence,
+        requests_explained=(notify.request,),
         at_index=notify.index, at_time=notify.timestamp,
         facts={"stop_action": notify.detail, "waited_seconds": seconds_between(notify.timestamp, ctx.end_time(notify.log))},
     )

@@ -16,35 +16,38 @@ keep them on a manual queue so the framework can cancel them on purge.
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from analyzer.events import EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext, hexh, opt_int
 
 RULE_ID = "WDF003"
 TITLE = "Leaked request"
+DEPENDS_ON = ("WDF001", "WDF002")  # requests they explain are not reported again here
 
 _REMOVAL_STATES = ("Removing", "Removed", "SurpriseRemove", "Final")
 _PURGE = {"purge with in-flight requests", "purge without in-flight requests"}
+_ARRIVALS = (EventKind.REQUEST_QUEUED.value, EventKind.REQUEST_PRESENTED.value)
+_POWER_ACTION = frozenset({EventKind.QUEUE_POWER_ACTION})
 
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per outstanding request no earlier rule explained."""
-    findings = []
+    explained = {r for rule in DEPENDS_ON for f in ctx.findings_of(rule) for r in f.requests_explained}
+    teardown = _Teardowns(ctx)
     outstanding = ctx.requests[ctx.requests["outcome"] == "outstanding"]
-    for _, row in outstanding.iterrows():
-        request = int(row["request"])
-        if request in ctx.explained_requests:
-            continue
-        findings.append(_finding(ctx, row, request))
-    return findings
+    return [_finding(ctx, row, int(row["request"]), teardown) for _, row in outstanding.iterrows()
+            if int(row["request"]) not in explained]
 
 
-def _finding(ctx: RuleContext, row, request: int) -> Finding:
+def _finding(ctx: RuleContext, row, request: int, teardowns: "_Teardowns") -> Finding:
     first, queue, device = int(row["first_index"]), opt_int(row["queue"]), opt_int(row["device"])
-    teardown = _teardown_after(ctx, first, queue, device)
-    power_down = _power_down_after(ctx, first, device)
-    arrival = ctx.events[first].kind in (EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED)
-    evidence = [ctx.evidence(first, "request arrives" if arrival else "request first seen")]
+    teardown = teardowns.after(first, queue, device)
+    power_down = ctx.next_after(first, _POWER_ACTION, "device", device) if device is not None else \
+        ctx.next_after(first, _POWER_ACTION)
+    event = ctx.events[first]
+    evidence = [ctx.evidence(first, "request arrives" if event.kind.value in _ARRIVALS else "request first seen")]
     presented = opt_int(row["presented_index"])
     if presented is not None and presented != first:
         evidence.append(ctx.evidence(presented, f"presented to the driver ({row['callback']})"))
@@ -56,7 +59,6 @@ def _finding(ctx: RuleContext, row, request: int) -> Finding:
         evidence.append(ctx.evidence(power_down, "device powers down"))
     else:
         severity, where = Severity.INFO, "is still in flight at the end of the evidence"
-    event = ctx.events[first]
     return Finding(
         rule=RULE_ID, title=TITLE, severity=severity,
         summary=(f"WDFREQUEST {hexh(request)}{' on WDFQUEUE ' + hexh(queue) if queue is not None else ''}"
@@ -72,19 +74,30 @@ def _finding(ctx: RuleContext, row, request: int) -> Finding:
     )
 
 
-def _teardown_after(ctx: RuleContext, first: int, queue: int | None, device: int | None) -> int | None:
-    for e in ctx.events[first + 1:]:
-        if e.queue is not None and e.queue == queue and (
-                e.kind is EventKind.QUEUE_SHUTDOWN or (e.kind is EventKind.QUEUE_POWER_STOP and e.detail in _PURGE)):
-            return e.index
-        if e.kind is EventKind.STATE and e.machine == "pnp" and (device is None or e.device == device) \
-                and any(word in (e.state or "") for word in _REMOVAL_STATES):
-            return e.index
-    return None
+class _Teardowns:
+    """Where queues are purged or shut down and devices removed, for 'the first teardown after row N'."""
+
+    def __init__(self, ctx: RuleContext):
+        self.ctx = ctx
+        kind, detail = ctx.scope["kind"].astype(object), ctx.scope["detail"]
+        queue_end = (kind == EventKind.QUEUE_SHUTDOWN.value) | ((kind == EventKind.QUEUE_POWER_STOP.value) &
+                                                                  detail.isin(list(_PURGE)))
+        rows = ctx.scope[queue_end & ctx.scope["queue"].notna()]
+        self.by_queue = {int(q): v.index.to_numpy() for q, v in rows.groupby("queue", sort=False)}
+        states = ctx.scope[(kind == EventKind.STATE.value) & (ctx.scope["machine"].astype(object) == "pnp")]
+        removal = states["state"].astype(str).str.contains("|".join(_REMOVAL_STATES))
+        states = states[removal]
+        self.any_device = states.index.to_numpy()
+        self.by_device = {int(d): v.index.to_numpy() for d, v in states[states["device"].notna()].groupby(
+            "device", sort=False)}
+
+    def after(self, first: int, queue: int | None, device: int | None) -> int | None:
+        candidates = [_first_after(self.by_queue.get(queue, ()) if queue is not None else (), first),
+                      _first_after(self.by_device.get(device, ()) if device is not None else self.any_device, first)]
+        found = [c for c in candidates if c is not None]
+        return min(found) if found else None
 
 
-def _power_down_after(ctx: RuleContext, first: int, device: int | None) -> int | None:
-    for e in ctx.events[first + 1:]:
-        if e.kind is EventKind.QUEUE_POWER_ACTION and (device is None or e.device == device):
-            return e.index
-    return None
+def _first_after(positions, after: int) -> int | None:
+    at = bisect_right(positions, after)
+    return int(positions[at]) if at < len(positions) else None

@@ -23,6 +23,7 @@ from analyzer.states import MACHINE_TITLES, short_name
 
 RULE_ID = "WDF004"
 TITLE = "State machine stuck"
+DEPENDS_ON = ()
 
 LONG_WAIT_SECONDS = 60.0  # a transition still pending after this long is an error, not a snapshot
 IDLE_BUSY_SECONDS = 60.0  # longer than common idle timeouts: busy with no I/O means a held power reference

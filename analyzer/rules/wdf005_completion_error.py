@@ -21,6 +21,8 @@ WdfRequestComplete and, if it returns STATUS_CANCELLED, let the cancel routine c
 """
 from __future__ import annotations
 
+import pandas as pd
+
 from analyzer.events import Event, EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext, hexh
@@ -28,6 +30,7 @@ from analyzer.timelines import ARRIVAL_KINDS
 
 RULE_ID = "WDF005"
 TITLE = "Request completion error"
+DEPENDS_ON = ()
 
 FIRST = "first completion"
 AGAIN = "completed again"
@@ -88,17 +91,50 @@ class _Tracker:
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per request with a completion error or a double completion."""
     t = _Tracker()
-    for e in ctx.events:
+    rows = _suspects(ctx.scope)
+    for index in rows.index:
+        e = ctx.events[int(index)]
         if e.request is not None:
             t.see(e)
         elif e.mentions:
             t.mentioned(e)
     for request, index in t.unidentified.items():  # nothing decoded after them explains them
         t.flag(request, index, UNIDENTIFIED)
-    return [_finding(ctx, request, lines) for request, lines in t.problems.items()]
+    with_queue = rows[rows["request"].notna() & rows["queue"].notna()]
+    queues = {int(r): int(q) for r, q in with_queue.groupby("request", sort=False)["queue"].first().items()}
+    return [_finding(ctx, request, lines, queues.get(request)) for request, lines in t.problems.items()]
 
 
-def _finding(ctx: RuleContext, request: int, lines: list[tuple[int, str]]) -> Finding:
+def _suspects(scope: pd.DataFrame) -> pd.DataFrame:
+    """The rows the tracker must see: every event of a request that is completed twice between two arrivals,
+    completed before the driver's completion call, used while not owned or named in a completion error, or
+    named by an unidentified record; and those unidentified records. Requests with one clean completion per
+    arrival cannot produce a finding, so they are left out (this keeps the rule linear on long traces)."""
+    kind = scope["kind"].astype(object)
+    mentions = scope["mentions"][kind == EventKind.RAW.value]
+    mentions = mentions[mentions.map(len) > 0]
+    named = {int(p) for pointers in mentions for p in pointers}
+    rows = scope[scope["request"].notna()]
+    rkind = kind[rows.index]
+    arrival = rkind.isin(list(ARRIVAL_KINDS)).astype(int)
+    segment = arrival.groupby(rows["request"], sort=False).cumsum()
+    called = rkind.isin([EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value])
+    completed = rkind == EventKind.REQUEST_COMPLETED.value
+    problem = rkind.isin([EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value])
+    position = pd.Series(rows.index, index=rows.index, dtype="float64")
+    per = pd.DataFrame({"request": rows["request"], "segment": segment, "called": called, "completed": completed,
+                        "problem": problem, "first_called": position.where(called),
+                        "first_completed": position.where(completed)}).groupby(["request", "segment"], sort=False).agg(
+        called=("called", "sum"), completed=("completed", "sum"), problem=("problem", "sum"),
+        first_called=("first_called", "min"), first_completed=("first_completed", "min"))
+    bad = per[(per["called"] >= 2) | (per["completed"] >= 2) | (per["problem"] > 0) |
+              (per["first_completed"] < per["first_called"].fillna(float("inf")))]
+    suspects = {int(r) for r in bad.index.get_level_values("request")} | named
+    keep = scope["request"].isin(list(suspects)).fillna(False) | scope.index.isin(mentions.index)
+    return scope[keep]
+
+
+def _finding(ctx: RuleContext, request: int, lines: list[tuple[int, str]], queue: int | None) -> Finding:
     lines = sorted(set(lines))
     what = sorted({role for _, role in lines if role not in (FIRST, AGAIN)})
     if any(role == AGAIN for _, role in lines):
@@ -106,7 +142,6 @@ def _finding(ctx: RuleContext, request: int, lines: list[tuple[int, str]]) -> Fi
     at = next(i for i, role in lines if role != FIRST)
     event = ctx.events[at]
     only_inferred = all(role in (FIRST, UNIDENTIFIED) for _, role in lines)
-    queue = next((e.queue for e in ctx.events if e.request == request and e.queue is not None), None)
     return Finding(
         rule=RULE_ID, title=TITLE, severity=Severity.WARNING if only_inferred else Severity.ERROR,
         summary=f"WDFREQUEST {hexh(request)}: {', '.join(what)}",

@@ -22,14 +22,15 @@ from analyzer.states import MACHINE_TITLES, short_name
 
 RULE_ID = "WDF006"
 TITLE = "State machine dropped an event"
+DEPENDS_ON = ()
 
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per (device, machine, event, reason), with every occurrence as evidence."""
     groups: dict[tuple, list] = {}
-    for e in ctx.events:
-        if e.kind is EventKind.DROPPED_EVENT:
-            groups.setdefault((e.device, e.machine, e.event, e.detail), []).append(e)
+    for index in ctx.rows(EventKind.DROPPED_EVENT).index:
+        e = ctx.events[int(index)]
+        groups.setdefault((e.device, e.machine, e.event, e.detail), []).append(e)
     return [_finding(ctx, key, events) for key, events in groups.items()]
 
 

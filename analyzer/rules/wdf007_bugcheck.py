@@ -19,6 +19,7 @@ from analyzer.rules.base import RuleContext, hexh
 
 RULE_ID = "WDF007"
 TITLE = "Bugcheck decoded"
+DEPENDS_ON = ("WDF002", "WDF001", "WDF004")  # the log findings that explain a 0x9F, most specific first
 
 _HANDLE_PARAMETER = {0x3: 1, 0x5: 1, 0x7: 1, 0x8: 1, 0xC: 1, 0xD: 1}  # 0x10D P1 -> index of the handle parameter
 
@@ -29,7 +30,7 @@ def check(ctx: RuleContext) -> list[Finding]:
     if bug is None or bug.code not in (0x9F, 0x10D):
         return []
     decoded = decode(bug)
-    related = [f for f in ctx.findings if f.rule in ("WDF001", "WDF002", "WDF004")] if bug.code == 0x9F else []
+    related = [f for rule in DEPENDS_ON for f in ctx.findings_of(rule)] if bug.code == 0x9F else []
     cause = decoded["summary"]
     if related:
         cause += " The log explains it: " + "; ".join(f"{f.rule} {f.summary}" for f in related[:3]) + "."
