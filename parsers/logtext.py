@@ -19,9 +19,9 @@ from parsers.analyze_text import read_analyze_text
 from parsers.catalog import Catalog, load
 from parsers.errors import EvidenceError
 from parsers.records import LogSet, SourceRef, TraceMessage
-from parsers.wpp import GENERAL_MARK, INFERRED_MARK, pointer_values
+from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK
+from parsers.wpp import pointer_values
 
-DEBUGGER = "debugger"  # level of lines that are not log records
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
 _RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+(?:::[\w~<>$]+)*)?\s*-\s+)?(.*)$")
 _TRACEFMT = re.compile(r"^\s*\[(\d+)\]([0-9A-Fa-f]+)\.([0-9A-Fa-f]+)::(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+\[([^\]]*)\](.*)$")

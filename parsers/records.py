@@ -11,6 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 
+DEBUGGER = "debugger"  # TraceMessage.level of pasted lines that are not log records (debugger chatter)
+#: The marks wdftriage prints after a message recognised by its payload shape (no TMF), in every output;
+#: parsers/logtext.py reads them back when wdftriage's own output is pasted.
+INFERRED_MARK = "[inferred: no TMF, recognised by shape]"
+GENERAL_MARK = "[inferred: no TMF, recognised by shape; general form, the exact wording needs the TMF]"
+
+
 @dataclass(frozen=True, slots=True)
 class SourceRef:
     """Where a message came from: file plus line (text) or byte offset (binary) and sequence."""

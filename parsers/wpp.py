@@ -3,8 +3,8 @@
 A WPP payload is the message's arguments back to back in argument-number order, no headers, no
 alignment (sizes per item type below; pointers as wide as the writer's). Rendering follows the
 FormatMessage-style ``%N!fmt!`` of the TMF format string, with the names wdfkd and tracefmt print
-for NTSTATUS values and enums. The debugger's line prefix is ``%7!u!: %!FUNC! - `` (sequence,
-function) or, with timestamps, ``%7!u!: %4!s! %!FUNC! - ``.
+for NTSTATUS values and enums. Printing whole ``!wdflogdump`` lines is the renderers' job
+(reports/logdump.py).
 """
 from __future__ import annotations
 
@@ -33,7 +33,6 @@ _GUID_ITEMS = {"ItemGuid", "ItemCLSID", "ItemLIBID", "ItemIID"}
 _SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%%")
 _PRINTF = re.compile(r"^([-+ #0]*)(\d*)(?:\.(\d+))?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZegfE])$")
 _STRING_HOLES = {"s", "S", "Z", "hs", "ls", "ws", "wZ", "hZ"}
-_PREFIX_FORMS = {"sequence": "{seq}: {func} - ", "timestamp": "{seq}: {time} {func} - "}
 
 
 class WppError(ValueError):
@@ -235,28 +234,3 @@ def _catalog_value(hole: str, value):
     if isinstance(value, int) and value < 0 and hole[-1:] in ("x", "X", "p", "o"):
         return value & (0xFFFFFFFFFFFFFFFF if hole.startswith("I64") or hole == "p" else 0xFFFFFFFF)
     return value
-
-
-def timestamp_text(when: datetime | None) -> str:
-    """``MM/DD/YYYY-HH:MM:SS.fffffff`` as wdfkd prints record times (UTC)."""
-    if when is None:
-        return "--/--/-----:--:--.-------"
-    return when.strftime("%m/%d/%Y-%H:%M:%S.") + f"{when.microsecond * 10:07d}"
-
-
-def format_line(message: TraceMessage, prefix: str = "sequence") -> str:
-    """A message as one ``!wdflogdump`` line: ``<seq>: <Function> - <text>``."""
-    seq = "" if message.sequence is None else str(message.sequence)
-    head = _PREFIX_FORMS[prefix].format(seq=seq, func=message.function or "", time=timestamp_text(message.timestamp))
-    return head + message.text + inferred_marker(message)
-
-
-INFERRED_MARK = "[inferred: no TMF, recognised by shape]"
-GENERAL_MARK = "[inferred: no TMF, recognised by shape; general form, the exact wording needs the TMF]"
-
-
-def inferred_marker(message: TraceMessage) -> str:
-    """The note a recognised line carries in every text output ('' for lines decoded with a TMF)."""
-    if not message.inferred:
-        return ""
-    return "  " + (GENERAL_MARK if message.general else INFERRED_MARK)

@@ -4,9 +4,32 @@ from __future__ import annotations
 import json
 from itertools import groupby
 
-from parsers.logtext import DEBUGGER
-from parsers.records import LogSet, TraceMessage
-from parsers.wpp import format_line
+from datetime import datetime
+
+from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK, LogSet, TraceMessage
+
+_PREFIX_FORMS = {"sequence": "{seq}: {func} - ", "timestamp": "{seq}: {time} {func} - "}
+
+
+def timestamp_text(when: datetime | None) -> str:
+    """``MM/DD/YYYY-HH:MM:SS.fffffff`` as wdfkd prints record times (UTC)."""
+    if when is None:
+        return "--/--/-----:--:--.-------"
+    return when.strftime("%m/%d/%Y-%H:%M:%S.") + f"{when.microsecond * 10:07d}"
+
+
+def format_line(message: TraceMessage, prefix: str = "sequence") -> str:
+    """A message as one ``!wdflogdump`` line: ``<seq>: <Function> - <text>``."""
+    seq = "" if message.sequence is None else str(message.sequence)
+    head = _PREFIX_FORMS[prefix].format(seq=seq, func=message.function or "", time=timestamp_text(message.timestamp))
+    return head + message.text + inferred_marker(message.inferred, message.general)
+
+
+def inferred_marker(inferred: bool, general: bool = False) -> str:
+    """The note a recognised line carries in every text output ('' for lines decoded with a TMF)."""
+    if not inferred:
+        return ""
+    return "  " + (GENERAL_MARK if general else INFERRED_MARK)
 
 
 def _header(name: str, facts: dict, count: int) -> list[str]:

@@ -12,7 +12,8 @@ from parsers.catalog import load
 from parsers.errors import EvidenceError
 from parsers.ifr import parse_ifr
 from parsers.tmf import TmfDatabase, parse_tmf_file, parse_tmf_lines
-from parsers.wpp import WppError, decode_args, format_line, messages_from_ifr, render
+from parsers.wpp import WppError, decode_args, messages_from_ifr, render
+from reports.logdump import format_line
 
 TMF_DATA = Path(__file__).parent / "data" / "tmf"  # copies of the real TMFs (see README there)
 
