@@ -61,6 +61,8 @@ NAME_FIELDS = ("machine", "state", "from_state", "event", "detail")
 #: ``offset`` point back into it (``file`` may name a part of the input, e.g. ``dump@0x5000``).
 EVENT_COLUMNS = ("input", "log", "file", "line", "offset", "sequence", "timestamp", "kind", "text", "catalog_id",
                  "level", "inferred") + HANDLE_FIELDS + ("count",) + NAME_FIELDS + ("mentions",)
+#: Columns with few distinct values, held as pandas categoricals (compared by code, stored once).
+CATEGORY_COLUMNS = ("input", "log", "file", "kind", "catalog_id", "level") + NAME_FIELDS
 _ERROR_LEVELS = {"TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL"}
 _KINDS = {k.value: k for k in EventKind}
 
@@ -190,7 +192,7 @@ def _typed(name: str, values: list):
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce").astype("datetime64[ns, UTC]")
     if name == "inferred":
         return pd.array([bool(v) for v in values], dtype=bool)
-    if name in ("input", "log", "kind", "level", "machine"):
+    if name in CATEGORY_COLUMNS:
         return pd.Categorical(values)
     return pd.Series(values, dtype=object)
 
@@ -231,12 +233,24 @@ class EventTable:
             self._values[name] = values
         return self._values[name]
 
+    def _value(self, name: str, index: int):
+        cached = self._values.get(name)
+        if cached is not None:
+            return cached[index]
+        value = self.frame[name].array[index]
+        if value is pd.NA or value is pd.NaT or (value is not None and not isinstance(value, (str, tuple)) and
+                                                 pd.isna(value)):
+            return None
+        if isinstance(value, pd.Timestamp):
+            return value.to_pydatetime()
+        return value.item() if hasattr(value, "item") else value
+
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
-        v = {name: self.values(name)[index] for name in EVENT_COLUMNS}
+        v = {name: self._value(name, index) for name in EVENT_COLUMNS}
         return Event(kind=_KINDS[v["kind"]], index=index,
                      ref=SourceRef(file=v["file"], line=v["line"], offset=v["offset"], sequence=v["sequence"]),
                      text=v["text"], input=v["input"], log=v["log"], sequence=v["sequence"], timestamp=v["timestamp"],

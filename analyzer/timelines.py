@@ -70,13 +70,22 @@ ARRIVAL_KINDS = frozenset(k.value for k in (
 _CANCELLED_ON_QUEUE = "cancelled on queue"
 
 
-def ends_request(kind: pd.Series, detail: pd.Series) -> pd.Series:
+def is_in(column: pd.Series, values) -> np.ndarray:
+    """Boolean array: the (categorical or object) ``column`` holds one of ``values`` (compared on the category
+    codes when the column is categorical: one lookup per category, not per row)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        wanted = np.append(column.cat.categories.isin(list(values)), False)  # code -1 (missing) -> False
+        return wanted[column.cat.codes.to_numpy()]
+    return column.isin(list(values)).to_numpy(dtype=bool)
+
+
+def ends_request(kind: pd.Series, detail: pd.Series) -> np.ndarray:
     """True for events after which the framework no longer holds the request: a completion (also one the
     queue did itself on arrival), or a cancellation the framework completes itself (cancelled while still
     on the queue). A cancel routine being called leaves the request with the driver, which must still
     complete it."""
-    kind = kind.astype(object)
-    return kind.isin(list(_END_KINDS)) & ((kind != EventKind.REQUEST_CANCELLED.value) | (detail == _CANCELLED_ON_QUEUE))
+    cancelled = is_in(kind, [EventKind.REQUEST_CANCELLED.value])
+    return is_in(kind, _END_KINDS) & (~cancelled | is_in(detail, [_CANCELLED_ON_QUEUE]))
 
 
 def empty(columns: tuple[str, ...]) -> pd.DataFrame:
@@ -97,135 +106,240 @@ def conform(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
             col = pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
         elif name in _BOOL_COLUMNS:
             col = col.fillna(False).astype(bool)
+        elif col.dtype == object:
+            col = col.where(col.notna(), None)
         else:
             col = col.astype(object).where(col.notna(), None)
         out[name] = pd.Series(col, index=df.index)
     return pd.DataFrame(out, columns=list(columns)).reset_index(drop=True)
 
 
-def _with_index(events: pd.DataFrame) -> pd.DataFrame:
-    """The event rows with their table row number as column ``index``."""
-    return events.assign(index=np.asarray(events.index, dtype=np.uint64))
+def _rows(events: pd.DataFrame, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
+    """The masked rows' ``columns``, plus their table row number as column ``index``."""
+    rows = events.loc[mask, columns]
+    return rows.assign(index=np.asarray(rows.index, dtype=np.uint64))
+
+
+def _uint(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(values as uint64 with 0 for missing, missing mask) of a nullable UInt64 column."""
+    return column.to_numpy(dtype=np.uint64, na_value=0), column.isna().to_numpy()
+
+
+def _lookup(keys: np.ndarray, missing: np.ndarray, mapping: dict[int, int]) -> pd.arrays.IntegerArray:
+    """mapping[key] for every key (missing where the key is missing or not mapped), as UInt64."""
+    known = np.array(sorted(mapping), dtype=np.uint64)
+    found = np.zeros(len(keys), dtype=bool)
+    values = np.zeros(len(keys), dtype=np.uint64)
+    if len(known):
+        targets = np.array([mapping[int(k)] for k in known], dtype=np.uint64)
+        at = np.minimum(np.searchsorted(known, keys), len(known) - 1)
+        found = (known[at] == keys) & ~missing
+        values = np.where(found, targets[at], np.uint64(0))
+    return pd.arrays.IntegerArray(values, ~found)
 
 
 def queue_devices(events: pd.DataFrame) -> dict[int, int]:
     """queue -> device, from the device named by the last "for all queues of WDFDEVICE" message before the
     queue's first event of a power episode; when the events name a single device, every queue is its own."""
-    kind = events["kind"].astype(object).to_numpy()
-    opens = np.isin(kind, [EventKind.QUEUE_POWER_ACTION.value, EventKind.QUEUES_RESUMED.value])
-    last_open = np.maximum.accumulate(np.where(opens, np.arange(len(kind)), -1)) if len(kind) else np.array([], int)
-    rows = np.flatnonzero(np.isin(kind, list(QUEUE_KINDS)) & (last_open >= 0))
+    opens = is_in(events["kind"], [EventKind.QUEUE_POWER_ACTION.value, EventKind.QUEUES_RESUMED.value])
+    last_open = np.maximum.accumulate(np.where(opens, np.arange(len(opens)), -1)) if len(opens) else np.array([], int)
+    rows = np.flatnonzero(is_in(events["kind"], QUEUE_KINDS) & (last_open >= 0))
     pairs = pd.DataFrame({"queue": events["queue"].array[rows], "device": events["device"].array[last_open[rows]]})
     pairs = pairs.dropna().drop_duplicates("queue")
     mapping = {int(q): int(d) for q, d in zip(pairs["queue"], pairs["device"])}
     devices = events["device"].dropna().unique()
     if len(devices) == 1:
-        for q in events.loc[events["queue"].notna(), "queue"].unique():
+        for q in events["queue"].dropna().unique():
             mapping.setdefault(int(q), int(devices[0]))
     return mapping
 
 
 def build_states(events: pd.DataFrame) -> pd.DataFrame:
     """The ``states`` frame: every state-machine transition in order."""
-    rows = _with_index(events[events["kind"] == EventKind.STATE.value])
-    if rows.empty:
+    mask = is_in(events["kind"], [EventKind.STATE.value])
+    if not mask.any():
         return empty(STATE_COLUMNS)
-    pairs = rows[["machine", "state"]].astype(object).drop_duplicates()
+    rows = _rows(events, mask, ["input", "device", "devobj", "machine", "sequence", "timestamp", "from_state", "state"])
+    machine, state = rows["machine"].astype(object), rows["state"].astype(object)
+    pairs = pd.DataFrame({"machine": machine, "state": state}).drop_duplicates()
     resting = {(m, s): is_resting(m, s) for m, s in pairs.itertuples(index=False)}
-    transitional = [not resting[(m, s)] for m, s in zip(rows["machine"].astype(object), rows["state"])]
+    transitional = [not resting[(m, s)] for m, s in zip(machine, state)]
     out = rows.rename(columns={"timestamp": "time"}).assign(transitional=transitional)
     return conform(out, STATE_COLUMNS)
 
 
 def build_queues(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFrame:
     """The ``queues`` frame: every queue event with the queue's power state and stop episode."""
-    kind = events["kind"].astype(object)
-    rows = _with_index(events[kind.isin(list(QUEUE_KINDS)) & events["queue"].notna()])
-    if rows.empty:
+    mask = is_in(events["kind"], QUEUE_KINDS) & events["queue"].notna().to_numpy()
+    if not mask.any():
         return empty(QUEUE_COLUMNS)
-    rkind = rows["kind"].astype(object)
-    power = rows["state"].where(rkind == EventKind.QUEUE_POWER_STATE.value)
-    stops = (rkind == EventKind.QUEUE_POWER_STOP.value).astype(np.int64)
+    rows = _rows(events, mask, ["input", "queue", "sequence", "timestamp", "kind", "state", "count", "detail"])
+    power = rows["state"].astype(object).where(is_in(rows["kind"], [EventKind.QUEUE_POWER_STATE.value]))
+    stops = is_in(rows["kind"], [EventKind.QUEUE_POWER_STOP.value]).astype(np.int64)
     by_queue = rows["queue"]
     out = pd.DataFrame({
-        "input": rows["input"].astype(object), "queue": by_queue, "index": rows["index"],
-        "sequence": rows["sequence"], "time": rows["timestamp"], "kind": rkind,
+        "input": rows["input"], "queue": by_queue, "index": rows["index"],
+        "sequence": rows["sequence"], "time": rows["timestamp"], "kind": rows["kind"],
         "power_state": power.groupby(by_queue, sort=False).ffill(),
-        "episode": stops.groupby(by_queue, sort=False).cumsum(),
+        "episode": pd.Series(stops, index=rows.index).groupby(by_queue, sort=False).cumsum(),
         "waiting": rows["count"], "detail": rows["detail"],
+        "device": _lookup(*_uint(by_queue), devices),
     })
-    out["device"] = [devices.get(int(q)) for q in by_queue]
     return conform(out, QUEUE_COLUMNS)
+
+
+class _Lifetimes:
+    """Per-lifetime reductions over request events sorted by (request, row number), lifetimes contiguous."""
+
+    def __init__(self, starts: np.ndarray):
+        self.bounds = np.flatnonzero(starts)
+        self.pos = np.arange(len(starts))
+
+    def first(self, mask: np.ndarray) -> np.ndarray:
+        """Position of the first masked row of each lifetime (-1 when none)."""
+        found = np.minimum.reduceat(np.where(mask, self.pos, len(self.pos)), self.bounds)
+        return np.where(found < len(self.pos), found, -1)
+
+    def last(self, mask: np.ndarray) -> np.ndarray:
+        """Position of the last masked row of each lifetime (-1 when none)."""
+        return np.maximum.reduceat(np.where(mask, self.pos, -1), self.bounds)
+
+
+class _Column:
+    """One event column restricted to some rows, as numpy arrays: ``values`` (uint64 handles with 0 for
+    missing, category codes, or datetime64) and ``missing``; ``take`` reorders/filters every array alike."""
+
+    def __init__(self, column: pd.Series, rows: np.ndarray):
+        if isinstance(column.dtype, pd.CategoricalDtype):
+            self.categories = np.append(column.cat.categories.to_numpy(dtype=object), None)
+            self.values = column.cat.codes.to_numpy()[rows]  # -1 (missing) indexes the trailing None
+            self.missing = self.values < 0
+        elif isinstance(column.dtype, pd.DatetimeTZDtype):
+            self.values = column.dt.tz_convert(None).to_numpy()[rows]
+            self.missing = np.isnat(self.values)
+        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
+            self.categories = None
+            self.values = column.to_numpy(dtype=object)[rows]
+            self.missing = pd.isna(self.values)
+        else:
+            self.values = column.to_numpy(dtype=np.uint64, na_value=0)[rows]
+            self.missing = column.isna().to_numpy()[rows]
+
+    def take(self, at: np.ndarray) -> None:
+        self.values, self.missing = self.values[at], self.missing[at]
+
+    def has(self, wanted) -> np.ndarray:
+        """Rows whose (categorical or object) value is one of ``wanted``."""
+        if getattr(self, "categories", None) is not None:
+            return np.isin(self.categories, list(wanted))[self.values]
+        return np.isin(self.values, list(wanted))
+
+    def startswith(self, prefix: str) -> np.ndarray:
+        """Rows whose (categorical or object) text starts with ``prefix``."""
+        if getattr(self, "categories", None) is not None:
+            return np.array([isinstance(v, str) and v.startswith(prefix) for v in self.categories])[self.values]
+        return pd.Series(self.values, dtype=object).str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
+
+    def objects(self, at: np.ndarray) -> np.ndarray:
+        """Python values at positions ``at`` (None where ``at`` is -1 or the value is missing)."""
+        safe = np.maximum(at, 0)
+        values = self.categories[self.values[safe]] if getattr(self, "categories", None) is not None \
+            else self.values[safe].astype(object)
+        values[(at < 0) | self.missing[safe]] = None
+        return values
+
+    def uints(self, at: np.ndarray) -> pd.arrays.IntegerArray:
+        """UInt64 values at positions ``at`` (missing where ``at`` is -1 or the value is missing)."""
+        safe = np.maximum(at, 0)
+        return pd.arrays.IntegerArray(self.values[safe], (at < 0) | self.missing[safe])
+
+    def times(self, at: np.ndarray) -> np.ndarray:
+        return np.where(at >= 0, self.values[np.maximum(at, 0)], np.datetime64("NaT"))
 
 
 def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFrame:
     """The ``requests`` frame: one row per request lifetime (see the module docstring)."""
-    r = _with_index(events[events["request"].notna()])
-    if r.empty:
+    rows = np.flatnonzero(events["request"].notna().to_numpy())
+    if not len(rows):
         return empty(REQUEST_COLUMNS)
-    r = r.sort_values(["request", "index"], kind="stable")
-    kind = r["kind"].astype(object)
-    is_end = ends_request(kind, r["detail"]).to_numpy()
-    is_arrival = kind.isin(list(ARRIVAL_KINDS)).to_numpy()
-    request = r["request"].to_numpy(dtype=np.uint64)
-    first_of_request = np.ones(len(r), dtype=bool)
+    c = {name: _Column(events[name], rows) for name in ("input", "request", "kind", "queue", "irp", "detail",
+                                                         "status", "information", "timestamp")}
+    index = np.asarray(events.index, dtype=np.int64)[rows]
+    order = np.lexsort((index, c["request"].values))
+    index = index[order]
+    for column in c.values():
+        column.take(order)
+    request, kind = c["request"].values, c["kind"]
+    cancelled = kind.has([EventKind.REQUEST_CANCELLED.value])
+    is_end = kind.has(_END_KINDS) & (~cancelled | c["detail"].has([_CANCELLED_ON_QUEUE]))
+    is_arrival = kind.has(ARRIVAL_KINDS)
+    n = len(index)
+    first_of_request = np.ones(n, dtype=bool)
     first_of_request[1:] = request[1:] != request[:-1]
-    group_start = np.maximum.accumulate(np.where(first_of_request, np.arange(len(r)), 0))
-    ends_total = np.cumsum(is_end)
-    ends_before = ends_total - is_end - (ends_total - is_end)[group_start]  # ends earlier in the same request
+    group_start = np.maximum.accumulate(np.where(first_of_request, np.arange(n), 0))
+    before = np.cumsum(is_end) - is_end  # ends strictly before each row
+    ends_before = before - before[group_start]  # ... within the same request
     # a lifetime starts at a request's first event, and at an arrival with an end since the previous arrival
-    prev_arrival_ends = _previous_within(np.where(is_arrival, ends_before, -1), is_arrival, group_start)
+    prev_arrival_ends = _previous_within(ends_before, is_arrival, group_start)
     starts = first_of_request | (is_arrival & (ends_before > np.maximum(prev_arrival_ends, 0)))
-    lifetime = np.cumsum(starts) - 1
-    lifetime_start = np.flatnonzero(starts)[lifetime]
-    ended = ends_before - ends_before[lifetime_start] > 0
-    keep = ~ended | is_end  # late messages about an ended request don't reopen it
-    r = r[keep].assign(lifetime=lifetime[keep], is_end=is_end[keep])
-    kind = r["kind"].astype(object)
-    g = r.groupby("lifetime", sort=False)
-
-    def first_where(mask, column="index"):
-        return r[column].where(mask).groupby(r["lifetime"], sort=False).first()
-
-    def last_where(mask, column="index"):
-        return r[column].where(mask).groupby(r["lifetime"], sort=False).last()
-
-    presented = kind == EventKind.REQUEST_PRESENTED.value
-    ack = kind == EventKind.REQUEST_ACKNOWLEDGED.value
-    requeue_event = kind == EventKind.REQUEST_REQUEUED.value
-    requeue_value = pd.Series(np.where(requeue_event, True, r["detail"].astype(str).str.startswith("with")),
-                              index=r.index).where(ack | requeue_event)
-    prev_queue = r["queue"].groupby(r["lifetime"], sort=False).shift(1)
-    prev_queue = prev_queue.groupby(r["lifetime"], sort=False).ffill()
-    forwarded = (kind == EventKind.REQUEST_QUEUED.value) & r["queue"].notna() & prev_queue.notna() & \
-        (r["queue"] != prev_queue)
-    end_rows = r[r["is_end"]].groupby("lifetime", sort=False).head(1).set_index("lifetime")
+    lifetime_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    keep = np.flatnonzero(~(ends_before - ends_before[lifetime_start] > 0) | is_end)  # late messages don't reopen
+    index, is_end, starts = index[keep], is_end[keep], starts[keep]
+    for column in c.values():
+        column.take(keep)
+    kind, lt = c["kind"], _Lifetimes(starts)
+    presented = kind.has([EventKind.REQUEST_PRESENTED.value])
+    queued = kind.has([EventKind.REQUEST_QUEUED.value])
+    requeue_event = kind.has([EventKind.REQUEST_REQUEUED.value])
+    ack = kind.has([EventKind.REQUEST_ACKNOWLEDGED.value])
+    queue = c["queue"]
+    # forwarded: queued on a queue other than the last one named before it in the same lifetime
+    lifetime_of = np.cumsum(starts) - 1
+    prev_named = np.empty(len(index), dtype=np.int64)
+    prev_named[0] = -1
+    prev_named[1:] = np.maximum.accumulate(np.where(queue.missing, -1, lt.pos))[:-1]
+    same = (prev_named >= 0) & (lifetime_of[np.maximum(prev_named, 0)] == lifetime_of)
+    forwarded_row = queued & ~queue.missing & same & (queue.values[np.maximum(prev_named, 0)] != queue.values)
+    with_requeue = requeue_event | (ack & c["detail"].startswith("with"))
+    last_requeue = lt.last(ack | requeue_event)
+    first, end_at = lt.bounds, lt.first(is_end)
+    end_kind = kind.objects(end_at)
+    outcome = np.full(len(first), "outstanding", dtype=object)
+    for value, name in _END_KINDS.items():
+        outcome[end_kind == value] = name
+    positions = _Column(pd.Series(index.astype(np.uint64)), np.arange(len(index)))
+    queue_at = lt.last(~queue.missing)
     out = pd.DataFrame({
-        "input": g["input"].first().astype(object),
-        "request": g["request"].first(),
-        "irp": g["irp"].last(),
-        "queue": g["queue"].last(),
-        "callback": last_where(presented, "detail"),
-        "first_index": g["index"].first(),
-        "first_time": g["timestamp"].first(),
-        "queued_index": first_where(kind == EventKind.REQUEST_QUEUED.value),
-        "presented_index": last_where(presented),
-        "stop_notified_index": last_where(kind == EventKind.POWER_STOP_NOTIFY.value),
-        "acknowledged_index": last_where(ack),
-        "requeued": requeue_value.groupby(r["lifetime"], sort=False).last().fillna(False).astype(bool),
-        "forwarded": forwarded.groupby(r["lifetime"], sort=False).any(),
+        "input": c["input"].objects(first),
+        "request": c["request"].uints(first),
+        "irp": c["irp"].uints(lt.last(~c["irp"].missing)),
+        "queue": queue.uints(queue_at),
+        "device": _lookup(queue.values[np.maximum(queue_at, 0)], queue_at < 0, devices),
+        "callback": c["detail"].objects(lt.last(presented)),
+        "first_index": index[first],
+        "first_time": c["timestamp"].times(first),
+        "queued_index": positions.uints(lt.first(queued)),
+        "presented_index": positions.uints(lt.last(presented)),
+        "stop_notified_index": positions.uints(lt.last(kind.has([EventKind.POWER_STOP_NOTIFY.value]))),
+        "acknowledged_index": positions.uints(lt.last(ack)),
+        "requeued": np.where(last_requeue >= 0, with_requeue[np.maximum(last_requeue, 0)], False),
+        "forwarded": np.logical_or.reduceat(forwarded_row, first),
+        "completed_index": positions.uints(np.where(outcome == "completed", end_at, -1)),
+        "cancelled_index": positions.uints(np.where(outcome == "cancelled", end_at, -1)),
+        "end_index": positions.uints(end_at),
+        "end_time": c["timestamp"].times(end_at),
+        "status": c["status"].uints(end_at),
+        "information": c["information"].uints(end_at),
+        "outcome": outcome,
     })
-    end_kind = end_rows["kind"].astype(object).map(_END_KINDS)
-    out["outcome"] = end_kind.reindex(out.index).fillna("outstanding")
-    out["completed_index"] = end_rows["index"].where(end_kind == "completed").reindex(out.index)
-    out["cancelled_index"] = end_rows["index"].where(end_kind == "cancelled").reindex(out.index)
-    out["end_index"] = end_rows["index"].reindex(out.index)
-    out["end_time"] = end_rows["timestamp"].reindex(out.index)
-    out["status"] = end_rows["status"].reindex(out.index)
-    out["information"] = end_rows["information"].reindex(out.index)
-    out["status_name"] = [None if pd.isna(s) else ntstatus.render(int(s)) for s in out["status"]]
-    out["device"] = [None if pd.isna(q) else devices.get(int(q)) for q in out["queue"]]
+    out["status_name"] = _status_names(out["status"])
     return conform(out.sort_values("first_index", kind="stable"), REQUEST_COLUMNS)
+
+
+def _status_names(status: pd.Series) -> np.ndarray:
+    """NTSTATUS names, rendered once per distinct value."""
+    codes, distinct = pd.factorize(status)
+    return np.array([ntstatus.render(int(s)) for s in distinct] + [None], dtype=object)[codes]
 
 
 def _previous_within(values: np.ndarray, mask: np.ndarray, group_start: np.ndarray) -> np.ndarray:

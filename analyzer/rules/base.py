@@ -17,6 +17,7 @@ import pandas as pd
 
 from analyzer.events import EventKind, EventTable
 from analyzer.result import EvidenceLine, Finding
+from analyzer.timelines import is_in
 from parsers.records import BugCheck
 
 
@@ -51,13 +52,13 @@ class RuleContext:
 
     def rows(self, *kinds: EventKind) -> pd.DataFrame:
         """This scope's events of ``kinds``, in order."""
-        return self.scope[self.scope["kind"].isin([k.value for k in kinds])]
+        return self.scope[is_in(self.scope["kind"], [k.value for k in kinds])]
 
     def end_time(self, log: str | None = None) -> datetime | None:
         """The newest timestamp in this scope (of one log when given)."""
         if self._end_times is None:
             times = self.scope[["log", "timestamp"]].dropna()
-            newest = times.groupby(times["log"].astype(object), sort=False)["timestamp"].max()
+            newest = times.groupby("log", sort=False, observed=True)["timestamp"].max()
             self._end_times = {k: v.to_pydatetime() for k, v in newest.items()}
             self._end_times[None] = max(self._end_times.values(), default=None)
         return self._end_times.get(log)
@@ -65,29 +66,42 @@ class RuleContext:
     def last_state(self, device: int | None, machine: str) -> pd.Series | None:
         """The device's newest transition of ``machine`` (None if the evidence has none)."""
         if self._last_states is None:
-            last = self.states.dropna(subset=["device"]).groupby(["device", "machine"], sort=False).tail(1)
-            self._last_states = {(int(r["device"]), r["machine"]): r for _, r in last.iterrows()}
-        return None if device is None else self._last_states.get((device, machine))
+            known = self.states[self.states["device"].notna()]
+            last = known[["device", "machine"]].drop_duplicates(keep="last")
+            self._last_states = {(int(d), m): at for d, m, at in zip(last["device"], last["machine"], last.index)}
+        at = None if device is None else self._last_states.get((device, machine))
+        return None if at is None else self.states.loc[at]
 
     def last_request(self, request: int | None) -> pd.Series | None:
         """The newest lifetime (row of ``requests``) of a request handle, or None."""
         if self._last_requests is None:
-            last = self.requests.groupby("request", sort=False).tail(1)
-            self._last_requests = {int(r): row for r, (_, row) in zip(last["request"], last.iterrows())}
-        return None if request is None else self._last_requests.get(request)
+            last = self.requests["request"].drop_duplicates(keep="last")
+            self._last_requests = {int(r): at for r, at in zip(last, last.index)}
+        at = None if request is None else self._last_requests.get(request)
+        return None if at is None else self.requests.loc[at]
 
     def positions(self, kinds: frozenset[EventKind], key: str | None = None, value=None) -> np.ndarray:
-        """Sorted row numbers of this scope's events of ``kinds`` (whose column ``key`` equals ``value``)."""
+        """Sorted row numbers of this scope's events of ``kinds`` (whose column ``key`` equals ``value``).
+        The rows of ``kinds`` are sorted by (key, row) once; each lookup is then two binary searches."""
         cache_key = (kinds, key)
         if cache_key not in self._positions:
             rows = self.rows(*kinds)
+            at = rows.index.to_numpy(dtype=np.int64)
             if key is None:
-                self._positions[cache_key] = {None: rows.index.to_numpy()}
+                self._positions[cache_key] = (None, at)
             else:
-                rows = rows[rows[key].notna()]
-                self._positions[cache_key] = {
-                    _plain(k): rows.index.to_numpy()[v] for k, v in rows.groupby(key, sort=False, observed=True).indices.items()}
-        return self._positions[cache_key].get(None if key is None else value, _NONE)
+                present = rows[key].notna().to_numpy()
+                keys = rows[key].to_numpy(dtype=np.uint64, na_value=0)[present]
+                at = at[present]
+                order = np.lexsort((at, keys))
+                self._positions[cache_key] = (keys[order], at[order])
+        keys, at = self._positions[cache_key]
+        if keys is None:
+            return at
+        if value is None:
+            return _NONE
+        lo, hi = np.searchsorted(keys, np.uint64(value), "left"), np.searchsorted(keys, np.uint64(value), "right")
+        return at[lo:hi]
 
     def next_after(self, after: int, kinds: frozenset[EventKind], key: str | None = None, value=None) -> int | None:
         """The first event after row ``after`` of ``kinds`` (with ``key`` == ``value``), or None."""
@@ -112,10 +126,6 @@ class RuleContext:
 
 
 _NONE = np.array([], dtype=np.int64)
-
-
-def _plain(value):
-    return int(value) if isinstance(value, (int, np.integer)) else value
 
 
 def seconds_between(start: datetime | None, end: datetime | None) -> float | None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from bisect import bisect_right
 
+import pandas as pd
+
 from analyzer.events import EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext, hexh, opt_int
@@ -79,14 +81,13 @@ class _Teardowns:
 
     def __init__(self, ctx: RuleContext):
         self.ctx = ctx
-        kind, detail = ctx.scope["kind"].astype(object), ctx.scope["detail"]
-        queue_end = (kind == EventKind.QUEUE_SHUTDOWN.value) | ((kind == EventKind.QUEUE_POWER_STOP.value) &
-                                                                  detail.isin(list(_PURGE)))
-        rows = ctx.scope[queue_end & ctx.scope["queue"].notna()]
+        purges = ctx.rows(EventKind.QUEUE_POWER_STOP)
+        rows = pd.concat([ctx.rows(EventKind.QUEUE_SHUTDOWN)[["queue"]], purges[purges["detail"].isin(list(_PURGE))][["queue"]]])
+        rows = rows[rows["queue"].notna()].sort_index()
         self.by_queue = {int(q): v.index.to_numpy() for q, v in rows.groupby("queue", sort=False)}
-        states = ctx.scope[(kind == EventKind.STATE.value) & (ctx.scope["machine"].astype(object) == "pnp")]
-        removal = states["state"].astype(str).str.contains("|".join(_REMOVAL_STATES))
-        states = states[removal]
+        states = ctx.rows(EventKind.STATE)[["machine", "state", "device"]]
+        states = states[(states["machine"] == "pnp") &
+                        states["state"].astype(object).str.contains("|".join(_REMOVAL_STATES), na=False)]
         self.any_device = states.index.to_numpy()
         self.by_device = {int(d): v.index.to_numpy() for d, v in states[states["device"].notna()].groupby(
             "device", sort=False)}

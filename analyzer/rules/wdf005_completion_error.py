@@ -21,12 +21,13 @@ WdfRequestComplete and, if it returns STATUS_CANCELLED, let the cancel routine c
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from analyzer.events import Event, EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext, hexh
-from analyzer.timelines import ARRIVAL_KINDS
+from analyzer.timelines import ARRIVAL_KINDS, is_in
 
 RULE_ID = "WDF005"
 TITLE = "Request completion error"
@@ -110,27 +111,29 @@ def _suspects(scope: pd.DataFrame) -> pd.DataFrame:
     completed before the driver's completion call, used while not owned or named in a completion error, or
     named by an unidentified record; and those unidentified records. Requests with one clean completion per
     arrival cannot produce a finding, so they are left out (this keeps the rule linear on long traces)."""
-    kind = scope["kind"].astype(object)
-    mentions = scope["mentions"][kind == EventKind.RAW.value]
+    kind = scope["kind"]
+    mentions = scope["mentions"][is_in(kind, [EventKind.RAW.value])]
     mentions = mentions[mentions.map(len) > 0]
     named = {int(p) for pointers in mentions for p in pointers}
-    rows = scope[scope["request"].notna()]
-    rkind = kind[rows.index]
-    arrival = rkind.isin(list(ARRIVAL_KINDS)).astype(int)
-    segment = arrival.groupby(rows["request"], sort=False).cumsum()
-    called = rkind.isin([EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value])
-    completed = rkind == EventKind.REQUEST_COMPLETED.value
-    problem = rkind.isin([EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value])
-    position = pd.Series(rows.index, index=rows.index, dtype="float64")
-    per = pd.DataFrame({"request": rows["request"], "segment": segment, "called": called, "completed": completed,
-                        "problem": problem, "first_called": position.where(called),
-                        "first_completed": position.where(completed)}).groupby(["request", "segment"], sort=False).agg(
-        called=("called", "sum"), completed=("completed", "sum"), problem=("problem", "sum"),
-        first_called=("first_called", "min"), first_completed=("first_completed", "min"))
-    bad = per[(per["called"] >= 2) | (per["completed"] >= 2) | (per["problem"] > 0) |
-              (per["first_completed"] < per["first_called"].fillna(float("inf")))]
-    suspects = {int(r) for r in bad.index.get_level_values("request")} | named
-    keep = scope["request"].isin(list(suspects)).fillna(False) | scope.index.isin(mentions.index)
+    with_request = np.flatnonzero(scope["request"].notna().to_numpy())
+    request = scope["request"].to_numpy(dtype=np.uint64, na_value=0)[with_request]
+    order = np.lexsort((with_request, request))
+    request, rkind = request[order], kind.iloc[with_request[order]]
+    called = is_in(rkind, [EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value])
+    completed = is_in(rkind, [EventKind.REQUEST_COMPLETED.value])
+    problem = is_in(rkind, [EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value])
+    suspects = set(named)
+    if len(request):
+        segment_start = is_in(rkind, ARRIVAL_KINDS)  # the tracker forgets a request's completions at each arrival
+        segment_start[0] = True
+        segment_start[1:] |= request[1:] != request[:-1]
+        bounds, pos = np.flatnonzero(segment_start), np.arange(len(request))
+        first_called = np.minimum.reduceat(np.where(called, pos, len(pos)), bounds)
+        first_completed = np.minimum.reduceat(np.where(completed, pos, len(pos)), bounds)
+        bad = (np.add.reduceat(called, bounds) >= 2) | (np.add.reduceat(completed, bounds) >= 2) | \
+            (np.add.reduceat(problem, bounds) > 0) | (first_completed < first_called)
+        suspects |= {int(r) for r in np.unique(request[bounds[bad]])}
+    keep = scope["request"].isin(list(suspects)).fillna(False).to_numpy(dtype=bool) | scope.index.isin(mentions.index)
     return scope[keep]
 
 
