@@ -68,6 +68,7 @@ _END_KINDS = {EventKind.REQUEST_COMPLETED.value: "completed", EventKind.REQUEST_
 ARRIVAL_KINDS = frozenset(k.value for k in (
     EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL))
 _CANCELLED_ON_QUEUE = "cancelled on queue"
+_OUTCOMES = ("outstanding", "completed", "cancelled")
 
 
 def is_in(column: pd.Series, values) -> np.ndarray:
@@ -94,21 +95,22 @@ def empty(columns: tuple[str, ...]) -> pd.DataFrame:
 
 
 def conform(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """``df`` with exactly ``columns`` in order and the project's dtypes."""
+    """``df`` with exactly ``columns`` in order and the project's dtypes (columns already right are kept)."""
     out = {}
     for name in columns:
         col = df[name] if name in df else pd.Series([None] * len(df), index=df.index, dtype=object)
         if name in _UINT_COLUMNS:
-            col = col.astype("UInt64") if col.dtype != object else pd.array(col.tolist(), dtype="UInt64")
+            col = col if col.dtype == "UInt64" else col.astype("UInt64") if col.dtype != object else \
+                pd.array(col.tolist(), dtype="UInt64")
         elif name in _SIGNED_COLUMNS:
-            col = col.astype("Int64") if col.dtype != object else pd.array(col.tolist(), dtype="Int64")
+            col = col if col.dtype == "Int64" else col.astype("Int64") if col.dtype != object else \
+                pd.array(col.tolist(), dtype="Int64")
         elif name in _TIME_COLUMNS:
-            col = pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+            col = col if col.dtype == "datetime64[ns, UTC]" else \
+                pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
         elif name in _BOOL_COLUMNS:
-            col = col.fillna(False).astype(bool)
-        elif col.dtype == object:
-            col = col.where(col.notna(), None)
-        else:
+            col = col if col.dtype == bool else col.fillna(False).astype(bool)
+        elif not isinstance(col.dtype, pd.CategoricalDtype):
             col = col.astype(object).where(col.notna(), None)
         out[name] = pd.Series(col, index=df.index)
     return pd.DataFrame(out, columns=list(columns)).reset_index(drop=True)
@@ -189,20 +191,30 @@ def build_queues(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFrame:
 
 
 class _Lifetimes:
-    """Per-lifetime reductions over request events sorted by (request, row number), lifetimes contiguous."""
+    """Per-lifetime reductions over request events sorted by (request, row number), lifetimes contiguous.
+    Results come in ``order`` (a permutation of the lifetimes; by default as stored)."""
 
     def __init__(self, starts: np.ndarray):
         self.bounds = np.flatnonzero(starts)
         self.pos = np.arange(len(starts))
+        self.order = np.arange(len(self.bounds))
+
+    @property
+    def starts(self) -> np.ndarray:
+        """Position of each lifetime's first row."""
+        return self.bounds[self.order]
 
     def first(self, mask: np.ndarray) -> np.ndarray:
         """Position of the first masked row of each lifetime (-1 when none)."""
-        found = np.minimum.reduceat(np.where(mask, self.pos, len(self.pos)), self.bounds)
+        found = np.minimum.reduceat(np.where(mask, self.pos, len(self.pos)), self.bounds)[self.order]
         return np.where(found < len(self.pos), found, -1)
 
     def last(self, mask: np.ndarray) -> np.ndarray:
         """Position of the last masked row of each lifetime (-1 when none)."""
-        return np.maximum.reduceat(np.where(mask, self.pos, -1), self.bounds)
+        return np.maximum.reduceat(np.where(mask, self.pos, -1), self.bounds)[self.order]
+
+    def any(self, mask: np.ndarray) -> np.ndarray:
+        return np.logical_or.reduceat(mask, self.bounds)[self.order]
 
 
 class _Column:
@@ -280,14 +292,19 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     before = np.cumsum(is_end) - is_end  # ends strictly before each row
     ends_before = before - before[group_start]  # ... within the same request
     # a lifetime starts at a request's first event, and at an arrival with an end since the previous arrival
-    prev_arrival_ends = _previous_within(ends_before, is_arrival, group_start)
-    starts = first_of_request | (is_arrival & (ends_before > np.maximum(prev_arrival_ends, 0)))
+    arrivals = np.flatnonzero(is_arrival)
+    ends_at_arrival = ends_before[arrivals]
+    previous = np.zeros(len(arrivals), dtype=ends_at_arrival.dtype)
+    previous[1:] = np.where(group_start[arrivals[1:]] == group_start[arrivals[:-1]], ends_at_arrival[:-1], 0)
+    starts = first_of_request.copy()
+    starts[arrivals[ends_at_arrival > previous]] = True
     lifetime_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
     keep = np.flatnonzero(~(ends_before - ends_before[lifetime_start] > 0) | is_end)  # late messages don't reopen
     index, is_end, starts = index[keep], is_end[keep], starts[keep]
     for column in c.values():
         column.take(keep)
     kind, lt = c["kind"], _Lifetimes(starts)
+    lt.order = np.argsort(index[lt.bounds], kind="stable")  # output rows in order of each lifetime's first event
     presented = kind.has([EventKind.REQUEST_PRESENTED.value])
     queued = kind.has([EventKind.REQUEST_QUEUED.value])
     requeue_event = kind.has([EventKind.REQUEST_REQUEUED.value])
@@ -302,11 +319,10 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     forwarded_row = queued & ~queue.missing & same & (queue.values[np.maximum(prev_named, 0)] != queue.values)
     with_requeue = requeue_event | (ack & c["detail"].startswith("with"))
     last_requeue = lt.last(ack | requeue_event)
-    first, end_at = lt.bounds, lt.first(is_end)
-    end_kind = kind.objects(end_at)
-    outcome = np.full(len(first), "outstanding", dtype=object)
+    first, end_at = lt.starts, lt.first(is_end)
+    outcome = np.zeros(len(first), dtype=np.int8)  # codes of _OUTCOMES
     for value, name in _END_KINDS.items():
-        outcome[end_kind == value] = name
+        outcome[kind.has([value])[np.maximum(end_at, 0)] & (end_at >= 0)] = _OUTCOMES.index(name)
     positions = _Column(pd.Series(index.astype(np.uint64)), np.arange(len(index)))
     queue_at = lt.last(~queue.missing)
     out = pd.DataFrame({
@@ -323,36 +339,23 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
         "stop_notified_index": positions.uints(lt.last(kind.has([EventKind.POWER_STOP_NOTIFY.value]))),
         "acknowledged_index": positions.uints(lt.last(ack)),
         "requeued": np.where(last_requeue >= 0, with_requeue[np.maximum(last_requeue, 0)], False),
-        "forwarded": np.logical_or.reduceat(forwarded_row, first),
-        "completed_index": positions.uints(np.where(outcome == "completed", end_at, -1)),
-        "cancelled_index": positions.uints(np.where(outcome == "cancelled", end_at, -1)),
+        "forwarded": lt.any(forwarded_row),
+        "completed_index": positions.uints(np.where(outcome == _OUTCOMES.index("completed"), end_at, -1)),
+        "cancelled_index": positions.uints(np.where(outcome == _OUTCOMES.index("cancelled"), end_at, -1)),
         "end_index": positions.uints(end_at),
         "end_time": c["timestamp"].times(end_at),
         "status": c["status"].uints(end_at),
         "information": c["information"].uints(end_at),
-        "outcome": outcome,
+        "outcome": pd.Categorical.from_codes(outcome, _OUTCOMES),
     })
     out["status_name"] = _status_names(out["status"])
-    return conform(out.sort_values("first_index", kind="stable"), REQUEST_COLUMNS)
+    return conform(out, REQUEST_COLUMNS)
 
 
 def _status_names(status: pd.Series) -> np.ndarray:
     """NTSTATUS names, rendered once per distinct value."""
     codes, distinct = pd.factorize(status)
     return np.array([ntstatus.render(int(s)) for s in distinct] + [None], dtype=object)[codes]
-
-
-def _previous_within(values: np.ndarray, mask: np.ndarray, group_start: np.ndarray) -> np.ndarray:
-    """For each row, ``values`` at the previous masked row of the same group (-1 when there is none)."""
-    positions = np.where(mask, np.arange(len(values)), -1)
-    last_masked = np.maximum.accumulate(positions)
-    previous = np.empty(len(values), dtype=np.int64)
-    previous[0] = -1
-    previous[1:] = last_masked[:-1]
-    valid = previous >= group_start
-    out = np.full(len(values), -1, dtype=np.int64)
-    out[valid] = values[previous[valid]]
-    return out
 
 
 def build_all(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
