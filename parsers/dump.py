@@ -94,6 +94,7 @@ class DumpEvidence:
     drivers: list[DriverInfo] = field(default_factory=list)
     framework: DriverInfo | None = None
     virtual_reads: bool = False  # True when logs were read through the page tables
+    blamed_by: str | None = None  # why ``bugcheck.module_name`` names that driver
     identity: str = ""  # SHA-256 of the header and of every block read (see CrashDump.identity)
     warnings: list[EvidenceWarning] = field(default_factory=list)
 
@@ -280,9 +281,14 @@ def candidate_pages(dump: CrashDump):
                     yield base + chunk + i, at + (chunk + i) * PAGE
 
 
+class _Stale(Exception):
+    """A well-formed header whose own address does not map to the page holding it (freed pool, broken tables)."""
+
+
 def _pool_log(dump: CrashDump, pfn: int, offset: int) -> FoundLog | None:
     """The log whose header starts physical page ``pfn``, read through virtual memory; None for a page that is
-    no live header (wrong size, Base not just past a page-aligned header mapped to this very page)."""
+    no header (wrong size, Base not just past a page-aligned header); :class:`_Stale` when the address the
+    header names does not map to this very page."""
     size_at, header_size = header_size_field("x64")
     head = dump.file_bytes(offset, header_size)
     base = int.from_bytes(head[0x10:0x18], "little")
@@ -291,7 +297,7 @@ def _pool_log(dump: CrashDump, pfn: int, offset: int) -> FoundLog | None:
     if (header_size + size) % PAGE or not MIN_LOG_SIZE <= header_size + size <= MAX_LOG_SIZE or address % PAGE:
         return None
     if dump.translate(address) != pfn * PAGE:
-        return None  # a stale copy or a decoy: the address it names does not map here
+        raise _Stale(address)
     source = f"{dump.source}@VA 0x{address:x}"
     area = b""
     try:
@@ -395,10 +401,18 @@ def read_dump(path: str | Path) -> DumpEvidence:
                 evidence.framework = next((d for d in listed if d.globals_address is None), None)
                 evidence.drivers = [d for d in listed if d.globals_address is not None]
         if dump.parser is not None:
+            stale = []
             for pfn, offset in candidate_pages(dump):
-                log = _pool_log(dump, pfn, offset)
+                try:
+                    log = _pool_log(dump, pfn, offset)
+                except _Stale:
+                    stale.append(offset)
+                    continue
                 if log is not None and len(found) < MAX_LOGS:
                     _merge(found, log)
+            if stale:
+                dump._warn(f"{len(stale)} page(s) hold a well-formed IFR header whose own address does not map to "
+                           "them (freed pool, or damaged page tables); not read", stale[0])
         else:
             at = dump.data.find(WDF_TRACE_GUID.bytes_le, start)
             while at >= 0 and len(found) < MAX_LOGS:
@@ -425,7 +439,9 @@ def _name_guilty_driver(evidence: DumpEvidence) -> None:
         driver = next((d for d in evidence.drivers if d.globals_address == bug.parameters[3]), None)
         if driver is not None:
             bug.module_name = driver.name
+            evidence.blamed_by = "bugcheck parameter 4 is its FX_DRIVER_GLOBALS"
             return
     chosen = [f for f in evidence.logs if any(s.startswith("secondary data") for s in f.sources)]
     if len(chosen) == 1:
         bug.module_name = chosen[0].driver
+        evidence.blamed_by = "the framework's bug-check callback saved its log as secondary data"

@@ -113,7 +113,7 @@ def dump_logset(dump: DumpEvidence, path: str, options: DecodeOptions) -> LogSet
     logset = LogSet(source=path, bugcheck=dump.bugcheck, warnings=list(dump.warnings))
     versions = {d.name.lower(): d.version_text for d in dump.drivers}
     for found in dump.logs:
-        decoded = decode_ifr(found.log, found.log.source, options)
+        decoded = decode_ifr(found.log, f"{path}!{found.driver}", options)
         logset.messages += decoded.messages
         logset.warnings += decoded.warnings
         for name, facts in decoded.logs.items():
