@@ -174,8 +174,8 @@ class CrashDump:
             return
         for message, offset in found:
             self._warn(message, offset)
-        if found:
-            self._warn("page tables are not read from a damaged dump; IFR logs found by a flat scan of the file only")
+        if self.layout.truncated:
+            self._warn("page tables are not read from a truncated dump; IFR logs found by a flat scan of the file only")
             return
         import kdmp_parser
 

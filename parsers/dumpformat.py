@@ -102,6 +102,7 @@ class PhysicalLayout:
 
     extents: list[tuple[int, int, int]]
     data_end: int  # file offset just past the last page the dump declares (where secondary data starts)
+    truncated: bool = False  # the header declares pages past the end of the file (they were dropped)
     _starts: list[int] | None = None
 
     def offset(self, pfn: int) -> int | None:
@@ -198,4 +199,4 @@ def _fit(extents, end: int, file_size: int, warnings, where: int) -> PhysicalLay
     missing = (end - file_size + PAGE - 1) // PAGE
     warnings.append((f"the dump declares {missing} more pages than the file holds (file truncated?); "
                      "they are treated as absent", where))
-    return PhysicalLayout(sorted(kept), file_size)
+    return PhysicalLayout(sorted(kept), file_size, truncated=True)

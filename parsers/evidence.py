@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parsers import ifr
-from parsers.errors import EvidenceError
+from parsers.errors import EvidenceError, EvidenceWarning
 from parsers.logtext import read_report_text
 from parsers.dump import DumpEvidence, read_dump
 from parsers.decode import DecodeOptions, decode_ifr
@@ -113,7 +113,12 @@ def dump_logset(dump: DumpEvidence, path: str, options: DecodeOptions) -> LogSet
     logset = LogSet(source=path, bugcheck=dump.bugcheck, warnings=list(dump.warnings))
     versions = {d.name.lower(): d.version_text for d in dump.drivers}
     for found in dump.logs:
-        decoded = decode_ifr(found.log, f"{path}!{found.driver}", options)
+        try:
+            decoded = decode_ifr(found.log, f"{path}!{found.driver}", options)
+        except EvidenceError as exc:  # one unreadable log does not hide the others
+            logset.warnings.append(EvidenceWarning(path, f"IFR log of {found.driver} ({', '.join(found.sources)}) "
+                                                         f"skipped: {exc.message}", offset=found.file_offset))
+            continue
         logset.messages += decoded.messages
         logset.warnings += decoded.warnings
         for name, facts in decoded.logs.items():

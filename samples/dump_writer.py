@@ -79,6 +79,14 @@ class DumpImage:
             self.virtual[vpage] = self._table_entry(table, pt)
         return self.virtual[vpage]
 
+    def entry_location(self, address: int, level: int) -> tuple[int, int]:
+        """(PFN of the table, byte offset in it) of the entry translating ``address`` at ``level`` (0 = PML4 ..
+        3 = PT), for tests that damage page tables (missing tables on the way are created)."""
+        table = self.dtb // PAGE
+        for index in pte_indexes(address)[:level]:
+            table = self._table_entry(table, index)
+        return table, pte_indexes(address)[level] * 8
+
     def map(self, address: int, data: bytes) -> None:
         """Place ``data`` at kernel virtual ``address`` (any alignment, any length)."""
         offset = 0
