@@ -266,11 +266,13 @@ def _data_segments(fd: int, start: int, end: int):
         at = hole
 
 
-def candidate_pages(dump: CrashDump):
-    """(PFN, file offset) of every page the dump holds that starts with WdfTraceGuid."""
+def candidate_pages(dump: CrashDump, skip_holes: bool = True):
+    """(PFN, file offset) of every page the dump holds that starts with WdfTraceGuid (only the first 16 bytes of
+    each page are compared; with ``skip_holes`` the holes of a sparse file are not read at all)."""
     fd = dump._file.fileno()
     for base, count, at in dump.layout.extents:
-        for seg_start, seg_end in _data_segments(fd, at, at + count * PAGE):
+        segments = _data_segments(fd, at, at + count * PAGE) if skip_holes else [(at, at + count * PAGE)]
+        for seg_start, seg_end in segments:
             first = (seg_start - at + PAGE - 1) // PAGE
             last = (seg_end - at) // PAGE
             for chunk in range(first, last, SCAN_CHUNK_PAGES):

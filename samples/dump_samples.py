@@ -61,10 +61,10 @@ def _decoy() -> bytes:
     return WDF_TRACE_GUID.bytes_le + struct.pack("<QI", 0x4141414141414141, 0x0BADF00D) + bytes(range(256)) * 15
 
 
-def build_dump(name: str, kind: str, bugcheck: tuple[int, tuple[int, int, int, int]], drivers: list[dict],
-               write_log: Callable, seed: int) -> dict[str, bytes | str]:
-    """One sample dump: ``drivers`` are dicts (name, log, pages, version, blamed); returns the dump and its truth."""
-    image = DumpImage(seed=seed)
+def build_image(kind: str, bugcheck: tuple[int, tuple[int, int, int, int]], drivers: list[dict],
+                write_log: Callable, image: DumpImage) -> tuple[DumpSpec, dict]:
+    """Place the drivers' logs (dicts: name, log, pages, version, blamed), a decoy page, a freed copy of a header
+    and the secondary data in ``image``; returns the dump spec to write it with and the ground truth."""
     secondary, listed, truth_logs = [], [("Wdf01000", FRAMEWORK[1], 0)], {}
     for i, drv in enumerate(drivers):
         address = POOL + i * 0x100000 + 0x1000
@@ -88,13 +88,31 @@ def build_dump(name: str, kind: str, bugcheck: tuple[int, tuple[int, int, int, i
     if code == 0x10D:
         guilty = next(d for d in drivers if d.get("blamed"))
         parameters = parameters[:3] + (int(truth_logs[guilty["name"]]["globals"], 16),)
-    dump = dump_bytes(image, DumpSpec(code, parameters, kind, secondary=secondary))
     truth = {"bugcheck": [f"0x{code:x}"] + [f"0x{p:x}" for p in parameters], "kind": kind,
              "framework": {"name": FRAMEWORK[0], "version": list(FRAMEWORK[1])},
              "drivers": [{"name": n, "version": list(v), "globals": f"0x{g:x}"} for n, v, g in listed[1:]],
              "blamed": next(d["name"] for d in drivers if d.get("blamed")), "decoy_va": f"0x{decoy_va:x}",
              "stale_pfn": stale, "logs": truth_logs}
-    return {f"dumps/{name}.dmp": dump, f"dumps/{name}.truth.json": json.dumps(truth, indent=1) + "\n"}
+    return DumpSpec(code, parameters, kind, secondary=secondary), truth
+
+
+def _sample(name: str, kind: str, bugcheck, drivers: list[dict], write_log: Callable, seed: int) -> dict[str, bytes | str]:
+    image = DumpImage(seed=seed)
+    spec, truth = build_image(kind, bugcheck, drivers, write_log, image)
+    return {f"dumps/{name}.dmp": dump_bytes(image, spec), f"dumps/{name}.truth.json": json.dumps(truth, indent=1) + "\n"}
+
+
+def blamed_9f_drivers() -> list[dict]:
+    """The 0x9F sample's drivers: the hang (blamed, 4 pages), a busy one (wrapped), a quiet one."""
+    return [
+        {"name": "hangdrv", "log": scenarios.evtiostop_not_acked().log, "pages": 4, "version": (1, 15, 19041),
+         "blamed": True},
+        {"name": "busydrv", "log": busy_log(0xFFFFC30A2B000000), "pages": 1, "version": (1, 31, 19041)},
+        {"name": "okdrv", "log": busy_log(0xFFFFC30A3C000000, requests=6), "pages": 2, "version": (1, 9, 19041)},
+    ]
+
+
+BUGCHECK_9F = (0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
 
 
 def small_memory_dump(blob: bytes, bugcheck: int, parameters: tuple[int, int, int, int]) -> bytes:
@@ -106,19 +124,14 @@ def small_memory_dump(blob: bytes, bugcheck: int, parameters: tuple[int, int, in
 
 def all_dumps(tmf: SampleTmf, write_log: Callable) -> dict[str, bytes | str]:
     """Every sample dump; ``write_log(log, driver, pages, address) -> (blob, {"wrapped", "sequences"})``."""
-    hang = scenarios.evtiostop_not_acked()
-    files = build_dump("kmdf-9f-full", "full", (0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560)), [
-        {"name": "hangdrv", "log": hang.log, "pages": 4, "version": (1, 15, 19041), "blamed": True},
-        {"name": "busydrv", "log": busy_log(0xFFFFC30A2B000000), "pages": 1, "version": (1, 31, 19041)},
-        {"name": "okdrv", "log": busy_log(0xFFFFC30A3C000000, requests=6), "pages": 2, "version": (1, 9, 19041)},
-    ], write_log, seed=13)
+    files = _sample("kmdf-9f-full", "full", BUGCHECK_9F, blamed_9f_drivers(), write_log, seed=13)
     double = scenarios.double_completion()
     twice = int(double.expected[0]["request"], 16)
-    files.update(build_dump("kmdf-10d-bitmap", "bitmap-kernel", (0x10D, (0x5, twice, 0, 0)), [
+    files.update(_sample("kmdf-10d-bitmap", "bitmap-kernel", (0x10D, (0x5, twice, 0, 0)), [
         {"name": "dblcomp", "log": double.log, "pages": 3, "version": (1, 33, 19041), "blamed": True},
         {"name": "busydrv", "log": busy_log(0xFFFFC30A2B000000), "pages": 1, "version": (1, 31, 19041)},
     ], write_log, seed=21))
+    hang = scenarios.evtiostop_not_acked()
     blob, _ = write_log(hang.log, "wdfsample", hang.pages, POOL + 0x1000)
-    files["dumps/evtiostop-9f.dmp"] = small_memory_dump(
-        blob, 0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
+    files["dumps/evtiostop-9f.dmp"] = small_memory_dump(blob, *BUGCHECK_9F)
     return files

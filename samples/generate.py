@@ -133,13 +133,18 @@ def _scenarios(tmf: SampleTmf) -> dict[str, bytes | str]:
     return files
 
 
-def _dumps(tmf: SampleTmf) -> dict[str, bytes | str]:
+def dump_log_writer(tmf: SampleTmf):
+    """``write_log(log, driver, pages, address) -> (blob, {"wrapped", "sequences"})`` for samples/dump_samples.py."""
     def write_log(log: Log, driver: str, pages: int, address: int) -> tuple[bytes, dict]:
         blob, truth = _write_log(log, tmf, pages=pages, driver=driver, address=address)
         wrapped = any(r["offset"] == 0 and r["sequence"] > 1 for r in truth)
         return blob, {"wrapped": wrapped, "sequences": [r["sequence"] for r in truth]}
 
-    return dump_samples.all_dumps(tmf, write_log)
+    return write_log
+
+
+def _dumps(tmf: SampleTmf) -> dict[str, bytes | str]:
+    return dump_samples.all_dumps(tmf, dump_log_writer(tmf))
 
 
 def build_all() -> dict[str, bytes | str]:

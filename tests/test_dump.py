@@ -16,6 +16,7 @@ from parsers.decode import DecodeOptions
 from parsers.dump import read_dump
 from parsers.evidence import load
 from parsers.ifr import WDF_TRACE_GUID, parse_ifr
+from parsers.memory import ImageMemory, symbol
 from samples.dump_samples import busy_log
 from samples.dump_writer import DumpImage, DumpSpec, write_dump
 
@@ -75,8 +76,8 @@ def test_dump_memory_target_reads_across_scattered_pages():
     with CrashDump(DUMPS / "kmdf-9f-full.dmp") as dump:
         address = int(log["address"], 16)
         blob = dump.read(address, log["pages"] * 0x1000)
-        assert dump.pointer_size == 8 and dump.symbol("nt!PsLoadedModuleList") == 0xFFFFF8055A2A5E10
-        assert dump.symbol("Wdf01000!FxLibraryGlobals") is None
+        assert dump.pointer_size == 8 and symbol(dump, "nt!PsLoadedModuleList") == 0xFFFFF8055A2A5E10
+        assert symbol(dump, "Wdf01000!FxLibraryGlobals") is None and symbol(ImageMemory({}), "nt!x") is None
         with pytest.raises(Exception, match="not mapped"):
             dump.read(0xFFFF_8000_0000_0000, 8)
     direct = parse_ifr(blob, "memory", arch="x64", address=address)
