@@ -31,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import kdmp_parser
 import numpy as np
 from construct import Array, Bytes, ConstructError, Int32ul, Int64ul, Padding, Struct
 
@@ -98,21 +99,20 @@ class DumpEvidence:
     identity: str = ""  # SHA-256 of the header and of every block read (see CrashDump.identity)
     warnings: list[EvidenceWarning] = field(default_factory=list)
 
-    def driver_named(self, name: str) -> DriverInfo | None:
-        return next((d for d in self.drivers if d.name.lower() == name.lower()), None)
+
+_LIBC = ctypes.CDLL(None)
 
 
 @contextmanager
 def _quiet_stdout():
     """kdmp-parser ``printf``s to the process's stdout on every failed translation; keep that out of our output."""
-    libc = ctypes.CDLL(None)
     saved = os.dup(1)
     try:
         with open(os.devnull, "wb") as null:
             os.dup2(null.fileno(), 1)
         yield
     finally:
-        libc.fflush(None)
+        _LIBC.fflush(None)
         os.dup2(saved, 1)
         os.close(saved)
 
@@ -177,8 +177,6 @@ class CrashDump:
         if self.layout.truncated:
             self._warn("page tables are not read from a truncated dump; IFR logs found by a flat scan of the file only")
             return
-        import kdmp_parser
-
         try:
             with _quiet_stdout():
                 self.parser = kdmp_parser.KernelDumpParser(self.source)
@@ -232,6 +230,9 @@ class CrashDump:
         self._digest.update(chunk)
         return chunk
 
+    def fileno(self) -> int:
+        return self._file.fileno()
+
     def identity(self) -> str:
         """SHA-256 over the header and every block read so far: identifies the evidence without hashing GiBs."""
         return self._digest.hexdigest()
@@ -251,14 +252,15 @@ class CrashDump:
 # -- finding the logs -----------------------------------------------------------------------------------------
 def _data_segments(fd: int, start: int, end: int):
     """(start, end) file ranges holding data: holes of a sparse file are skipped (all zero: no log there)."""
+    if not hasattr(os, "SEEK_DATA"):  # no hole information on this platform: everything is data
+        yield start, end
+        return
     at = start
     while at < end:
         try:
             data = os.lseek(fd, at, os.SEEK_DATA)
             hole = os.lseek(fd, data, os.SEEK_HOLE)
-        except OSError:  # no SEEK_DATA support, or no data past ``at``
-            if at == start and not hasattr(os, "SEEK_DATA"):
-                yield start, end
+        except OSError:  # ENXIO: no data past ``at``
             return
         if data >= end:
             return
@@ -269,7 +271,7 @@ def _data_segments(fd: int, start: int, end: int):
 def candidate_pages(dump: CrashDump, skip_holes: bool = True):
     """(PFN, file offset) of every page the dump holds that starts with WdfTraceGuid (only the first 16 bytes of
     each page are compared; with ``skip_holes`` the holes of a sparse file are not read at all)."""
-    fd = dump._file.fileno()
+    fd = dump.fileno()
     for base, count, at in dump.layout.extents:
         segments = _data_segments(fd, at, at + count * PAGE) if skip_holes else [(at, at + count * PAGE)]
         for seg_start, seg_end in segments:
