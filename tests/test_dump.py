@@ -142,7 +142,10 @@ def test_logdump_of_a_dump_prints_every_log_or_one_driver():
     assert facts["kmdf_version"] == "v1.33(19041)" and facts["header_address"] == "0xffffb30c4a001000"
 
 
-def test_small_memory_dump_log_from_its_secondary_data():
+def test_small_memory_dump_log_from_its_secondary_data(capfd):
+    with pytest.raises(RuntimeError):  # kdmp-parser reads no DumpType 4: this is the construct + flat-scan path
+        kdmp_parser.KernelDumpParser(SMALL)
+    capfd.readouterr()
     dump = read_dump(SMALL)
     assert dump.arch == "x64" and dump.dump_type == "triage (small memory dump)" and not dump.virtual_reads
     assert (dump.bugcheck.code, dump.bugcheck.parameters) == (0x9F, (3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
