@@ -161,7 +161,8 @@ def physical_layout(header, data, file_size: int, warnings: list[tuple[str, int]
     if dump_type in (8, 9, 10):
         rdmp = RDMP_HEADER.parse(bytes(data[HEADER64_SIZE: HEADER64_SIZE + RDMP_HEADER.sizeof()]))
         first = rdmp.FirstPageOffset
-        if rdmp.MetadataSize % PFN_RANGE.sizeof() or first != RDMP_METADATA + rdmp.MetadataSize or first > file_size:
+        if rdmp.MetadataSize % PFN_RANGE.sizeof() or rdmp.MetadataSize < 2 * PFN_RANGE.sizeof() \
+                or first != RDMP_METADATA + rdmp.MetadataSize or first > file_size:
             raise LayoutError(f"RDMP MetadataSize 0x{rdmp.MetadataSize:x} / FirstPageOffset 0x{first:x} do not fit "
                               "the file", HEADER64_SIZE + 0x10)
         count = rdmp.MetadataSize // PFN_RANGE.sizeof() - 1

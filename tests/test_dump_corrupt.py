@@ -158,3 +158,16 @@ def test_context_record_kdmp_parser_refuses_falls_back_to_the_flat_scan(tmp_path
     assert not dump.virtual_reads and any("kdmp-parser does not open this dump" in w.message for w in dump.warnings)
     _trusted_only(dump, _truth("kmdf-9f-full"))
     assert "hangdrv" in {f.driver for f in dump.logs} and dump.framework is not None
+
+
+@pytest.mark.parametrize("metadata", [0, 0x10, 1 << 60, 0xFE8])
+def test_kernel_dump_whose_rdmp_metadata_lies(tmp_path, metadata):
+    image, address, sequences = _one_log_image(pages=1, mapped_pages=1)
+    data = bytearray(dump_bytes(image, DumpSpec(0x9F, (3, 0, 0, 0), "kernel")))
+    struct.pack_into("<Q", data, HEADER64_SIZE + 0x10, metadata)
+    path = tmp_path / "rdmp.dmp"
+    path.write_bytes(bytes(data))
+    dump = read_dump(path)
+    assert any("RDMP MetadataSize" in w.message for w in dump.warnings) and not dump.virtual_reads
+    (found,) = dump.logs  # the one-page log is contiguous in the file: the flat scan still finds it
+    assert [r.sequence for r in found.log.records] == sequences
