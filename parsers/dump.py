@@ -35,7 +35,7 @@ import kdmp_parser
 import numpy as np
 from construct import Array, Bytes, ConstructError, Int32ul, Int64ul, Padding, Struct
 
-from parsers.dumpformat import (BITMAP_KINDS, BLOB_ALIGN, DUMP_BLOB_FILE_HEADER, DUMP_BLOB_HEADER,
+from parsers.dumpformat import (BITMAP_KINDS, BLOB_ALIGN, BLOB_SIGNATURE, DUMP_BLOB_FILE_HEADER, DUMP_BLOB_HEADER,
                                 DUMP_HEADER32, DUMP_HEADER64, DUMP_TYPES, HEADER32_SIZE,
                                 HEADER64_SIZE, PAGE, LayoutError, PhysicalLayout, physical_layout)
 from parsers.errors import EvidenceError, EvidenceWarning, TargetReadError
@@ -340,7 +340,7 @@ def _flat_log(dump: CrashDump, offset: int) -> FoundLog | None:
 def _blobs(dump: CrashDump, start: int):
     """(tag, data offset, data size) of each secondary callback data blob, from the DumpBlob stream at or
     after ``start``; a blob whose sizes run past the file ends the stream with a warning."""
-    at = dump.data.find(DUMP_BLOB_FILE_HEADER.build(dict(HeaderSize=0, BuildNumber=0))[:8], start)
+    at = dump.data.find(BLOB_SIGNATURE, start)
     if at < 0:
         return
     head = DUMP_BLOB_FILE_HEADER.parse(dump.file_bytes(at, DUMP_BLOB_FILE_HEADER.sizeof()))

@@ -77,7 +77,8 @@ RDMP_HEADER = Struct("Marker" / Const(0x40, Int32ul), "Signature" / Const(b"RDMP
 PFN_RANGE = Struct("PageFileNumber" / Int64ul, "NumberOfPages" / Int64ul)
 RDMP_METADATA, RDMP_RANGES = HEADER64_SIZE + 0x20, HEADER64_SIZE + 0x30
 #: Secondary bug-check callback data: a "DumpBlob" file header, then blobs, each header 8-byte aligned.
-DUMP_BLOB_FILE_HEADER = Struct("Signature" / Const(b"DumpBlob"), "HeaderSize" / Int32ul, "BuildNumber" / Int32ul)
+BLOB_SIGNATURE = b"DumpBlob"  # DUMP_BLOB_SIGNATURE1 'pmuD', DUMP_BLOB_SIGNATURE2 'bolB' as bytes
+DUMP_BLOB_FILE_HEADER = Struct("Signature" / Const(BLOB_SIGNATURE), "HeaderSize" / Int32ul, "BuildNumber" / Int32ul)
 DUMP_BLOB_HEADER = Struct("HeaderSize" / Int32ul, "Tag" / Bytes(16), "DataSize" / Int32ul, "PrePad" / Int32ul,
                           "PostPad" / Int32ul)
 BLOB_ALIGN = 8
