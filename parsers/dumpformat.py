@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 from construct import (Array, Bytes, Const, Default, Int8ul, Int32ul, Int64sl, Int64ul, Padding, Struct)
 
+from parsers.ifr import field_offset
+
 PAGE = 0x1000
-PTE_PRESENT, PTE_WRITABLE, PTE_LARGE = 0x1, 0x2, 0x80
-PFN_MASK = 0x000F_FFFF_FFFF_F000
+PTE_PRESENT, PTE_WRITABLE = 0x1, 0x2
 HEADER64_SIZE, HEADER32_SIZE = 0x2000, 0x1000
 MAX_RUNS64 = 42  # PHYSICAL_MEMORY_RUN64 entries that fit in the 700-byte PhysicalMemoryBlock buffer
 MAX_RUNS32 = 86
@@ -82,8 +83,13 @@ DUMP_BLOB_FILE_HEADER = Struct("Signature" / Const(BLOB_SIGNATURE), "HeaderSize"
 DUMP_BLOB_HEADER = Struct("HeaderSize" / Int32ul, "Tag" / Bytes(16), "DataSize" / Int32ul, "PrePad" / Int32ul,
                           "PostPad" / Int32ul)
 BLOB_ALIGN = 8
-DUMP_TYPE_OFFSET = {"x64": 0xF98, "x86": 0xF88}
 assert DUMP_HEADER64.sizeof() == HEADER64_SIZE and DUMP_HEADER32.sizeof() == HEADER32_SIZE
+# the offsets kdmp-parser static_asserts and the SDK documents
+assert [field_offset(DUMP_HEADER64, f) for f in ("BugCheckParameters", "KdDebuggerDataBlock", "PhysicalMemoryBlock",
+                                                  "ContextRecord", "DumpType", "Comment", "SecondaryDataState",
+                                                  "Attributes")] == [0x40, 0x80, 0x88, 0x348, 0xF98, 0xFB0, 0x103C, 0x1050]
+assert [field_offset(DUMP_HEADER32, f) for f in ("BugCheckParameters", "PhysicalMemoryBlock", "DumpType")] == \
+       [0x2C, 0x64, 0xF88]
 assert BITMAP_HEADER.sizeof() == 0x38 and RDMP_HEADER.sizeof() == 0x30 and DUMP_BLOB_HEADER.sizeof() == 0x20
 
 #: DumpType values (DUMP_TYPES in the SDK; 8-10 as kdmp-parser names them).

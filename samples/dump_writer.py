@@ -9,6 +9,7 @@ entries) and writes:
   every page of every run in run order (pages nobody mapped are zero; written sparse);
 * a bitmap dump (``DumpType`` 5, ``SDMP`` kernel or ``FDMP`` full): the header, the bitmap header at 0x2000
   (``FirstPage``, ``TotalPresentPages``, ``Pages``, bitmap), then only the present pages in PFN order;
+* a kernel dump (``DumpType`` 8, 'RDMP'): the header, the RDMP header and PFN ranges, then the present pages;
 
 followed by the secondary bug-check callback data as Windows streams it (``DUMP_BLOB_FILE_HEADER`` "DumpBlob",
 then per blob a ``DUMP_BLOB_HEADER`` {HeaderSize, Tag GUID, DataSize, PrePad, PostPad} and the data, 8-byte
@@ -17,7 +18,7 @@ aligned). Layouts: DUMP_HEADER64 / PHYSICAL_MEMORY_DESCRIPTOR64 / the dump blob 
 construct declarations of :mod:`parsers.dumpformat`, so writer and reader cannot drift apart.
 
 Used by ``samples/generate.py`` (the committed sample dumps), ``bench/dump_scan.py`` (multi-GiB sparse dumps)
-and by tests that need a dump holding particular objects.
+and by tests that need a dump holding particular objects: ``build_dump([(address, bytes), ...], DumpSpec(...))``.
 """
 from __future__ import annotations
 
@@ -206,3 +207,11 @@ def dump_bytes(image: DumpImage, spec: DumpSpec) -> bytes:
     buffer = io.BytesIO()
     write_dump(image, spec, buffer)
     return buffer.getvalue()
+
+
+def build_dump(regions: list[tuple[int, bytes]], spec: DumpSpec, seed: int = 13) -> bytes:
+    """A small dump holding each (virtual address, bytes) region, with ``spec``'s bugcheck, kind and secondary data."""
+    image = DumpImage(seed=seed)
+    for address, data in regions:
+        image.map(address, data)
+    return dump_bytes(image, spec)

@@ -18,7 +18,7 @@ from parsers.evidence import load
 from parsers.ifr import WDF_TRACE_GUID, parse_ifr
 from parsers.memory import ImageMemory, symbol
 from samples.dump_samples import busy_log
-from samples.dump_writer import DumpImage, DumpSpec, write_dump
+from samples.dump_writer import DumpImage, DumpSpec, build_dump, write_dump
 
 DUMPS = SAMPLES / "dumps"
 SAMPLE_DUMPS = ["kmdf-9f-full", "kmdf-10d-bitmap"]
@@ -82,6 +82,21 @@ def test_dump_memory_target_reads_across_scattered_pages():
             dump.read(0xFFFF_8000_0000_0000, 8)
     direct = parse_ifr(blob, "memory", arch="x64", address=address)
     assert [r.sequence for r in direct.records] == log["sequences"]
+
+
+@pytest.mark.parametrize("kind", ["full", "bitmap-kernel", "kernel"])
+def test_writer_builds_a_dump_from_regions_that_reads_back_through_virtual_memory(tmp_path, kind):
+    from parsers.dump import CrashDump
+
+    regions = [(0xFFFFB30C4B000FF0, b"spans two pages" * 3), (0xFFFFF8055A2A5E10, (0xFFFFB30C4B000FF0).to_bytes(8, "little"))]
+    path = tmp_path / "regions.dmp"
+    path.write_bytes(build_dump(regions, DumpSpec(0x10D, (5, 1, 0, 2), kind)))
+    with CrashDump(path) as dump:
+        assert dump.bugcheck.code == 0x10D and dump.parser is not None
+        for address, data in regions:
+            assert dump.read(address, len(data)) == data
+        pointer = int.from_bytes(dump.read(0xFFFFF8055A2A5E10, 8), "little")
+        assert dump.read(pointer, 15) == b"spans two pages"
 
 
 def test_kernel_rdmp_dump_from_the_writer_opens_in_kdmp_parser_and_gives_the_log(tmp_path):
