@@ -96,12 +96,10 @@ def build_image(kind: str, bugcheck: tuple[int, tuple[int, int, int, int]], driv
     return DumpSpec(code, parameters, kind, secondary=secondary), truth
 
 
-def _sample(name: str, kind: str, bugcheck, drivers: list[dict], write_log: Callable, seed: int,
-            regions: tuple[tuple[int, bytes], ...] = ()) -> dict[str, bytes | str]:
-    """A sample dump and its truth; ``regions`` (virtual address, bytes) are mapped first (framework objects)."""
+def _sample(name: str, kind: str, bugcheck, drivers: list[dict], write_log: Callable, seed: int) -> dict[str, bytes | str]:
+    """A sample dump and its truth (more memory, e.g. framework objects, goes in with ``image.map`` before
+    :func:`build_image`)."""
     image = DumpImage(seed=seed)
-    for address, data in regions:
-        image.map(address, data)
     spec, truth = build_image(kind, bugcheck, drivers, write_log, image)
     return {f"dumps/{name}.dmp": dump_bytes(image, spec), f"dumps/{name}.truth.json": json.dumps(truth, indent=1) + "\n"}
 
