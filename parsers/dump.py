@@ -47,6 +47,7 @@ MAX_LOGS = 256  # KMDF drivers on one machine are a few dozen
 MAX_BLOBS = 4096  # secondary data blobs read before the stream is given up
 MAX_BLOB_DATA = 0x10000  # the largest blob wdftriage reads (an IFR log is at most 64 KiB)
 SCAN_CHUNK_PAGES = 1 << 16  # pages compared per numpy step (256 MiB of file)
+PAGE_CACHE = 256  # virtual pages kept by a CrashDump (object walks read many small fields of few pages)
 _GUID_WORDS = np.frombuffer(WDF_TRACE_GUID.bytes_le, np.uint64)
 
 #: FX_DUMP_DRIVER_INFO_ENTRY (WdfDumpGuid2 blob): x64 0x38 bytes, x86 0x30.
@@ -125,6 +126,7 @@ class CrashDump:
         self.source = str(path)
         self.warnings: list[EvidenceWarning] = []
         self._digest = hashlib.sha256()
+        self._pages: dict[int, bytes | None] = {}
         try:
             self._file = open(path, "rb")
             self.size = os.fstat(self._file.fileno()).st_size
@@ -204,8 +206,7 @@ class CrashDump:
         out = bytearray()
         while len(out) < size:
             at = address + len(out)
-            with _quiet_stdout():
-                page = self.parser.read_virtual_page(at & ~(PAGE - 1))
+            page = self._virtual_page(at & ~(PAGE - 1))
             if page is None:
                 if not out:
                     raise TargetReadError(at, size - len(out), "not mapped in the dump")
@@ -215,6 +216,16 @@ class CrashDump:
             self._digest.update(chunk)
             out += chunk
         return bytes(out)
+
+    def _virtual_page(self, address: int) -> bytes | None:
+        """The page at virtual ``address`` (page-aligned), None if unmapped; the last pages read are kept."""
+        if address not in self._pages:
+            if len(self._pages) >= PAGE_CACHE:
+                self._pages.clear()
+            with _quiet_stdout():
+                page = self.parser.read_virtual_page(address)
+            self._pages[address] = None if page is None else bytes(page)
+        return self._pages[address]
 
     def symbol(self, name: str) -> int | None:
         """Addresses the dump header itself holds (``nt!PsLoadedModuleList``, ``nt!PsActiveProcessHead``,

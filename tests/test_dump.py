@@ -84,7 +84,7 @@ def test_dump_memory_target_reads_across_scattered_pages():
     assert [r.sequence for r in direct.records] == log["sequences"]
 
 
-@pytest.mark.parametrize("kind", ["full", "bitmap-kernel", "kernel"])
+@pytest.mark.parametrize("kind", ["full", "bitmap-kernel", "bitmap-full", "kernel"])
 def test_writer_builds_a_dump_from_regions_that_reads_back_through_virtual_memory(tmp_path, kind):
     from parsers.dump import CrashDump
 
@@ -93,6 +93,7 @@ def test_writer_builds_a_dump_from_regions_that_reads_back_through_virtual_memor
     path.write_bytes(build_dump(regions, DumpSpec(0x10D, (5, 1, 0, 2), kind)))
     with CrashDump(path) as dump:
         assert dump.bugcheck.code == 0x10D and dump.parser is not None
+        assert dump.dump_type == {"full": "full", "kernel": "kernel"}.get(kind, kind.replace("-", " "))
         for address, data in regions:
             assert dump.read(address, len(data)) == data
         pointer = int.from_bytes(dump.read(0xFFFFF8055A2A5E10, 8), "little")
