@@ -165,17 +165,18 @@ def report(inputs, options, bugcheck, combine, fmt, output):
 @_decode_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per message instead of text.")
 @click.option("--timestamps", is_flag=True, help="Prefix lines with the record time (MM/DD/YYYY-HH:MM:SS.fffffff).")
-def logdump(input_path, options, as_json, timestamps):
+@click.option("--driver", default=None, help="Only this driver's log (a crash dump holds one per KMDF driver).")
+def logdump(input_path, options, as_json, timestamps, driver):
     """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
     from reports.logdump import render_logdump, render_logdump_json
 
-    evidence = load(input_path, options)
-    for warning in evidence.logset.warnings:
+    logset = _only_driver(load(input_path, options).logset, driver)
+    for warning in logset.warnings:
         click.echo(f"wdftriage: warning: {warning}", err=True)
     if as_json:
-        click.echo(render_logdump_json(evidence.logset))
+        click.echo(render_logdump_json(logset))
     else:
-        click.echo(render_logdump(evidence.logset, timestamps=timestamps), nl=False)
+        click.echo(render_logdump(logset, timestamps=timestamps), nl=False)
 
 
 @main.command()
@@ -256,3 +257,37 @@ def recognition():
     states = table[table["kind"] == "state"]
     perfect = not states.empty and int(states["wrong"].sum()) == 0 and int(states["unknown"].sum()) == 0
     sys.exit(EXIT_OK if perfect else EXIT_FINDINGS)
+
+
+@main.command()
+@click.argument("dump_path", metavar="DUMP", type=click.Path(exists=True, dir_okay=False))
+@_decode_options
+@click.option("--driver", default=None, help="Only this driver's log (name as in the driver list, no .sys).")
+@click.option("--timestamps", is_flag=True, help="Prefix lines with the record time (MM/DD/YYYY-HH:MM:SS.fffffff).")
+def crashdump(dump_path, options, driver, timestamps):
+    """KMDF picture of a kernel crash dump, shaped like !wdfkd.wdfcrashdump: the framework version, the KMDF
+    drivers with their versions, then each driver's IFR log (every log the dump holds, read through its page
+    tables)."""
+    from parsers.dump import read_dump
+    from parsers.evidence import dump_logset
+    from reports.crashdump import render_crashdump
+
+    dump = read_dump(dump_path)
+    logset = _only_driver(dump_logset(dump, dump_path, options), driver)
+    for warning in logset.warnings:
+        click.echo(f"wdftriage: warning: {warning}", err=True)
+    click.echo(render_crashdump(dump, logset, dump_path, timestamps=timestamps), nl=False)
+
+
+def _only_driver(logset, driver: str | None):
+    """The LogSet restricted to one driver's log (EvidenceError naming the logs there are when it has none)."""
+    if driver is None:
+        return logset
+    names = {name.lower(): name for name in logset.logs}
+    if driver.lower() not in names:
+        raise EvidenceError(logset.source, f"no IFR log of driver {driver!r}; logs found: "
+                                           f"{', '.join(sorted(logset.logs)) or 'none'}")
+    keep = names[driver.lower()]
+    logset.messages = [m for m in logset.messages if m.log == keep]
+    logset.logs = {keep: logset.logs[keep]}
+    return logset

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from parsers import ifr
-from parsers.errors import EvidenceError
+from parsers.errors import EvidenceError, EvidenceWarning
 from parsers.logtext import read_report_text
-from parsers.dump import read_dump
+from parsers.dump import DumpEvidence, read_dump
 from parsers.decode import DecodeOptions, decode_ifr
 from parsers.records import LogSet
 
@@ -74,22 +74,29 @@ def _head(path: str) -> bytes:
         raise EvidenceError(path, exc.strerror or str(exc)) from None
 
 
-def _sha256(path: str) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    except OSError as exc:
+        raise EvidenceError(path, exc.strerror or str(exc)) from None
+    return digest.hexdigest()
 
 
-def load(path: str, options: DecodeOptions | None = None) -> Evidence:
-    """Read one evidence file into a LogSet; raises EvidenceError when nothing can be read from it."""
+def load(path: str, options: DecodeOptions | None = None, full_hash: bool = False) -> Evidence:
+    """Read one evidence file into a LogSet; raises EvidenceError when nothing can be read from it.
+
+    A crash dump (GiBs) is identified by the SHA-256 of its header and of every block read from it, not of the
+    whole file, unless ``full_hash`` asks for that."""
     options = options or DecodeOptions()
     kind = kind_of(_head(path))
-    if kind == "dump":  # read through mmap, never whole
-        sha, size = _sha256(path)
-        return Evidence(path=path, sha256=sha, size=size, kind=kind, logset=_load_dump(path, options))
+    if kind == "dump":  # read through mmap and page reads, never whole
+        dump = read_dump(path)
+        sha = _sha256(path) if full_hash else dump.identity
+        return Evidence(path=path, sha256=sha, size=Path(path).stat().st_size, kind=kind,
+                        logset=dump_logset(dump, path, options))
     data = read_bytes(path)
     if kind == "ifr":
         logset = _load_ifr(path, data, options)
@@ -101,15 +108,24 @@ def load(path: str, options: DecodeOptions | None = None) -> Evidence:
     return Evidence(path=path, sha256=hashlib.sha256(data).hexdigest(), size=len(data), kind=kind, logset=logset)
 
 
-def _load_dump(path: str, options: DecodeOptions) -> LogSet:
-    dump = read_dump(path)
+def dump_logset(dump: DumpEvidence, path: str, options: DecodeOptions) -> LogSet:
+    """Every IFR log of a dump decoded into one LogSet (messages name their driver), with the bugcheck."""
     logset = LogSet(source=path, bugcheck=dump.bugcheck, warnings=list(dump.warnings))
-    for offset, log in dump.logs:
-        decoded = decode_ifr(log, f"{path}@0x{offset:x}", options)
+    versions = {d.name.lower(): d.version_text for d in dump.drivers}
+    for found in dump.logs:
+        try:
+            decoded = decode_ifr(found.log, f"{path}!{found.driver}", options)
+        except EvidenceError as exc:  # one unreadable log does not hide the others
+            logset.warnings.append(EvidenceWarning(path, f"IFR log of {found.driver} ({', '.join(found.sources)}) "
+                                                         f"skipped: {exc.message}", offset=found.file_offset))
+            continue
         logset.messages += decoded.messages
         logset.warnings += decoded.warnings
         for name, facts in decoded.logs.items():
-            logset.logs[name] = {**facts, "container": "crash dump", "dump_type": dump.dump_type, "file_offset": offset}
+            logset.logs[name] = {**facts, "container": "crash dump", "dump_type": dump.dump_type,
+                                 "found_at": found.sources,
+                                 "header_address": None if found.address is None else f"0x{found.address:x}",
+                                 "file_offset": found.file_offset, "kmdf_version": versions.get(name.lower())}
     return logset
 
 

@@ -1,8 +1,9 @@
-"""Memory targets: anything that reads bytes at virtual addresses (a live debugger through pykd, later a
-crash dump or a snapshot), and reading an IFR log out of one.
+"""Memory targets: anything that reads bytes at virtual addresses (a live debugger through pykd, a kernel crash
+dump through its page tables (parsers.dump.CrashDump), a snapshot), and reading an IFR log out of one.
 
 A target needs ``read(address, size) -> bytes`` (raising ``TargetReadError`` or returning short data for
-unreadable memory) and ``pointer_size``. The IFR header's own address is known here, so the decoder can
+unreadable memory) and ``pointer_size``; it may offer ``symbol(name) -> int | None`` (None when it does not know
+the name; :func:`symbol` asks any target). The IFR header's own address is known here, so the decoder can
 check the header's ``Base`` self-pointer to tell the layout.
 """
 from __future__ import annotations
@@ -18,6 +19,12 @@ class MemoryTarget(Protocol):
 
     def read(self, address: int, size: int) -> bytes:
         """Bytes at ``address``; fewer than ``size`` (or TargetReadError) where memory is unreadable."""
+
+
+def symbol(target: MemoryTarget, name: str) -> int | None:
+    """The address of ``name`` (``module!symbol``) if the target knows it, else None."""
+    lookup = getattr(target, "symbol", None)
+    return lookup(name) if lookup is not None else None
 
 
 class ImageMemory:

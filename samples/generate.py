@@ -3,7 +3,7 @@
 samples/tmf/<guid>.tmf          the project's TMF for the framework messages the samples use
 samples/ifr/<name>.ifr          basic IFR buffers (+ <name>.truth.json: the records a decoder must return)
 samples/scenarios/<name>.ifr    the labeled scenario corpus (+ <name>.expected.json)
-samples/dumps/evtiostop-9f.dmp  a 0x9F dump header with the scenario's IFR log inside
+samples/dumps/                  kernel crash dumps (full, bitmap, small memory dump) + truth (samples/dump_samples.py)
 ``--check`` rebuilds everything in memory and exits 1 if a committed file differs.
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from samples import scenarios
+from samples import dump_samples, scenarios
 from samples.ifr_writer import IfrWriter
 from samples.kmdf_model import Log
 from parsers.catalog import render_entry
@@ -25,9 +25,10 @@ DRIVER = "wdfsample"
 
 
 def _write_log(log: Log, tmf: SampleTmf, arch: str = "x64", pages: int = 4, timestamps: bool = True,
-               extra: dict | None = None) -> tuple[bytes, list[dict]]:
-    """The IFR blob for a model log, and the ground truth of every record written."""
-    writer = IfrWriter(DRIVER, arch=arch, pages=pages, timestamps=timestamps)
+               extra: dict | None = None, driver: str = DRIVER, address: int | None = None) -> tuple[bytes, list[dict]]:
+    """The IFR blob for a model log (header at ``address`` when given), and the ground truth of every record
+    that survives."""
+    writer = IfrWriter(driver, arch=arch, pages=pages, timestamps=timestamps, header_address=address)
     truth = []
     for i, message in enumerate(log.messages):
         guid, number = tmf.key(message.entry)
@@ -132,26 +133,18 @@ def _scenarios(tmf: SampleTmf) -> dict[str, bytes | str]:
     return files
 
 
-def _dump_header(bugcheck: int, parameters: tuple[int, int, int, int], dump_type: int) -> bytes:
-    """A DUMP_HEADER64 (0x2000 bytes): fields the reader uses set, the rest 'PAGE' as Windows leaves it."""
-    header = bytearray(b"PAGE" * 0x800)
-    struct.pack_into("<4s4sII", header, 0, b"PAGE", b"DU64", 0xF, 19041)
-    struct.pack_into("<QQQQII", header, 0x10, 0x1AD000, 0xFFFFFA8000000000, 0xFFFFF8055A2A5E10, 0xFFFFF8055A2A0D40,
-                     0x8664, 2)
-    struct.pack_into("<I4xQQQQ", header, 0x38, bugcheck, *parameters)
-    struct.pack_into("<I", header, 0xF98, dump_type)
-    return bytes(header)
+def dump_log_writer(tmf: SampleTmf):
+    """``write_log(log, driver, pages, address) -> (blob, {"wrapped", "sequences"})`` for samples/dump_samples.py."""
+    def write_log(log: Log, driver: str, pages: int, address: int) -> tuple[bytes, dict]:
+        blob, truth = _write_log(log, tmf, pages=pages, driver=driver, address=address)
+        wrapped = any(r["offset"] == 0 and r["sequence"] > 1 for r in truth)
+        return blob, {"wrapped": wrapped, "sequences": [r["sequence"] for r in truth]}
+
+    return write_log
 
 
 def _dumps(tmf: SampleTmf) -> dict[str, bytes | str]:
-    """A small-memory-dump stand-in for the 0x9F scenario: a real DUMP_HEADER64, then the IFR blob as KMDF's
-    bugcheck callback hands it over (verbatim WDF_IFR_HEADER + ring). The container Windows wraps secondary
-    data in has no public description, so the bytes around the blob are filler; the reader scans for it."""
-    scenario = scenarios.evtiostop_not_acked()
-    blob, _ = _write_log(scenario.log, tmf, pages=scenario.pages)
-    parameters = (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560)
-    dump = _dump_header(0x9F, parameters, 4) + bytes(0x1000) + blob + bytes(0x400)
-    return {"dumps/evtiostop-9f.dmp": dump}
+    return dump_samples.all_dumps(tmf, dump_log_writer(tmf))
 
 
 def build_all() -> dict[str, bytes | str]:
