@@ -110,7 +110,7 @@ def conform(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
                 pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
         elif name in _BOOL_COLUMNS:
             col = col if col.dtype == bool else col.fillna(False).astype(bool)
-        elif not isinstance(col.dtype, pd.CategoricalDtype):
+        elif not isinstance(col.dtype, pd.CategoricalDtype) or col.isna().any():  # missing stays None, not NaN
             col = col.astype(object).where(col.notna(), None)
         out[name] = pd.Series(col, index=df.index)
     return pd.DataFrame(out, columns=list(columns)).reset_index(drop=True)
@@ -222,6 +222,7 @@ class _Column:
     missing, category codes, or datetime64) and ``missing``; ``take`` reorders/filters every array alike."""
 
     def __init__(self, column: pd.Series, rows: np.ndarray):
+        self.categories = None
         if isinstance(column.dtype, pd.CategoricalDtype):
             self.categories = np.append(column.cat.categories.to_numpy(dtype=object), None)
             self.values = column.cat.codes.to_numpy()[rows]  # -1 (missing) indexes the trailing None
@@ -230,7 +231,6 @@ class _Column:
             self.values = column.dt.tz_convert(None).to_numpy()[rows]
             self.missing = np.isnat(self.values)
         elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            self.categories = None
             self.values = column.to_numpy(dtype=object)[rows]
             self.missing = pd.isna(self.values)
         else:
@@ -242,23 +242,28 @@ class _Column:
 
     def has(self, wanted) -> np.ndarray:
         """Rows whose (categorical or object) value is one of ``wanted``."""
-        if getattr(self, "categories", None) is not None:
+        if self.categories is not None:
             return np.isin(self.categories, list(wanted))[self.values]
         return np.isin(self.values, list(wanted))
 
     def startswith(self, prefix: str) -> np.ndarray:
         """Rows whose (categorical or object) text starts with ``prefix``."""
-        if getattr(self, "categories", None) is not None:
+        if self.categories is not None:
             return np.array([isinstance(v, str) and v.startswith(prefix) for v in self.categories])[self.values]
         return pd.Series(self.values, dtype=object).str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
 
     def objects(self, at: np.ndarray) -> np.ndarray:
         """Python values at positions ``at`` (None where ``at`` is -1 or the value is missing)."""
         safe = np.maximum(at, 0)
-        values = self.categories[self.values[safe]] if getattr(self, "categories", None) is not None \
+        values = self.categories[self.values[safe]] if self.categories is not None \
             else self.values[safe].astype(object)
         values[(at < 0) | self.missing[safe]] = None
         return values
+
+    def categorical(self, at: np.ndarray) -> pd.Categorical:
+        """A categorical column's values at positions ``at`` (missing where ``at`` is -1)."""
+        codes = np.where(at < 0, -1, self.values[np.maximum(at, 0)])
+        return pd.Categorical.from_codes(codes, self.categories[:-1])
 
     def uints(self, at: np.ndarray) -> pd.arrays.IntegerArray:
         """UInt64 values at positions ``at`` (missing where ``at`` is -1 or the value is missing)."""
@@ -277,7 +282,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     c = {name: _Column(events[name], rows) for name in ("input", "request", "kind", "queue", "irp", "detail",
                                                          "status", "information", "timestamp")}
     index = np.asarray(events.index, dtype=np.int64)[rows]
-    order = np.lexsort((index, c["request"].values))
+    order = np.argsort(c["request"].values, kind="stable")  # rows are in table order: stable keeps it per request
     index = index[order]
     for column in c.values():
         column.take(order)
@@ -326,7 +331,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     positions = _Column(pd.Series(index.astype(np.uint64)), np.arange(len(index)))
     queue_at = lt.last(~queue.missing)
     out = pd.DataFrame({
-        "input": c["input"].objects(first),
+        "input": c["input"].categorical(first),
         "request": c["request"].uints(first),
         "irp": c["irp"].uints(lt.last(~c["irp"].missing)),
         "queue": queue.uints(queue_at),

@@ -93,7 +93,7 @@ class RuleContext:
                 present = rows[key].notna().to_numpy()
                 keys = rows[key].to_numpy(dtype=np.uint64, na_value=0)[present]
                 at = at[present]
-                order = np.lexsort((at, keys))
+                order = np.argsort(keys, kind="stable")  # at is ascending: stable keeps it per key
                 self._positions[cache_key] = (keys[order], at[order])
         keys, at = self._positions[cache_key]
         if keys is None:

@@ -117,7 +117,7 @@ def _suspects(scope: pd.DataFrame) -> pd.DataFrame:
     named = {int(p) for pointers in mentions for p in pointers}
     with_request = np.flatnonzero(scope["request"].notna().to_numpy())
     request = scope["request"].to_numpy(dtype=np.uint64, na_value=0)[with_request]
-    order = np.lexsort((with_request, request))
+    order = np.argsort(request, kind="stable")  # rows are in table order: stable keeps it per request
     request, rkind = request[order], kind.iloc[with_request[order]]
     called = is_in(rkind, [EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value])
     completed = is_in(rkind, [EventKind.REQUEST_COMPLETED.value])
