@@ -11,6 +11,11 @@ from analyzer.events import EventTable
 from parsers.records import BugCheck, SourceRef
 
 
+def hexh(value: int | None) -> str:
+    """A handle or pointer as wdfkd prints it (0x-prefixed hex), '?' when the evidence does not give it."""
+    return "?" if value is None else f"0x{value:x}"
+
+
 class Severity(IntEnum):
     INFO = 1
     WARNING = 2

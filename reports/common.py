@@ -3,16 +3,11 @@ from __future__ import annotations
 
 import re
 
-from analyzer.result import Finding, TriageResult
+from analyzer.result import Finding, TriageResult, hexh
 
 INFERRED = "[inferred: no TMF]"  # after an evidence line recognised by shape
 MAX_TEXT = 2000  # characters of one evidence-derived string shown in a report
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
-
-
-def handle(value: int | None) -> str:
-    """A handle or pointer as wdfkd prints it (0x-prefixed hex), '-' when unknown."""
-    return "-" if value is None else f"0x{value:x}"
 
 
 def clean(text: object, limit: int = MAX_TEXT) -> str:
@@ -25,7 +20,7 @@ def clean(text: object, limit: int = MAX_TEXT) -> str:
 
 def objects(f: Finding) -> str:
     """The objects a finding names, e.g. 'WDFDEVICE 0x.. WDFQUEUE 0x..'."""
-    parts = [f"{kind} {handle(v)}" for kind, v in (("WDFDEVICE", f.device), ("WDFQUEUE", f.queue),
+    parts = [f"{kind} {hexh(v)}" for kind, v in (("WDFDEVICE", f.device), ("WDFQUEUE", f.queue),
                                                     ("WDFREQUEST", f.request)) if v is not None]
     return " ".join(parts) or "-"
 

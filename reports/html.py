@@ -20,7 +20,8 @@ import pandas as pd
 
 from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
-from reports.common import INFERRED, clean, handle, headline, objects
+from analyzer.result import hexh
+from reports.common import INFERRED, clean, headline, objects
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
 _SCRIPT = """
@@ -118,7 +119,7 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
         y += _ROW
     queues = t.queues[(t.queues["device"] == device) & t.queues["power_state"].notna()]
     for queue, rows in queues.groupby("queue", sort=False):
-        parts.append(_label(y, f"WDFQUEUE {handle(int(queue))}"))
+        parts.append(_label(y, f"WDFQUEUE {hexh(int(queue))}"))
         parts += _bands(rows, axis, y, end, result, lambda r: (
             r.power_state, _QUEUE_FILL.get(r.power_state, "#f6d58e"), r.power_state.replace("FxIoQueuePower", "")))
         y += _ROW
@@ -127,13 +128,13 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
         start = int(row.first_index)
         outstanding = row.outcome == "outstanding"
         stop = end if outstanding else int(row.end_index)
-        tip = _e(f"WDFREQUEST {handle(int(row.request))} {row.callback or ''} {row.outcome}"
+        tip = _e(f"WDFREQUEST {hexh(int(row.request))} {row.callback or ''} {row.outcome}"
                  f" {row.status_name or ''} from {_time_label(result, start)} to "
                  f"{'end of log' if outstanding else _time_label(result, stop)}")
         fill = 'url(#outstanding)' if outstanding else "#9cc3f0"
-        parts.append(_label(y, f"WDFREQUEST {handle(int(row.request))}"))
+        parts.append(_label(y, f"WDFREQUEST {hexh(int(row.request))}"))
         parts.append(_rect(axis.x(start), axis.x(stop), y, fill, tip,
-                           f'class="request{" outstanding" if outstanding else ""}" data-request="{handle(int(row.request))}"'))
+                           f'class="request{" outstanding" if outstanding else ""}" data-request="{hexh(int(row.request))}"'))
         if outstanding:
             parts.append(f'<text x="{axis.x(start) + 4:.1f}" y="{y + 12:.1f}" fill="#8b0000">never completed</text>')
         y += _ROW
@@ -156,7 +157,7 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
     defs = ('<defs><pattern id="outstanding" width="8" height="8" patternUnits="userSpaceOnUse" '
             'patternTransform="rotate(45)"><rect width="8" height="8" fill="#f8c4c4"/>'
             '<line x1="0" y1="0" x2="0" y2="8" stroke="#c0392b" stroke-width="3"/></pattern></defs>')
-    return (f'<div class="chart"><svg xmlns="http://www.w3.org/2000/svg" class="timeline" data-device="{handle(device)}" '
+    return (f'<div class="chart"><svg xmlns="http://www.w3.org/2000/svg" class="timeline" data-device="{hexh(device)}" '
             f'width="{_WIDTH}" height="{height:.0f}" viewBox="0 0 {_WIDTH} {height:.0f}">{defs}{"".join(parts)}</svg></div>')
 
 
@@ -198,7 +199,7 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
     devices = _devices(result)
     for device in devices:
         mine = [(n, f) for n, f in numbered if f.device == device or (f.device is None and len(devices) == 1)]
-        body.append(f"<h3>WDFDEVICE {handle(device)}</h3>" + _chart(result, device, mine))
+        body.append(f"<h3>WDFDEVICE {hexh(device)}</h3>" + _chart(result, device, mine))
     if not devices:
         body.append("<p>No framework state transitions or queue events in the evidence.</p>")
     body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>"))

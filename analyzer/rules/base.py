@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from analyzer.events import EventKind, EventTable
-from analyzer.result import EvidenceLine, Finding
+from analyzer.result import EvidenceLine, Finding, hexh  # noqa: F401 - rules import hexh from here
 from analyzer.timelines import is_in
 from parsers.records import BugCheck
 
@@ -150,8 +150,3 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
 def opt_int(value) -> int | None:
     """A DataFrame cell (nullable integer) as int or None."""
     return None if value is None or pd.isna(value) else int(value)
-
-
-def hexh(value: int | None) -> str:
-    """A handle as wdfkd prints it."""
-    return "?" if value is None else f"0x{value:x}"
