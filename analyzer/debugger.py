@@ -1,11 +1,14 @@
 """In-debugger commands through pykd: ``!py -m analyzer.debugger <command> ...`` inside WinDbg/KD.
 
-    !py -m analyzer.debugger logdump -a <WDF_IFR_HEADER address> [--tmf PATH]
-    !py -m analyzer.debugger triage  -a <WDF_IFR_HEADER address> [--tmf PATH] [--fail-on ...]
+    !py -m wdftriage_windbg logdump -a <WDF_IFR_HEADER address> [--tmf PATH]
+    !py -m wdftriage_windbg triage  -a <WDF_IFR_HEADER address> [--tmf PATH]
 
-The adapter is thin: pykd supplies memory (``loadBytes``), the pointer size (``is64bitSystem``), the
-bugcheck of a dump being analysed (``isDumpAnalyzing``/``bugCheckData``) and output (``dprintln``);
-everything else is the same library the command line uses. The header address is the one
+(``wdftriage_windbg`` makes sure the debugger's current directory cannot shadow these packages, then
+calls :func:`main`.) The adapter is thin and uses only what pykd's module defines (pykd/pymod.cpp):
+memory from ``loadBytes`` (a list of ints; ``MemoryException`` when unreadable), the pointer size from
+``is64bitSystem``, symbols from ``getOffset`` (``SymbolException`` when unknown), the bugcheck of a dump
+from ``isDumpAnalyzing``/``bugCheckData`` (a tuple ``(code, arg1, arg2, arg3, arg4)``) and output through
+``dprintln``; everything else is the same library the command line uses. The header address is the one
 ``!wdfkd.wdflogdump``/``!rcdrlogdump -a`` work from (FX_DRIVER_GLOBALS.WdfLogHeader).
 """
 from __future__ import annotations
@@ -21,7 +24,7 @@ from parsers.records import BugCheck
 
 
 class PykdTarget:
-    """Target memory as pykd reads it."""
+    """Target memory as pykd reads it (a parsers.memory.MemoryTarget)."""
 
     def __init__(self, pykd):
         self.pykd = pykd
@@ -30,15 +33,25 @@ class PykdTarget:
     def read(self, address: int, size: int) -> bytes:
         try:
             return bytes(self.pykd.loadBytes(address, size))
-        except Exception as exc:  # pykd raises its own MemoryException type
+        except self.pykd.DbgException as exc:  # MemoryException derives from it
             raise TargetReadError(address, size, str(exc)) from None
+
+    def symbol(self, name: str) -> int | None:
+        """The address of ``name`` (``module!symbol``), None when the debugger does not know it."""
+        try:
+            return int(self.pykd.getOffset(name))
+        except self.pykd.DbgException:  # SymbolException: no such symbol or no symbols loaded
+            return None
 
 
 def _bugcheck(pykd) -> BugCheck | None:
+    """The bugcheck of the dump being analysed; pykd gives ``(code, arg1, arg2, arg3, arg4)``."""
     if not pykd.isDumpAnalyzing():
         return None
-    data = pykd.bugCheckData()
-    return BugCheck(code=data.code, parameters=(data.arg1, data.arg2, data.arg3, data.arg4), source="debugger")
+    code, *parameters = pykd.bugCheckData()
+    if len(parameters) != 4:
+        return None  # not a kernel bugcheck (a user-mode dump has no bugcheck parameters)
+    return BugCheck(code=code, parameters=tuple(parameters), source="debugger")
 
 
 def run(argv: list[str], pykd) -> int:
