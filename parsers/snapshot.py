@@ -49,10 +49,16 @@ def is_snapshot(head: bytes) -> bool:
     return head.startswith(MAGIC)
 
 
-def write_snapshot(path: str | Path, regions: dict[int, bytes], pointer_size: int, *, symbols: dict[str, int],
+def write_snapshot(path: str | Path, regions: dict[int, bytes], pointer_size: int, **fields) -> None:
+    """Write a version-1 snapshot file (``fields``: see :func:`snapshot_bytes`)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_bytes(snapshot_bytes(regions, pointer_size, **fields))
+
+
+def snapshot_bytes(regions: dict[int, bytes], pointer_size: int, *, symbols: dict[str, int],
                    bugcheck: BugCheck | None, logs: list[int], layout: dict | None, objects: dict,
-                   created_by: str) -> None:
-    """Write a version-1 snapshot file."""
+                   created_by: str) -> bytes:
+    """A version-1 snapshot file's bytes."""
     ordered = sorted(regions.items())
     header = {
         "format": "wdftriage-snapshot", "created_by": created_by, "pointer_size": pointer_size,
@@ -63,9 +69,7 @@ def write_snapshot(path: str | Path, regions: dict[int, bytes], pointer_size: in
         "logs": [hex(a) for a in logs], "layout": layout, "objects": objects,
     }
     text = json.dumps(header, indent=1, sort_keys=True).encode()
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_bytes(PREFIX.build({"Version": VERSION, "HeaderSize": len(text)}) + text
-                           + b"".join(d for _, d in ordered))
+    return PREFIX.build({"Version": VERSION, "HeaderSize": len(text)}) + text + b"".join(d for _, d in ordered)
 
 
 def read_snapshot(path: str | Path) -> Snapshot:
