@@ -25,7 +25,7 @@ PDB = Path(__file__).resolve().parent / "wdf_objects.pdb"
 IFR_HEADER = 0xFFFFB30C4A2F1000  # where the scenario's log lives (its Base self-pointer is this + 0x48)
 OTHERS = 0xFFFFC30A1B300000  # packages, FxDriver, driver globals, IRP: objects the log never names
 WDF01000 = 0xFFFFF80561200000  # Wdf01000.sys image: FxLibraryGlobals, g_WdfTriageInfo and its tables
-FX_TYPE_DRIVER, FX_TYPE_PACKAGE_IO, FX_TYPE_PACKAGE_PNP = 0x1001, 0x1100, 0x1101
+FX_TYPE_DRIVER, FX_TYPE_PACKAGE_IO, FX_TYPE_PACKAGE_FDO = (value_of(n) for n in ("FX_TYPE_DRIVER", "FX_TYPE_PACKAGE_IO", "FX_TYPE_PACKAGE_FDO"))
 BUGCHECK = BugCheck(0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
 SYMBOLS = {"Wdf01000!FxLibraryGlobals": WDF01000 + 0x1000, "Wdf01000!g_WdfTriageInfo": WDF01000 + 0x2000}
 
@@ -106,7 +106,7 @@ def build(scenario, ifr_blob: bytes) -> bytes:
     _object(mem, "FxObject", driver_at, FX_TYPE_DRIVER, globals_at)
     _object(mem, "FxDevice", device_at, FX_TYPE_DEVICE, globals_at, driver_at)
     _object(mem, "FxPkgIo", pkg_io, FX_TYPE_PACKAGE_IO, globals_at, device_at)
-    _object(mem, "FxPkgPnp", pkg_pnp, FX_TYPE_PACKAGE_PNP, globals_at, device_at)
+    _object(mem, "FxPkgPnp", pkg_pnp, FX_TYPE_PACKAGE_FDO, globals_at, device_at)
     _object(mem, "FxIoQueue", queue_at, FX_TYPE_QUEUE, globals_at, device_at)
     _object(mem, "FxRequest", request_at, FX_TYPE_REQUEST, globals_at, queue_at)
     child = mem.offset("FxObject", "m_ChildEntry")
