@@ -91,13 +91,14 @@ def render_device(device: DeviceView) -> str:
     lines += [f"    !wdfqueue 0x{q.handle:x}  {queue_summary(q)}" for q in device.queues]
     if device.children:
         lines.append("  Child objects:")
-        lines += [f"    {type_name(t)} 0x{a ^ ((1 << 64) - 8):x}" for t, a in device.children]
+        lines += [f"    {type_name(t)} 0x{h:x}" for t, h in device.children]
     return "\n".join(lines) + "\n"
 
 
 def render_request(request: RequestView) -> str:
     title = f"WDFREQUEST 0x{request.handle:x}  (FxRequest 0x{request.address:x})"
-    return "\n".join([title, f"  IRP: {_hex(request.irp)}", f"  queue: {_hex(request.queue)}",
+    queue = UNAVAILABLE if request.queue_handle is None else f"WDFQUEUE 0x{request.queue_handle:x}"
+    return "\n".join([title, f"  IRP: {_hex(request.irp)}", f"  queue: {queue}",
                       f"  on list: {LIST_TITLES.get(request.list_name, 'not found on its queue') if request.list_name else 'not walked from a queue'}",
                       f"  presented to the driver: {_flag(request.presented, 'yes', 'no')}",
                       f"  completed: {_flag(request.completed, 'yes', 'no')}  canceled: {_flag(request.canceled, 'yes', 'no')}",
@@ -105,13 +106,12 @@ def render_request(request: RequestView) -> str:
                                          POWER_STOP_STATES.get(request.power_stop_state, hex(request.power_stop_state)))]) + "\n"
 
 
-def render_handle(handle: int, address: int, fx_type: int | None, children: list[tuple[int | None, int]],
-                  pointer_size: int = 8) -> str:
-    mask = (1 << (8 * pointer_size)) - 8
+def render_handle(handle: int, address: int, fx_type: int | None, children: list[tuple[int | None, int]]) -> str:
+    """``children``: (FX object type, handle) of each child object."""
     lines = [f"handle 0x{handle:x}, type is {type_name(fx_type)}", f"!wdfobject 0x{address:x}"]
     if children:
         lines.append(f"Child WDFHANDLEs of 0x{handle:x}:")
-        lines += [f"    {type_name(t)} 0x{a ^ mask:x}" for t, a in children]
+        lines += [f"    {type_name(t)} 0x{h:x}" for t, h in children]
     return "\n".join(lines) + "\n"
 
 

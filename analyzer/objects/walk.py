@@ -79,7 +79,8 @@ class RequestView:
     handle: int
     list_name: str | None = None
     irp: int | None = None
-    queue: int | None = None
+    queue: int | None = None  # the FxIoQueue
+    queue_handle: int | None = None
     presented: bool | None = None
     power_stop_state: int | None = None
     completed: bool | None = None
@@ -109,7 +110,7 @@ class DeviceView:
     globals: int | None = None
     machines: list[Machine] = field(default_factory=list)
     queues: list[QueueView] = field(default_factory=list)
-    children: list[tuple[int, int]] = field(default_factory=list)  # (FX object type, address)
+    children: list[tuple[int | None, int]] = field(default_factory=list)  # (FX object type, handle)
 
 
 @dataclass
@@ -132,10 +133,14 @@ class Walker:
     # --- primitive reads -------------------------------------------------------------------------
     def _int(self, address: int, size: int) -> int | None:
         try:
-            return int.from_bytes(self.target.read(address, size), "little")
+            data = self.target.read(address, size)
         except TargetReadError as exc:
             self.warnings.append(f"unreadable: {exc}")
             return None
+        if len(data) < size:  # a target that returns what it could read
+            self.warnings.append(f"unreadable: 0x{size:x} bytes at 0x{address:x}: only 0x{len(data):x} readable")
+            return None
+        return int.from_bytes(data, "little")
 
     def field_address(self, address: int, type_name: str, name: str) -> int | None:
         offset = self.layout.offset(type_name, name)
@@ -228,7 +233,7 @@ class Walker:
         for machine, current_field, machine_field, _ in MACHINES:
             view.machines.append(self._machine(machine, self.read(address, "FxDevice", current_field, 4), pkg_pnp,
                                                machine_field))
-        view.children = [(self.object_type(c), c) for c in self.children(address)]
+        view.children = [(self.object_type(c), to_handle(c, self.ptr)) for c in self.children(address)]
         pkg_io = self.read(address, "FxDevice", "m_PkgIo")
         head = self.field_address(pkg_io, "FxPkgIo", "m_IoQueueListHead") if pkg_io else None
         for entry in self.list_entries(head, "device queues"):
@@ -279,6 +284,7 @@ class Walker:
         fx_irp = self.field_address(address, "FxRequest", "m_Irp")
         view.irp = self.read(fx_irp, "FxIrp", "m_Irp") if fx_irp is not None else None
         view.queue = self.read(address, "FxRequest", "m_IoQueue")
+        view.queue_handle = None if not view.queue else to_handle(view.queue, self.ptr)
         for attr, name in (("presented", "m_Presented"), ("completed", "m_Completed"), ("canceled", "m_Canceled")):
             value = self.read(address, "FxRequest", name, 1)
             setattr(view, attr, None if value is None else bool(value))
