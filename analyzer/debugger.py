@@ -1,7 +1,9 @@
 """In-debugger commands through pykd: ``!py -m analyzer.debugger <command> ...`` inside WinDbg/KD.
 
     !py -m wdftriage_windbg logdump -a <WDF_IFR_HEADER address> [--tmf PATH]
-    !py -m wdftriage_windbg triage  -a <WDF_IFR_HEADER address> [--tmf PATH]
+    !py -m wdftriage_windbg triage  [-a <WDF_IFR_HEADER address>] [--pdb Wdf01000.pdb] [--layout profile.json]
+    !py -m wdftriage_windbg driverinfo | devicequeues [HANDLE] | device | queue | request | handle HANDLE
+    !py -m wdftriage_windbg capture -o snapshot.wdfsnap [--pdb Wdf01000.pdb]
 
 (``wdftriage_windbg`` makes sure the debugger's current directory cannot shadow these packages, then
 calls :func:`main`.) The adapter is thin and uses only what pykd's module defines (pykd/pymod.cpp):
@@ -16,11 +18,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from analyzer.objects.commands import VIEWS, ObjectTarget, pdb_profile, run_view, walk_all
+from analyzer.objects.findings import object_findings, summary
+from analyzer.objects.layout import read_profile, resolve_layout
 from analyzer.triage import analyze
-from parsers.errors import EvidenceError, TargetReadError
 from parsers.decode import DecodeOptions, decode_ifr
-from parsers.memory import read_ifr
-from parsers.records import BugCheck
+from parsers.errors import EvidenceError, TargetReadError, WdfTriageError
+from parsers.memory import RecordingTarget, read_ifr
+from parsers.records import BugCheck, LogSet
+from parsers.snapshot import write_snapshot
 
 
 class PykdTarget:
@@ -54,32 +60,110 @@ def _bugcheck(pykd) -> BugCheck | None:
     return BugCheck(code=code, parameters=tuple(parameters), source="debugger")
 
 
-def run(argv: list[str], pykd) -> int:
-    """Run one command against the debugger's target; returns the exit code."""
-    from reports.logdump import render_logdump
-    from reports.text import render_text
+def _hex(text: str) -> int:
+    return int(text.replace("`", ""), 16)
 
-    parser = argparse.ArgumentParser(prog="!py -m analyzer.debugger")
-    parser.add_argument("command", choices=["logdump", "triage"])
-    parser.add_argument("-a", "--address", required=True, type=lambda s: int(s.replace("`", ""), 16))
-    parser.add_argument("--tmf", action="append", default=[])
-    args = parser.parse_args(argv)
-    source = f"target@0x{args.address:x}"
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="!py -m wdftriage_windbg")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name in ("logdump", "triage"):
+        command = commands.add_parser(name)
+        command.add_argument("-a", "--address", type=_hex, required=name == "logdump",
+                             help="WDF_IFR_HEADER address (triage: default every driver's log)")
+        command.add_argument("--tmf", "--pdb", dest="tmf", action="append", default=[])
+        command.add_argument("--layout")
+    for name in VIEWS:
+        command = commands.add_parser(name)
+        command.add_argument("handle", nargs="?" if name in ("driverinfo", "devicequeues") else None, type=_hex)
+        command.add_argument("--pdb", dest="tmf", action="append", default=[])
+        command.add_argument("--layout")
+    capture = commands.add_parser("capture", help="write a snapshot file: logs, objects, bugcheck, layouts")
+    capture.add_argument("-o", "--output", required=True)
+    capture.add_argument("-a", "--address", type=_hex, action="append", default=[], help="extra IFR header address")
+    capture.add_argument("--pdb", dest="tmf", action="append", default=[])
+    capture.add_argument("--layout")
+    return parser
+
+
+def _object_target(target, args, bugcheck) -> ObjectTarget:
+    given = read_profile(args.layout) if args.layout else None
+    return ObjectTarget(target, resolve_layout(target, pdb_profile(args.tmf), given), "debugger", bugcheck)
+
+
+def run(argv: list[str], pykd) -> int:
+    """Run one command against the debugger's target; returns the exit code (2: bad input, one line)."""
+    args = _parser().parse_args(argv)
     try:
-        log = read_ifr(PykdTarget(pykd), args.address, source)
-        logset = decode_ifr(log, source, DecodeOptions(args.tmf))
-    except EvidenceError as exc:
+        text = _command(args, pykd)
+    except WdfTriageError as exc:
         pykd.dprintln(f"wdftriage: error: {exc.one_line()}")
         return 2
-    for warning in logset.warnings:
-        pykd.dprintln(f"wdftriage: warning: {warning}")
-    if args.command == "logdump":
-        text = render_logdump(logset)
-    else:
-        text = render_text(analyze([logset], bugcheck=_bugcheck(pykd)))
     for line in text.rstrip("\n").splitlines():
         pykd.dprintln(line)
     return 0
+
+
+def _command(args, pykd) -> str:
+    from reports.logdump import render_logdump
+    from reports.text import render_text
+
+    target, bugcheck = PykdTarget(pykd), _bugcheck(pykd)
+    if args.command in VIEWS:
+        return run_view(args.command, _object_target(target, args, bugcheck), args.handle)
+    if args.command == "capture":
+        return _capture(args, target, bugcheck)
+    options = DecodeOptions(args.tmf)
+    if args.command == "logdump":
+        logset = _logset(target, [args.address], options)
+        return _warnings(logset) + render_logdump(logset)
+    objects = _object_target(target, args, bugcheck)
+    drivers, _ = walk_all(objects)
+    logset = _logset(target, [args.address] if args.address is not None else
+                     [d.log_header for d in drivers if d.log_header], options)
+    found = object_findings(drivers, bugcheck.code if bugcheck else None)
+    result = analyze([logset], bugcheck=bugcheck, object_findings={logset.source: found})
+    return _warnings(logset) + render_text(result)
+
+
+def _logset(target, addresses: list[int], options: DecodeOptions) -> LogSet:
+    """The IFR logs at ``addresses`` decoded into one LogSet (EvidenceError when there is none)."""
+    if not addresses:
+        raise EvidenceError("debugger", "no IFR log: give -a <WDF_IFR_HEADER address> (no KMDF driver list found)")
+    logset = LogSet(source="target" if len(addresses) > 1 else f"target@0x{addresses[0]:x}")
+    for address in addresses:
+        source = f"target@0x{address:x}"
+        decoded = decode_ifr(read_ifr(target, address, source), source, options)
+        logset.messages += decoded.messages
+        logset.warnings += decoded.warnings
+        logset.logs.update(decoded.logs)
+    return logset
+
+
+def _warnings(logset: LogSet) -> str:
+    return "".join(f"wdftriage: warning: {w}\n" for w in logset.warnings)
+
+
+def _capture(args, target, bugcheck) -> str:
+    """Walk every driver through a recording target and write what was read as one snapshot file."""
+    from analyzer.triage import tool_version
+
+    recorder = RecordingTarget(target)
+    objects = _object_target(recorder, args, bugcheck)
+    drivers, walker = walk_all(objects)
+    logs, notes = [], []
+    for address in [d.log_header for d in drivers if d.log_header] + list(args.address):
+        try:
+            read_ifr(recorder, address, f"target@0x{address:x}")
+            logs.append(address)
+        except EvidenceError as exc:
+            notes.append(f"wdftriage: warning: log not captured: {exc.one_line()}")
+    write_snapshot(args.output, recorder.regions(), target.pointer_size, symbols=recorder.symbols,
+                   bugcheck=bugcheck, logs=logs, layout=objects.layout.profile(), objects=summary(drivers),
+                   created_by=f"wdftriage {tool_version()} capture")
+    notes.append(f"wrote {args.output}: {len(drivers)} driver(s), {len(logs)} log(s), "
+                 f"{sum(len(d) for d in recorder.regions().values())} bytes of memory")
+    return "\n".join(notes + walker.warnings) + "\n"
 
 
 def main() -> None:

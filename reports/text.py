@@ -31,8 +31,8 @@ def render_text(result: TriageResult, color: bool = False) -> str:
         out.append(f"  {clean(f.summary)}")
         out.append(f"  OBJECTS: {objects(f)}" + (f"  LOG: {clean(f.log, 64)}" if f.log else "")
                    + (f"  INPUT: {clean(f.input, 200)}" if len(result.inputs) > 1 and f.input else ""))
-        if f.facts.get("source"):
-            out.append(f"  FROM: {clean(f.facts['source'], 20)}")
+        if f.facts.get("found_in"):
+            out.append(f"  FOUND IN: {clean(f.facts['found_in'], 20)}")
         out.append(f"  PROBABLE CAUSE: {clean(f.probable_cause)}")
         if f.evidence:
             out.append("  EVIDENCE:")

@@ -6,7 +6,7 @@
   lists) on a device whose PnP machine is removed: one finding per request.
 - WDF004: a device machine whose current state is transitional (analyzer/states.py): one finding per device.
 
-Each finding has ``facts["source"] = "objects"`` and ``facts["object_view"]``, the view it rests on.
+Each finding has ``facts["found_in"] = "objects"`` and ``facts["object_view"]``, the view it rests on.
 :func:`merge` joins them with the log's findings: a finding both give (same rule and objects) keeps the log's
 evidence and becomes ``"log+objects"``.
 """
@@ -17,6 +17,7 @@ from analyzer.result import Finding, Severity
 from analyzer.states import MACHINE_TITLES, is_resting, short_name
 from parsers.enums import name_of
 
+OBJECT_RULES = ("WDF002", "WDF003", "WDF004")
 #: FXIOQUEUE_POWER_STATE values of a queue that is off or on its way off (stopping or purging).
 POWERING_OFF = {name_of("FXIOQUEUE_POWER_STATE", v) for v in range(2, 10) if v != 3}
 NOTIFIED_LISTS = ("m_PowerNotify", "m_PowerDriverNotified")
@@ -64,7 +65,7 @@ def _stopped_queue_requests(device: DeviceView, bugcheck_code: int | None) -> li
                                    "WdfRequestStopAcknowledge(Request, requeue)."),
                     device=device.handle, queue=queue.handle, request=request.handle,
                     requests_explained=(request.handle,),
-                    facts={"source": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
+                    facts={"found_in": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
     return out
 
 
@@ -86,7 +87,7 @@ def _removed_device_requests(device: DeviceView) -> list[Finding]:
                                   "/ queue purge; track requests sent to I/O targets and cancel them on removal.",
                     device=device.handle, queue=queue.handle, request=request.handle,
                     requests_explained=(request.handle,),
-                    facts={"source": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
+                    facts={"found_in": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
     return out
 
 
@@ -105,21 +106,23 @@ def _transitional_states(device: DeviceView, bugcheck_code: int | None) -> list[
         probable_cause="The machine is waiting for something that has not happened: a request to be completed or "
                        "acknowledged, a power reference, a callback that has not returned.",
         suggested_fix="See which request or callback the machine waits for (the device's queues and the log).",
-        device=device.handle, facts={"source": "objects", "object_view": render_device(device)})]
+        device=device.handle, facts={"found_in": "objects", "object_view": render_device(device)})]
 
 
 def merge(log_findings: list[Finding], found: list[Finding]) -> list[Finding]:
-    """Log findings marked ``source: log``; an object finding the log also gives (same rule; same request, or
-    same device for WDF004) is folded into it as ``log+objects``, the others are added."""
+    """Log findings of the rules objects also check are marked ``found_in: log``; an object finding the log
+    also gives (same rule; same request, or same device for WDF004) is folded into it as ``log+objects``, the
+    others are added."""
     for finding in log_findings:
-        finding.facts.setdefault("source", "log")
+        if finding.rule in OBJECT_RULES:
+            finding.facts.setdefault("found_in", "log")
     out = list(log_findings)
     for finding in found:
         twin = next((f for f in log_findings if f.rule == finding.rule and _same_objects(f, finding)), None)
         if twin is None:
             out.append(finding)
         else:
-            twin.facts.update(source="log+objects", object_view=finding.facts["object_view"])
+            twin.facts.update(found_in="log+objects", object_view=finding.facts["object_view"])
     return out
 
 
@@ -142,3 +145,17 @@ def findings_in_memory(path: str, pdb_paths=(), bugcheck=None) -> list[Finding]:
     drivers, _ = walk_all(target)
     code = (bugcheck or target.bugcheck).code if (bugcheck or target.bugcheck) else None
     return object_findings(drivers, code)
+
+
+def summary(drivers: list[DriverView]) -> dict:
+    """What a walk found, as JSON (handles and addresses as hex strings), for a snapshot's ``objects``."""
+    def queue(q: QueueView) -> dict:
+        return {"handle": hex(q.handle), "power_managed": q.power_managed, "power_state": q.power_state_name(),
+                "lists": {name: [hex(r.handle) for r in requests] for name, requests in q.lists.items()}}
+
+    return {"drivers": [{"name": d.name, "globals": hex(d.globals),
+                         "log_header": None if d.log_header is None else hex(d.log_header),
+                         "devices": [{"handle": hex(dev.handle),
+                                      "states": {m.name: m.state_name(m.current) for m in dev.machines},
+                                      "queues": [queue(q) for q in dev.queues]} for dev in d.devices]}
+                        for d in drivers]}

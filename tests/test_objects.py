@@ -1,0 +1,167 @@
+"""Object views over the sample snapshot (the evtiostop-not-acked scenario's objects laid out from the
+clang-built PDB): offline, through the fake pykd, capture -> triage, layouts from each source, bad memory."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from analyzer import debugger
+from analyzer.cli import main
+from analyzer.objects.commands import ObjectTarget, run_view, walk_all
+from analyzer.objects.findings import object_findings
+from analyzer.objects.layout import resolve_layout
+from analyzer.objects.walk import Walker, to_handle
+from conftest import SAMPLES
+from parsers.enums import value_of
+from parsers.memory import ImageMemory
+from parsers.pdb_types import profile_from_pdb
+from parsers.snapshot import read_snapshot
+
+sys.path.insert(0, str(Path(__file__).parent / "fakes"))
+import pykd  # noqa: E402  (the fake)
+
+SNAPSHOT = SAMPLES / "objects" / "evtiostop-not-acked.wdfsnap"
+PDB = SAMPLES / "objects" / "wdf_objects.pdb"
+DEVICE, QUEUE, REQUEST = 0x3CF5E4D3FD58, 0x3CF5E4D3F818, 0x3CF5E4D3E5B8
+
+
+def _cli(*args) -> str:
+    done = CliRunner().invoke(main, [str(a) for a in args])
+    assert done.exit_code == 0, done.output
+    return done.output
+
+
+def test_devicequeues_shows_the_stuck_queue_and_its_unacknowledged_request():
+    text = _cli("devicequeues", SNAPSHOT, f"{DEVICE:x}")
+    assert f"Queue: 1 (!wdfqueue 0x{QUEUE:x})" in text
+    assert "Sequential, Power-managed, PowerStoppingDriverNotified, Can accept, Can dispatch" in text
+    assert "EvtIoStop called, not acknowledged or completed (m_PowerDriverNotified): 1" in text
+    assert f"!wdfrequest 0x{REQUEST:x}  IRP 0xffffc30a1b304000  presented: yes  EvtIoStop: not acknowledged" in text
+    assert "unavailable" not in text
+
+
+def test_device_histories_are_the_logs_last_eight_transitions():
+    text = _cli("device", SNAPSHOT, f"{DEVICE:x}")
+    log = _cli("logdump", SAMPLES / "scenarios" / "evtiostop-not-acked.ifr", "--tmf", SAMPLES / "tmf")
+    entered = [line.split("entering Power State ")[1].split(" from")[0] for line in log.splitlines()
+               if "entering Power State" in line]
+    history = next(line for line in text.splitlines()[text.splitlines().index("  Power state: WdfDevStatePowerGotoDx"):]
+                   if "history" in line)
+    assert history.split(": ", 1)[1].split(", ") == (["WdfDevStatePowerObjectCreated"] + entered)[-8:]
+
+
+def _fake_over_snapshot():
+    snap = read_snapshot(SNAPSHOT)
+    pykd.output.clear()
+    pykd.memory, pykd.symbols = snap.memory, dict(snap.memory.symbols)
+    pykd.bugcheck = (snap.bugcheck.code, *snap.bugcheck.parameters)
+    return pykd
+
+
+@pytest.mark.parametrize("view, handle", [("driverinfo", None), ("devicequeues", DEVICE), ("device", DEVICE),
+                                          ("queue", QUEUE), ("request", REQUEST), ("handle", DEVICE)])
+def test_the_debugger_prints_what_the_command_line_prints(view, handle):
+    fake = _fake_over_snapshot()
+    args = [view] + ([f"{handle:x}"] if handle else []) + ["--pdb", str(PDB)]
+    assert debugger.run(args, fake) == 0
+    offline = _cli(view, SNAPSHOT, *([f"{handle:x}"] if handle else []), "--pdb", PDB)
+    assert "".join(fake.output) == offline
+
+
+def test_capture_then_triage_reproduces_the_findings(tmp_path):
+    fake = _fake_over_snapshot()
+    out = tmp_path / "capture.wdfsnap"
+    assert debugger.run(["capture", "-o", str(out), "--pdb", str(PDB)], fake) == 0
+    assert "1 driver(s), 1 log(s)" in "".join(fake.output)
+    result = json.loads(_cli("triage", out, "--tmf", SAMPLES / "tmf", "--json"))
+    found = {(f["rule"], f["facts"].get("found_in")) for f in result["findings"]}
+    assert ("WDF002", "log+objects") in found and ("WDF004", "log+objects") in found
+    assert result["bugcheck"]["code"] in (0x9F, "0x9f")
+    captured = read_snapshot(out)
+    assert captured.objects["drivers"][0]["devices"][0]["queues"][0]["lists"]["m_PowerDriverNotified"] == [hex(REQUEST)]
+    assert _cli("devicequeues", out, f"{DEVICE:x}") == _cli("devicequeues", SNAPSHOT, f"{DEVICE:x}")
+
+
+def test_text_report_shows_the_object_view_a_finding_rests_on():
+    text = _cli("triage", SNAPSHOT, "--tmf", SAMPLES / "tmf")
+    wdf002 = text[text.index("WDF002"):text.index("SUGGESTED FIX", text.index("WDF002"))]
+    assert "FOUND IN: log+objects" in wdf002 and "OBJECTS IN MEMORY:" in wdf002
+    assert f"!wdfrequest 0x{REQUEST:x}" in wdf002
+
+
+def test_g_wdftriageinfo_alone_gives_lists_but_not_power_state():
+    """No PDB: the framework's offset tables give the request lists they cover; the rest is unavailable."""
+    fake = _fake_over_snapshot()
+    assert debugger.run(["queue", f"{QUEUE:x}"], fake) == 0
+    text = "".join(fake.output)
+    assert text.splitlines()[2].startswith("unavailable, unavailable, unavailable")
+    assert "cancelled, driver not yet notified (m_Cancelled)" not in text  # walked (empty), so not unavailable
+    assert "EvtIoStop called, not acknowledged or completed (m_PowerDriverNotified): unavailable" in text
+    assert "FxIoQueue.m_PowerState" in text.splitlines()[-1]
+
+
+def test_layout_profile_equals_the_pdb(tmp_path):
+    profile = tmp_path / "profile.json"
+    _cli("layout", "extract", PDB, "-o", profile)
+    fake = _fake_over_snapshot()
+    assert debugger.run(["devicequeues", f"{DEVICE:x}", "--layout", str(profile)], fake) == 0
+    assert "".join(fake.output) == _cli("devicequeues", SNAPSHOT, f"{DEVICE:x}", "--pdb", PDB)
+
+
+def _walker_over(memory: ImageMemory) -> Walker:
+    return Walker(memory, resolve_layout(memory, profile_from_pdb(PDB)))
+
+
+def test_a_looping_request_list_stops_with_a_warning():
+    snap = read_snapshot(SNAPSHOT)
+    walker = _walker_over(snap.memory)
+    queue = walker.object_of_handle(QUEUE)
+    request = walker.object_of_handle(REQUEST)
+    entry = request + walker.layout.offset("FxRequest", "m_OwnerListEntry2")
+    base = max(b for b in snap.memory.regions if b <= entry)
+    region = bytearray(snap.memory.regions[base])
+    region[entry - base: entry - base + 8] = entry.to_bytes(8, "little")  # Flink to itself: the list never ends
+    snap.memory.regions[base] = bytes(region)
+    view = walker.queue(queue)
+    assert [r.handle for r in view.lists["m_PowerDriverNotified"]] == [REQUEST]
+    assert any("loops or is broken" in w for w in walker.warnings)
+
+
+def test_handles_and_objects():
+    walker = _walker_over(read_snapshot(SNAPSHOT).memory)
+    device = walker.object_of_handle(DEVICE)
+    assert device == 0xFFFFC30A1B2C02A0 and to_handle(device, 8) == DEVICE
+    assert walker.object_type(device) == value_of("FX_TYPE_DEVICE")
+    assert to_handle(0x8A1B02A0, 4) == 0x75E4FD58
+
+
+def test_wrong_handle_type_is_one_line_exit_2():
+    done = CliRunner().invoke(main, ["queue", str(SNAPSHOT), f"{DEVICE:x}"])
+    assert done.exit_code == 2 and "is a WDFDEVICE, not a WDFQUEUE" in done.output
+
+
+def test_object_rules_on_a_removed_device():
+    snap = read_snapshot(SNAPSHOT)
+    target = ObjectTarget(snap.memory, resolve_layout(snap.memory, stored_profile=snap.layout), str(SNAPSHOT))
+    drivers, walker = walk_all(target)
+    rules = sorted(f.rule for f in object_findings(drivers, 0x9F))
+    assert rules == ["WDF002", "WDF004"]
+    device = walker.object_of_handle(DEVICE)
+    state_at = device + walker.layout.offset("FxDevice", "m_CurrentPnpState")
+    base = max(b for b in snap.memory.regions if b <= state_at)
+    region = bytearray(snap.memory.regions[base])
+    region[state_at - base: state_at - base + 4] = value_of("WdfDevStatePnpRemoved").to_bytes(4, "little")
+    snap.memory.regions[base] = bytes(region)
+    drivers, _ = walk_all(target)
+    leaked = [f for f in object_findings(drivers) if f.rule == "WDF003"]
+    assert [(f.request, f.facts["list"]) for f in leaked] == [(REQUEST, "m_PowerDriverNotified")]
+
+
+def test_run_view_names_unreadable_memory_instead_of_inventing():
+    memory = ImageMemory({}, 8)
+    text = run_view("driverinfo", ObjectTarget(memory, resolve_layout(memory, profile_from_pdb(PDB)), "empty"))
+    assert "No KMDF drivers found" in text
