@@ -83,6 +83,7 @@ class TypeRecord:
     unique_name: str = ""
     forward: bool = False
     fieldlist: int = 0
+    continuations: list[int] = field(default_factory=list)  # LF_FIELDLIST: LF_INDEX continuation records
 
 
 class TypeTable:
@@ -205,12 +206,15 @@ def _record(kind: int, data: bytes) -> TypeRecord | None:
         base, length, position = struct.unpack_from("<IBB", data, 0)
         return TypeRecord(kind, referent=base, bit_length=length, bit_position=position)
     if kind == LF_FIELDLIST:
-        return TypeRecord(kind, members=_field_list(data))
+        members, continuations = _field_list(data)
+        return TypeRecord(kind, members=members, continuations=continuations)
     return None
 
 
-def _field_list(data: bytes) -> list[Member]:
-    members, pos = [], 0
+def _field_list(data: bytes) -> tuple[list[Member], list[int]]:
+    """The members of one LF_FIELDLIST record and the LF_INDEX continuation records it points to (a list
+    longer than one record is split across several)."""
+    members, continuations, pos = [], [], 0
     while pos + 2 <= len(data):
         if data[pos] >= 0xF0:  # LF_PAD: pad byte, skip to the next sub-record
             pos += data[pos] & 0x0F or 1
@@ -239,11 +243,14 @@ def _field_list(data: bytes) -> list[Member]:
             (attrs,) = struct.unpack_from("<H", data, pos + 2)
             introducing = ((attrs >> 2) & 7) in (4, 6)
             pos = _cstring(data, pos + 8 + (4 if introducing else 0))[1]
-        elif leaf in (LF_VFUNCTAB, LF_INDEX):
+        elif leaf == LF_INDEX:
+            continuations.append(struct.unpack_from("<I", data, pos + 4)[0])
+            pos += 8
+        elif leaf == LF_VFUNCTAB:
             pos += 8
         else:
             raise ValueError(f"field list leaf 0x{leaf:x}")
-    return members
+    return members, continuations
 
 
 def read_types(path: str | Path) -> TypeTable:
@@ -283,9 +290,22 @@ def read_types(path: str | Path) -> TypeTable:
         pos, index = pos + 2 + length, index + 1
     for record in records.values():
         if record.kind in COMPOSITES and not record.forward:
-            fieldlist = records.get(record.fieldlist)
-            record.members = fieldlist.members if fieldlist is not None and fieldlist.kind == LF_FIELDLIST else []
+            record.members = _members(records, record.fieldlist)
     return TypeTable(records, pointer_size or 8, warnings)
+
+
+def _members(records: dict[int, TypeRecord], fieldlist: int) -> list[Member]:
+    """The members of a field list and of its LF_INDEX continuations (each record read once)."""
+    members, pending, seen = [], [fieldlist], set()
+    while pending:
+        index = pending.pop(0)
+        record = records.get(index)
+        if index in seen or record is None or record.kind != LF_FIELDLIST:
+            continue
+        seen.add(index)
+        members += record.members
+        pending += record.continuations
+    return members
 
 
 def profile_from_pdb(path: str | Path, type_names: list[str] | None = None) -> dict:

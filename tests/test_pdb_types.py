@@ -38,6 +38,12 @@ def test_members_bases_bitfields_and_nesting(profile):
     assert profile["pointer_size"] == 8 and profile["types"]["FxObject"]["fields"]["m_Globals"]["type"] == "FX_DRIVER_GLOBALS*"
 
 
+def test_field_lists_continued_through_lf_index():
+    """clang splits a 5000-member field list across LF_FIELDLIST records linked by LF_INDEX."""
+    layout = read_types(PDB).layout("LongFieldList")
+    assert len(layout["fields"]) == 5000 and layout["fields"]["m_5999"] == {"offset": 19996, "size": 4, "type": "int"}
+
+
 def _pdbutil_members(type_name: str) -> dict[str, int]:
     """Direct data members and offsets of ``type_name`` as llvm-pdbutil prints them."""
     dump = subprocess.run(["llvm-pdbutil", "dump", "--types", str(PDB)], capture_output=True, text=True, check=True).stdout

@@ -38,11 +38,16 @@ def pdb_profile(paths) -> dict | None:
 
     for path in paths or ():
         p = Path(path)
-        if p.is_file() and p.read_bytes()[:24].startswith(b"Microsoft C/C++ MSF 7.00"):
+        if p.is_file() and _is_msf(p):
             profile = profile_from_pdb(p, list(WALKED_TYPES))
             if profile["types"]:
                 return profile
     return None
+
+
+def _is_msf(path: Path) -> bool:
+    with open(path, "rb") as f:
+        return f.read(24) == b"Microsoft C/C++ MSF 7.00"
 
 
 def open_file(path: str, pdb_paths=(), layout_path: str | None = None) -> ObjectTarget:
