@@ -15,7 +15,7 @@ import struct
 from pathlib import Path
 
 from analyzer.objects.layout import WALKED_TYPES
-from analyzer.objects.walk import FX_TYPE_DEVICE, FX_TYPE_QUEUE, FX_TYPE_REQUEST, HISTORY_DEPTH, to_handle
+from analyzer.objects.walk import FX_TYPE_DEVICE, FX_TYPE_QUEUE, FX_TYPE_REQUEST, HISTORY_DEPTH
 from parsers.enums import value_of
 from parsers.pdb_types import profile_from_pdb
 from parsers.records import BugCheck
@@ -168,9 +168,21 @@ def build(scenario, ifr_blob: bytes) -> bytes:
 
     regions = {a: bytes(r) for a, r in mem.regions.items()}
     regions[IFR_HEADER] = ifr_blob
-    objects = {"drivers": [{"name": "wdfsample", "globals": hex(globals_at), "devices": [hex(to_handle(device_at, 8))]}]}
+    objects = _walked(regions, profile)
     return snapshot_bytes(regions, 8, symbols=SYMBOLS, bugcheck=BUGCHECK, logs=[IFR_HEADER], layout=profile,
                           objects=objects, created_by="samples/objects/image.py")
+
+
+def _walked(regions: dict[int, bytes], profile: dict) -> dict:
+    """What capture records as ``objects``: the summary of a walk over this memory."""
+    from analyzer.objects.commands import ObjectTarget, walk_all
+    from analyzer.objects.findings import summary
+    from analyzer.objects.layout import resolve_layout
+    from parsers.memory import ImageMemory
+
+    memory = ImageMemory(regions, 8, SYMBOLS)
+    drivers, _ = walk_all(ObjectTarget(memory, resolve_layout(memory, profile), "sample"))
+    return summary(drivers)
 
 
 def _triage_info(mem: Memory, address: int) -> None:
