@@ -165,3 +165,36 @@ def test_run_view_names_unreadable_memory_instead_of_inventing():
     memory = ImageMemory({}, 8)
     text = run_view("driverinfo", ObjectTarget(memory, resolve_layout(memory, profile_from_pdb(PDB)), "empty"))
     assert "No KMDF drivers found" in text
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_corrupt_object_memory_never_crashes_or_hangs(seed, tmp_path):
+    """Seeded corruption of the sample's object bytes: every view and triage end in output or one error line."""
+    import random
+
+    from analyzer.objects.commands import VIEWS, open_file
+    from parsers.errors import WdfTriageError
+    from parsers.snapshot import write_snapshot
+
+    rng = random.Random(seed)
+    snap = read_snapshot(SNAPSHOT)
+    regions = {}
+    for base, data in snap.memory.regions.items():
+        data = bytearray(data)
+        if base != 0xFFFFB30C4A2F1000:  # leave the IFR log alone: the object walk is under test
+            for _ in range(len(data) // 16):
+                at = rng.randrange(len(data))
+                data[at] = rng.choice([0, 0xFF, rng.randrange(256)])
+        regions[base] = bytes(data)
+    path = tmp_path / "corrupt.wdfsnap"
+    write_snapshot(path, regions, 8, symbols=snap.memory.symbols, bugcheck=snap.bugcheck, logs=snap.logs,
+                   layout=snap.layout, objects={}, created_by="test")
+    target = open_file(str(path))
+    for view in VIEWS:
+        handle = None if view == "driverinfo" else {"queue": QUEUE, "request": REQUEST}.get(view, DEVICE)
+        try:
+            assert isinstance(run_view(view, target, handle), str)
+        except WdfTriageError as exc:
+            assert exc.one_line()
+    done = CliRunner().invoke(main, ["triage", str(path), "--tmf", str(SAMPLES / "tmf")])
+    assert done.exit_code == 0, done.output

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from analyzer.objects.layout import WALKED_TYPES, Layout, read_profile, resolve_layout
+from analyzer.objects.layout import WALKED_TYPES, Layout, check_profile, read_profile, resolve_layout
 from analyzer.objects.walk import FX_TYPE_DEVICE, FX_TYPE_QUEUE, FX_TYPE_REQUEST, DriverView, Walker, to_handle
 from parsers.errors import EvidenceError
 from parsers.records import BugCheck
@@ -62,7 +62,8 @@ def open_file(path: str, pdb_paths=(), layout_path: str | None = None) -> Object
     given = read_profile(layout_path) if layout_path else None
     if is_snapshot(head):
         snap = read_snapshot(path)
-        layout = resolve_layout(snap.memory, pdb_profile(pdb_paths), given, snap.layout)
+        stored = check_profile(snap.layout, f"{path} (layout)") if snap.layout is not None else None
+        layout = resolve_layout(snap.memory, pdb_profile(pdb_paths), given, stored)
         return ObjectTarget(snap.memory, layout, path, snap.bugcheck, snap.logs)
     if head[:8] in (b"PAGEDU64", b"PAGEDUMP"):
         return _open_dump(path, pdb_paths, given)

@@ -100,14 +100,26 @@ def read_profile(path: str | Path) -> dict:
         raise EvidenceError(str(path), exc.strerror or str(exc)) from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvidenceError(str(path), f"not a layout profile (JSON): {exc}") from None
+    return check_profile(profile, str(path))
+
+
+def check_profile(profile, source: str) -> dict:
+    """``profile`` if it is a layout profile whose offsets and sizes are sane; EvidenceError naming ``source``."""
     if not isinstance(profile, dict) or profile.get("format") != "wdftriage-layout" or not isinstance(profile.get("types"), dict):
-        raise EvidenceError(str(path), "not a wdftriage-layout profile")
+        raise EvidenceError(source, "not a wdftriage-layout profile")
     for name, layout in profile["types"].items():
         fields = layout.get("fields") if isinstance(layout, dict) else None
-        if not isinstance(fields, dict) or not all(isinstance(f, dict) and isinstance(f.get("offset"), int)
-                                                   and 0 <= f["offset"] < 1 << 20 for f in fields.values()):
-            raise EvidenceError(str(path), f"type {name}: fields must be {{name: {{offset, size, type}}}}")
+        size = layout.get("size") if isinstance(layout, dict) else None
+        if not isinstance(fields, dict) or not (size is None or isinstance(size, int) and 0 <= size < 1 << 20) or \
+                not all(isinstance(f, dict) and _small(f.get("offset")) and (f.get("size") is None or _small(f["size"]))
+                        for f in fields.values()):
+            raise EvidenceError(source, f"layout of {name}: fields must be {{name: {{offset, size, type}}}} with "
+                                        "offsets and sizes below 1 MiB")
     return profile
+
+
+def _small(value) -> bool:
+    return isinstance(value, int) and 0 <= value < 1 << 20
 
 
 def triage_info_types(target, address: int) -> dict:

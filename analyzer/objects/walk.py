@@ -32,6 +32,7 @@ from parsers.enums import name_of
 from parsers.errors import TargetReadError
 
 MAX_LIST_ENTRIES = 4096
+MAX_WALKED_ENTRIES = 65536  # over every list of one walk: corrupt memory cannot make a walk explode
 HISTORY_DEPTH = 8
 FX_TYPE_DEVICE, FX_TYPE_QUEUE, FX_TYPE_REQUEST = 0x1002, 0x1003, 0x1008
 IRP_CSQ_CONTEXT_ENTRY = 3
@@ -129,6 +130,7 @@ class Walker:
         self.target, self.layout, self.ptr = target, layout, target.pointer_size
         self.warnings: list[str] = []
         self.missing: set[str] = set()
+        self.walked = 0  # list entries followed so far (bounded by MAX_WALKED_ENTRIES)
 
     # --- primitive reads -------------------------------------------------------------------------
     def _int(self, address: int, size: int) -> int | None:
@@ -173,9 +175,10 @@ class Walker:
             if entry in seen or entry == 0:
                 self.warnings.append(f"{what}: list at 0x{head:x} loops or is broken at 0x{entry:x}; walk stopped")
                 break
-            if len(entries) >= MAX_LIST_ENTRIES:
-                self.warnings.append(f"{what}: more than {MAX_LIST_ENTRIES} entries at 0x{head:x}; walk stopped")
+            if len(entries) >= MAX_LIST_ENTRIES or self.walked >= MAX_WALKED_ENTRIES:
+                self.warnings.append(f"{what}: list at 0x{head:x} longer than this walk reads; walk stopped")
                 break
+            self.walked += 1
             seen.add(entry)
             entries.append(entry)
             entry = self._int(entry, self.ptr)
