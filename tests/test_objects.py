@@ -100,6 +100,7 @@ def test_g_wdftriageinfo_alone_gives_lists_but_not_power_state():
     text = "".join(fake.output)
     assert text.splitlines()[2].startswith("unavailable, unavailable, unavailable")
     assert "cancelled, driver not yet notified (m_Cancelled)" not in text  # walked (empty), so not unavailable
+    assert "Number of waiting requests: 0" in text  # m_Queue: FxIrpQueue and IRP offsets are in the tables
     assert "EvtIoStop called, not acknowledged or completed (m_PowerDriverNotified): unavailable" in text
     assert "FxIoQueue.m_PowerState" in text.splitlines()[-1]
 
@@ -198,3 +199,25 @@ def test_corrupt_object_memory_never_crashes_or_hangs(seed, tmp_path):
             assert exc.one_line()
     done = CliRunner().invoke(main, ["triage", str(path), "--tmf", str(SAMPLES / "tmf")])
     assert done.exit_code == 0, done.output
+
+
+def test_pending_irps_lead_to_their_requests_through_the_csq_context():
+    """A request waiting on the queue: its IRP is on m_Queue (Tail.Overlay.ListEntry) and DriverContext[3]
+    points at the request's m_CsqContext."""
+    from samples.objects.image import Memory
+
+    snap = read_snapshot(SNAPSHOT)
+    mem = Memory(profile_from_pdb(PDB))
+    mem.regions = {base: bytearray(data) for base, data in snap.memory.regions.items()}
+    queue = 0x3CF5E4D3F818 ^ ((1 << 64) - 8)
+    irp, request = mem.place("_IRP", 0xFFFFC30A1B3A0000), mem.place("FxRequest", 0xFFFFC30A1B3A1000)
+    mem.set(request, "FxObject", "m_Type", value_of("FX_TYPE_REQUEST"))
+    mem.set(request, "FxRequest", "m_IoQueue", queue)
+    mem.set(request, "FxRequest", "m_Irp.m_Irp", irp)
+    mem.set(irp, "_IRP", "Tail.Overlay.DriverContext", request + mem.offset("FxRequest", "m_CsqContext"), 3)
+    mem.link(queue + mem.offset("FxIoQueue", "m_Queue.m_Queue"), [irp + mem.offset("_IRP", "Tail.Overlay.ListEntry")])
+    memory = ImageMemory({b: bytes(r) for b, r in mem.regions.items()}, 8, snap.memory.symbols)
+    view = _walker_over(memory).queue(queue)
+    assert [(r.handle, r.irp, r.list_name) for r in view.lists["m_Queue"]] == [(to_handle(request, 8), irp, "m_Queue")]
+    text = run_view("queue", ObjectTarget(memory, resolve_layout(memory, profile_from_pdb(PDB)), "test"), QUEUE)
+    assert "Number of waiting requests: 1" in text and f"pending (queued, not yet presented) (m_Queue): 1" in text
