@@ -92,15 +92,25 @@ def _object(mem: Memory, type_name: str, address: int, fx_type: int, globals_: i
 def build(scenario, ifr_blob: bytes) -> bytes:
     """The snapshot file (as capture would write it) of the scenario's objects and its IFR log."""
     profile = profile_from_pdb(PDB, list(WALKED_TYPES))
+    regions = object_regions(scenario, profile, globals_at=OTHERS, log_header=IFR_HEADER, driver_name="wdfsample")
+    regions[IFR_HEADER] = ifr_blob
+    return snapshot_bytes(regions, 8, symbols=SYMBOLS, bugcheck=BUGCHECK, logs=[IFR_HEADER], layout=profile,
+                          objects=_walked(regions, profile), created_by="samples/objects/image.py")
+
+
+def object_regions(scenario, profile: dict, *, globals_at: int, log_header: int, driver_name: str) -> dict[int, bytes]:
+    """{virtual address: bytes} of the scenario's objects (FX_DRIVER_GLOBALS at ``globals_at``, its
+    WdfLogHeader ``log_header``), of FxLibraryGlobals' driver list and of g_WdfTriageInfo: what a crash dump
+    or a snapshot of that machine holds besides the log itself."""
     mem, mask = Memory(profile), (1 << 64) - 8
     stuck = next(e for e in scenario.expected if e["rule"] == "WDF002")  # the log's device, queue and request
     device_at, queue_at, request_at = (int(stuck[k], 16) ^ mask for k in ("device", "queue", "request"))
-    globals_at, driver_at, pkg_io, pkg_pnp, irp_at = (OTHERS + i * 0x1000 for i in range(5))
+    driver_at, pkg_io, pkg_pnp, irp_at = (OTHERS + i * 0x1000 for i in range(1, 5))
 
     mem.place("FX_DRIVER_GLOBALS", globals_at)
-    mem.set(globals_at, "FX_DRIVER_GLOBALS", "WdfLogHeader", IFR_HEADER)
+    mem.set(globals_at, "FX_DRIVER_GLOBALS", "WdfLogHeader", log_header)
     mem.set(globals_at, "FX_DRIVER_GLOBALS", "Driver", driver_at)
-    mem.put(globals_at + mem.offset("FX_DRIVER_GLOBALS", "Public.DriverName"), b"wdfsample".ljust(32, b"\0"))
+    mem.put(globals_at + mem.offset("FX_DRIVER_GLOBALS", "Public.DriverName"), driver_name.encode().ljust(32, b"\0"))
     mem.link(globals_at + mem.offset("FX_DRIVER_GLOBALS", "Linkage"), [])
 
     _object(mem, "FxObject", driver_at, FX_TYPE_DRIVER, globals_at)
@@ -159,18 +169,14 @@ def build(scenario, ifr_blob: bytes) -> bytes:
     mem.set(library, "FxLibraryGlobalsType", "BugCheckDriverInfoIndex", 2)
     mem.set(library, "FxLibraryGlobalsType", "BugCheckDriverInfoCount", 10)
     mem.set(library, "FxLibraryGlobalsType", "BugCheckDriverInfo", entries)
-    for i, (globals_, name) in enumerate(((0, b"KMDFv1"), (globals_at, b"wdfsample"))):
+    for i, (globals_, name) in enumerate(((0, b"KMDFv1"), (globals_at, driver_name.encode()))):
         mem.set(entries + i * entry_size, "_FX_DUMP_DRIVER_INFO_ENTRY", "FxDriverGlobals", globals_)
         for part, value in zip(("Major", "Minor", "Build"), (1, 33, 22621)):
             mem.set(entries + i * entry_size, "_FX_DUMP_DRIVER_INFO_ENTRY", f"Version.{part}", value)
         mem.put(entries + i * entry_size + mem.offset("_FX_DUMP_DRIVER_INFO_ENTRY", "DriverName"), name.ljust(32, b"\0"))
     _triage_info(mem, triage)
 
-    regions = {a: bytes(r) for a, r in mem.regions.items()}
-    regions[IFR_HEADER] = ifr_blob
-    objects = _walked(regions, profile)
-    return snapshot_bytes(regions, 8, symbols=SYMBOLS, bugcheck=BUGCHECK, logs=[IFR_HEADER], layout=profile,
-                          objects=objects, created_by="samples/objects/image.py")
+    return {a: bytes(r) for a, r in mem.regions.items()}
 
 
 def _walked(regions: dict[int, bytes], profile: dict) -> dict:
