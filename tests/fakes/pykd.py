@@ -1,27 +1,29 @@
 """A fake ``pykd`` for tests, written from pykd's own module definition (github.com/ivellioscolin/pykd,
-commit 98980c4), over a memory image. Only the functions below exist; anything else pykd defines is
+commit 98980c4, and the kdlibcpp it wraps), over a memory image. Only the functions below exist; anything else pykd defines is
 absent on purpose, so code that calls something pykd does not have fails here too.
 
 What each name follows in that source:
 
-- exceptions (pykd/dbgexcept.h ``registerExceptions``): ``DbgException`` ("Pykd base exception class"),
+- exceptions (pykd/dbgexcept.h:142-147 ``registerExceptions``): ``DbgException`` ("Pykd base exception class"),
   ``MemoryException(DbgException)``, ``SymbolException(DbgException)``, ``TypeException(SymbolException)``;
-  ``dbgExceptionTranslate`` raises each with the message of kdlib's exception as its only argument.
-- ``loadBytes(offset, count, phyAddr=False)`` -> list of unsigned ints (pymod.cpp: ``python::def("loadBytes",
+  ``dbgExceptionTranslate`` (dbgexcept.h:82) raises each with the message of kdlib's exception as its only argument.
+- ``loadBytes(offset, count, phyAddr=False)`` -> list of unsigned ints (pymod.cpp:345: ``python::def("loadBytes",
   ..., loadBytes_(python::args("offset", "count", "phyAddr"), "... return it as list of unsigned bytes"))``;
-  pymemaccess.h ``python::list loadBytes(MEMOFFSET_64 offset, unsigned long count, bool phyAddr = false)``);
+  pymemaccess.h:165 ``python::list loadBytes(MEMOFFSET_64 offset, unsigned long count, bool phyAddr = false)``);
   unreadable memory raises ``MemoryException``.
-- ``ptrPtr(offset)`` -> int (pymemaccess.h, a pointer of the target's size).
-- ``is64bitSystem()`` -> bool, ``ptrSize()`` -> int (pymod.cpp "system properties", pydbgeng.h).
-- ``isDumpAnalyzing()`` -> bool, ``isKernelDebugging()`` -> bool (pymod.cpp, pydbgeng.h).
-- ``bugCheckData()`` -> tuple ``(code, arg1, arg2, arg3, arg4)`` (pymod.cpp doc string; pydbgeng.cpp
+- ``ptrPtr(offset)`` -> int (pymod.cpp:404, pymemaccess.h:227: a pointer of the target's size).
+- ``is64bitSystem()`` -> bool, ``ptrSize()`` -> int (pymod.cpp:259-262, pydbgeng.h:387-398).
+- ``isDumpAnalyzing()`` -> bool, ``isKernelDebugging()`` -> bool (pymod.cpp:185-188, pydbgeng.h:92-103).
+- ``bugCheckData()`` -> tuple ``(code, arg1, arg2, arg3, arg4)`` (pymod.cpp:271-273 doc string; pydbgeng.cpp:179-197
   ``getBugCheckData`` appends ``crashInfo.code`` then ``paramterCount`` parameters and returns
-  ``python::tuple``).
-- ``getOffset(name)`` -> int, positional only (pymod.cpp ``python::def("getOffset", pykd::getSymbolOffset, ...)``
-  with no argument names; pytypeinfo.h ``getSymbolOffset(const std::wstring &name)``); an unknown symbol
-  raises ``SymbolException`` (kdlib's symbol lookup error as translated by dbgexcept.h).
-- ``dprint(str, dml=False)``, ``dprintln(str, dml=False)`` (pymod.cpp ``dprint_/dprintln_(python::args("str",
-  "dml"))``; pydbgio.h: ``dprint`` writes to ``sys.stdout`` (``writedml`` when dml), ``dprintln`` adds
+  ``python::tuple``; kdlib's ``getSystemCrashInfo`` (kdlibcpp kdlib/source/win/dbgeng.cpp:930-947) always
+  sets 4 parameters and throws ``DbgEngException``, a ``DbgException``, when ``ReadBugCheckData`` fails).
+- ``getOffset(name)`` -> int, positional only (pymod.cpp:422 ``python::def("getOffset", pykd::getSymbolOffset, ...)``
+  with no argument names; pytypeinfo.h:12 ``getSymbolOffset(const std::wstring &name)``); an unknown symbol
+  raises ``SymbolException`` (kdlibcpp kdlib/source/typeinfo.cpp:236 ``getSymbolOffset`` -> the DIA loader's
+  ``throw SymbolException(L"symbol not found")``, kdlib/source/dia/diaload.cpp:345).
+- ``dprint(str, dml=False)``, ``dprintln(str, dml=False)`` (pymod.cpp:47-48, 234-237 ``dprint_/dprintln_(python::args("str",
+  "dml"))``; pydbgio.h:12-27: ``dprint`` writes to ``sys.stdout`` (``writedml`` when dml), ``dprintln`` adds
   ``"\\n"``). The fake keeps what was printed in ``output`` (one string per call, as written) besides.
 
 Test state: ``memory`` (a parsers.memory.ImageMemory), ``bugcheck`` (a 5-tuple or None), ``symbols``
