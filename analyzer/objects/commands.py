@@ -8,6 +8,7 @@ object rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from analyzer.objects.layout import WALKED_TYPES, Layout, check_profile, read_profile, resolve_layout
@@ -34,15 +35,21 @@ class ObjectTarget:
 
 def pdb_profile(paths) -> dict | None:
     """The layout profile of the first PDB among ``paths`` whose type information holds the walked types."""
-    from parsers.pdb_types import profile_from_pdb
-
     for path in paths or ():
         p = Path(path)
         if p.is_file() and _is_msf(p):
-            profile = profile_from_pdb(p, list(WALKED_TYPES))
+            profile = _profile_of(str(p.resolve()), p.stat().st_mtime_ns)
             if profile["types"]:
                 return profile
     return None
+
+
+@lru_cache(maxsize=4)
+def _profile_of(path: str, _mtime: int) -> dict:
+    """A PDB's layout profile, read once per run (triage of several inputs shares it)."""
+    from parsers.pdb_types import profile_from_pdb
+
+    return profile_from_pdb(path, list(WALKED_TYPES))
 
 
 def _is_msf(path: Path) -> bool:
@@ -73,12 +80,16 @@ def open_file(path: str, pdb_paths=(), layout_path: str | None = None) -> Object
 def _open_dump(path: str, pdb_paths, given: dict | None) -> ObjectTarget:
     from parsers import dump
 
+    pdb = pdb_profile(pdb_paths)
+    if pdb is None and given is None:
+        raise EvidenceError(path, "a crash dump carries no symbols: object views need --pdb (a PDB with the "
+                                  "framework's types) or --layout (a profile from wdftriage layout extract)")
     if not hasattr(dump, "CrashDump"):
         raise EvidenceError(path, "reading objects from a crash dump needs the kdmp-parser dump target, "
                                   "which this build does not have; capture a snapshot in the debugger instead")
     target = dump.CrashDump(path)
     evidence = dump.read_dump(path)
-    layout = resolve_layout(target, pdb_profile(pdb_paths), given)
+    layout = resolve_layout(target, pdb, given)
     return ObjectTarget(target, layout, path, evidence.bugcheck, [],
                         [d.globals_address for d in evidence.drivers if d.globals_address])
 
