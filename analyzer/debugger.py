@@ -1,4 +1,4 @@
-"""In-debugger commands through pykd: ``!py -m analyzer.debugger <command> ...`` inside WinDbg/KD.
+"""In-debugger commands through pykd: ``!py -m wdftriage_windbg <command> ...`` inside WinDbg/KD.
 
     !py -m wdftriage_windbg logdump -a <WDF_IFR_HEADER address> [--tmf PATH]
     !py -m wdftriage_windbg triage  [-a <WDF_IFR_HEADER address>] [--pdb Wdf01000.pdb] [--layout profile.json]

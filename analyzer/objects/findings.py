@@ -12,7 +12,7 @@ evidence and becomes ``"log+objects"``.
 """
 from __future__ import annotations
 
-from analyzer.objects.walk import DeviceView, DriverView, QueueView, RequestView
+from analyzer.objects.walk import DeviceView, DriverView, QueueView
 from analyzer.result import Finding, Severity
 from analyzer.states import MACHINE_TITLES, is_resting, short_name
 from parsers.enums import name_of
