@@ -221,3 +221,32 @@ def test_pending_irps_lead_to_their_requests_through_the_csq_context():
     assert [(r.handle, r.irp, r.list_name) for r in view.lists["m_Queue"]] == [(to_handle(request, 8), irp, "m_Queue")]
     text = run_view("queue", ObjectTarget(memory, resolve_layout(memory, profile_from_pdb(PDB)), "test"), QUEUE)
     assert "Number of waiting requests: 1" in text and f"pending (queued, not yet presented) (m_Queue): 1" in text
+
+
+def test_x86_objects_laid_out_from_the_x86_pdb():
+    """The same objects on a 32-bit target: layouts from the i686 build of the same declarations, 4-byte
+    pointers and handles (pointer ^ 0xFFFFFFF8), g_WdfTriageInfo tables of 4-byte pointers."""
+    from types import SimpleNamespace
+
+    from analyzer.objects.layout import WALKED_TYPES
+    from samples import scenarios
+    from samples.objects.image import object_regions, symbols_at
+
+    profile = profile_from_pdb(SAMPLES / "objects" / "wdf_objects_x86.pdb", list(WALKED_TYPES))
+    assert profile["pointer_size"] == 4 and profile["types"]["_IRP"]["fields"]["Tail.Overlay.ListEntry"]["offset"] == 0x58
+    device, queue, request = 0x8A1B02A0, 0x8A1B07E0, 0x8A1B1A40
+    handles = {k: to_handle(v, 4) for k, v in (("device", device), ("queue", queue), ("request", request))}
+    scenario = SimpleNamespace(log=scenarios.evtiostop_not_acked().log,
+                               expected=[{"rule": "WDF002", **{k: hex(v) for k, v in handles.items()}}])
+    regions = object_regions(scenario, profile, globals_at=0x8A300000, log_header=0x8A2F1000, driver_name="wdfsample",
+                             others=0x8A300000, wdf01000=0x82200000)
+    memory = ImageMemory(regions, 4, symbols_at(0x82200000))
+    target = ObjectTarget(memory, resolve_layout(memory, profile), "x86")
+    text = run_view("devicequeues", target, None)
+    assert f"Queue: 1 (!wdfqueue 0x{handles['queue']:x})" in text
+    assert (f"!wdfrequest 0x{handles['request']:x}  IRP 0x8a304000  presented: yes  EvtIoStop: not acknowledged"
+            in text)
+    only_tables = ObjectTarget(memory, resolve_layout(memory), "x86")  # g_WdfTriageInfo alone, 4-byte pointers
+    assert "Number of waiting requests: 0" in run_view("queue", only_tables, handles["queue"])
+    drivers, _ = walk_all(target)
+    assert sorted(f.rule for f in object_findings(drivers)) == ["WDF002", "WDF004"]

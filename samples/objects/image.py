@@ -27,7 +27,12 @@ OTHERS = 0xFFFFC30A1B300000  # packages, FxDriver, driver globals, IRP: objects 
 WDF01000 = 0xFFFFF80561200000  # Wdf01000.sys image: FxLibraryGlobals, g_WdfTriageInfo and its tables
 FX_TYPE_DRIVER, FX_TYPE_PACKAGE_IO, FX_TYPE_PACKAGE_FDO = (value_of(n) for n in ("FX_TYPE_DRIVER", "FX_TYPE_PACKAGE_IO", "FX_TYPE_PACKAGE_FDO"))
 BUGCHECK = BugCheck(0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
-SYMBOLS = {"Wdf01000!FxLibraryGlobals": WDF01000 + 0x1000, "Wdf01000!g_WdfTriageInfo": WDF01000 + 0x2000}
+def symbols_at(wdf01000: int) -> dict[str, int]:
+    """Where the sample puts FxLibraryGlobals and g_WdfTriageInfo in a Wdf01000 image loaded at ``wdf01000``."""
+    return {"Wdf01000!FxLibraryGlobals": wdf01000 + 0x1000, "Wdf01000!g_WdfTriageInfo": wdf01000 + 0x2000}
+
+
+SYMBOLS = symbols_at(WDF01000)
 
 
 class Memory:
@@ -35,6 +40,7 @@ class Memory:
 
     def __init__(self, profile: dict):
         self.types = profile["types"]
+        self.ptr = profile["pointer_size"]
         self.regions: dict[int, bytearray] = {}
 
     def place(self, type_name: str, address: int, size: int | None = None) -> int:
@@ -60,7 +66,7 @@ class Memory:
         """A circular LIST_ENTRY list: ``head`` then ``entries`` (addresses of LIST_ENTRY fields)."""
         chain = [head] + entries
         for i, at in enumerate(chain):
-            self.put(at, struct.pack("<QQ", chain[(i + 1) % len(chain)], chain[i - 1]))
+            self.put(at, chain[(i + 1) % len(chain)].to_bytes(self.ptr, "little") + chain[i - 1].to_bytes(self.ptr, "little"))
 
 
 def _histories(log) -> dict[str, list[str]]:
@@ -98,14 +104,17 @@ def build(scenario, ifr_blob: bytes) -> bytes:
                           objects=_walked(regions, profile), created_by="samples/objects/image.py")
 
 
-def object_regions(scenario, profile: dict, *, globals_at: int, log_header: int, driver_name: str) -> dict[int, bytes]:
+def object_regions(scenario, profile: dict, *, globals_at: int, log_header: int, driver_name: str,
+                   others: int = OTHERS, wdf01000: int = WDF01000) -> dict[int, bytes]:
     """{virtual address: bytes} of the scenario's objects (FX_DRIVER_GLOBALS at ``globals_at``, its
-    WdfLogHeader ``log_header``), of FxLibraryGlobals' driver list and of g_WdfTriageInfo: what a crash dump
-    or a snapshot of that machine holds besides the log itself."""
-    mem, mask = Memory(profile), (1 << 64) - 8
+    WdfLogHeader ``log_header``, the objects the log does not name from ``others`` on), of FxLibraryGlobals'
+    driver list and of g_WdfTriageInfo (in a Wdf01000 image at ``wdf01000``): what a crash dump or a snapshot
+    of that machine holds besides the log itself. The pointer size is the profile's."""
+    mem = Memory(profile)
+    mask = (1 << (8 * mem.ptr)) - 8
     stuck = next(e for e in scenario.expected if e["rule"] == "WDF002")  # the log's device, queue and request
     device_at, queue_at, request_at = (int(stuck[k], 16) ^ mask for k in ("device", "queue", "request"))
-    driver_at, pkg_io, pkg_pnp, irp_at = (OTHERS + i * 0x1000 for i in range(1, 5))
+    driver_at, pkg_io, pkg_pnp, irp_at = (others + i * 0x1000 for i in range(1, 5))
 
     mem.place("FX_DRIVER_GLOBALS", globals_at)
     mem.set(globals_at, "FX_DRIVER_GLOBALS", "WdfLogHeader", log_header)
@@ -161,9 +170,9 @@ def object_regions(scenario, profile: dict, *, globals_at: int, log_header: int,
     mem.set(request_at, "FxRequest", "m_Presented", 1)
     mem.set(request_at, "FxRequest", "m_PowerStopState", 0)  # FxRequestPowerStopUnknown: never acknowledged
 
-    library, triage = SYMBOLS["Wdf01000!FxLibraryGlobals"], SYMBOLS["Wdf01000!g_WdfTriageInfo"]
+    library, triage = symbols_at(wdf01000).values()
     mem.place("FxLibraryGlobalsType", library)
-    entries = WDF01000 + 0x1800
+    entries = wdf01000 + 0x1800
     entry_size = mem.types["_FX_DUMP_DRIVER_INFO_ENTRY"]["size"]
     mem.place("_FX_DUMP_DRIVER_INFO_ENTRY", entries, 2 * entry_size)
     mem.set(library, "FxLibraryGlobalsType", "BugCheckDriverInfoIndex", 2)
@@ -194,7 +203,7 @@ def _walked(regions: dict[int, bytes], profile: dict) -> dict:
 def _triage_info(mem: Memory, address: int) -> None:
     """WDF_TRIAGE_INFO (version 1.0) and its offset tables, filled from the PDB layout as the framework's
     GetTriageInfo fills them with FIELD_OFFSET/sizeof."""
-    ptr = 8
+    ptr = mem.ptr
     o = mem.offset
     tables = [
         [mem.types["FxObject"]["size"], o("FxObject", "m_Type"), o("FxObject", "m_ObjectSize"),

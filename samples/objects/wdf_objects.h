@@ -15,20 +15,26 @@ typedef unsigned short USHORT, WDFTYPE;
 typedef short SHORT, CSHORT;
 typedef long LONG;
 typedef unsigned long ULONG;
+#ifdef _WIN64
 typedef unsigned long long ULONG_PTR;
+#define IRP_TAIL 0x78
+#else
+typedef unsigned long ULONG_PTR;
+#define IRP_TAIL 0x40
+#endif
 typedef void *PVOID;
 
 typedef struct _LIST_ENTRY { struct _LIST_ENTRY *Flink; struct _LIST_ENTRY *Blink; } LIST_ENTRY;
 typedef struct _SINGLE_LIST_ENTRY { struct _SINGLE_LIST_ENTRY *Next; } SINGLE_LIST_ENTRY;
 typedef struct _MxLock { ULONG_PTR Lock; UCHAR OldIrql; } MxLock;          /* KSPIN_LOCK + KIRQL */
-typedef struct _MxEvent { UCHAR Event[0x18]; } MxEvent;                   /* KEVENT */
+typedef struct _MxEvent { UCHAR Event[2 * sizeof(void *) + 8]; } MxEvent;  /* KEVENT: 0x18 on x64, 0x10 on x86 */
 typedef struct _MxDeviceObject { struct _DEVICE_OBJECT *m_DeviceObject; } MxDeviceObject;
 
-/* wdm.h: the IRP fields before Tail are not read by wdftriage; Tail.Overlay at 0x78 as on x64 */
+/* wdm.h: the IRP fields before Tail are not read by wdftriage; Tail.Overlay where Windows has it (x64 0x78, x86 0x40) */
 typedef struct _IRP {
     CSHORT Type;
     USHORT Size;
-    UCHAR FieldsBeforeTail[0x78 - 4];
+    UCHAR FieldsBeforeTail[IRP_TAIL - 4];
     union {
         struct {
             PVOID DriverContext[4];
