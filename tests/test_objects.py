@@ -138,6 +138,10 @@ def test_handles_and_objects():
     assert device == 0xFFFFC30A1B2C02A0 and to_handle(device, 8) == DEVICE
     assert walker.object_type(device) == value_of("FX_TYPE_DEVICE")
     assert to_handle(0x8A1B02A0, 4) == 0x75E4FD58
+    # FxHandleFlagIsOffset: the handle names a WDFOBJECT_OFFSET (USHORT) embedded 0x40 bytes into the object
+    embedded = device + 0x40
+    memory = ImageMemory({embedded: (0x40).to_bytes(2, "little")})
+    assert Walker(memory, walker.layout).object_of_handle(to_handle(embedded, 8) | 1) == device
 
 
 def test_wrong_handle_type_is_one_line_exit_2():
