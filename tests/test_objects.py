@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
@@ -78,6 +80,8 @@ def test_capture_then_triage_reproduces_the_findings(tmp_path):
     assert debugger.run(["capture", "-o", str(out), "--pdb", str(PDB)], fake) == 0
     assert "1 driver(s), 1 log(s)" in "".join(fake.output)
     result = json.loads(_cli("triage", out, "--tmf", SAMPLES / "tmf", "--json"))
+    schema = json.loads(resources.files("reports").joinpath("schema/triage-result.v1.json").read_text())
+    jsonschema.validate(result, schema)
     found = {(f["rule"], f["facts"].get("found_in")) for f in result["findings"]}
     assert ("WDF002", "log+objects") in found and ("WDF004", "log+objects") in found
     assert result["bugcheck"]["code"] in (0x9F, "0x9f")
