@@ -60,7 +60,8 @@ PRIMITIVES = {
     0x76: ("__int64", 8), 0x77: ("unsigned __int64", 8), 0x30: ("bool", 1), 0x40: ("float", 4), 0x41: ("double", 8),
 }
 POINTER_MODES = {0x4: 4, 0x6: 8}
-MAX_DEPTH = 4
+MAX_DEPTH = 4  # nesting levels flattened into dotted names
+MAX_CHAIN = 16  # pointer/modifier/array chains followed (a damaged PDB can make them loop)
 
 
 @dataclass
@@ -103,36 +104,36 @@ class TypeTable:
             return self.definitions.get(record.unique_name or record.name, self.definitions.get(record.name, index))
         return index
 
-    def type_name(self, index: int) -> str:
+    def type_name(self, index: int, depth: int = 0) -> str:
         if index < 0x1000:
             name, _ = PRIMITIVES.get(index & 0xFF, (f"primitive 0x{index:x}", 0))
             return name + ("*" if (index >> 8) & 0xF else "")
         record = self.records.get(index)
-        if record is None:
+        if record is None or depth > MAX_CHAIN:
             return f"type 0x{index:x}"
         if record.kind == LF_POINTER:
-            return self.type_name(record.referent) + "*"
+            return self.type_name(record.referent, depth + 1) + "*"
         if record.kind in (LF_MODIFIER, LF_BITFIELD):
-            return self.type_name(record.referent)
+            return self.type_name(record.referent, depth + 1)
         if record.kind == LF_ARRAY:
-            return f"{self.type_name(record.referent)}[{self._count(record)}]"
+            return f"{self.type_name(record.referent, depth + 1)}[{self._count(record)}]"
         return record.name
 
     def _count(self, array: TypeRecord) -> int:
         element = self.size_of(array.referent)
         return array.size // element if element else 0
 
-    def size_of(self, index: int) -> int:
+    def size_of(self, index: int, depth: int = 0) -> int:
         if index < 0x1000:
             mode = (index >> 8) & 0xF
             return POINTER_MODES.get(mode, 0) if mode else PRIMITIVES.get(index & 0xFF, ("", 0))[1]
         record = self.records.get(self.resolve(index))
-        if record is None:
+        if record is None or depth > MAX_CHAIN:
             return 0
         if record.kind == LF_POINTER:
             return record.size
         if record.kind in (LF_MODIFIER, LF_ENUM, LF_BITFIELD):
-            return self.size_of(record.referent)
+            return self.size_of(record.referent, depth + 1)
         return record.size
 
     def layout(self, name: str) -> dict | None:

@@ -86,3 +86,29 @@ def test_damaged_tpi_is_an_evidence_error_or_warning(tmp_path):
     bad.write_bytes(bytes(data[:4096]))
     with pytest.raises(EvidenceError):
         read_types(bad)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_damaged_type_records_give_warnings_not_crashes(tmp_path, seed):
+    """Seeded byte damage inside the TPI stream's records: the reader keeps what parses and warns."""
+    import random
+
+    from parsers.pdb import _Msf
+    from parsers.pdb_types import TPI_STREAM
+
+    data = bytearray(PDB.read_bytes())
+    msf = _Msf(bytes(data), "pdb")
+    size, blocks = msf.streams[TPI_STREAM]
+    rng = random.Random(seed)
+    for _ in range(200):
+        at = rng.randrange(56, size)  # past the TPI header
+        block = blocks[at // msf.block_size]
+        data[block * msf.block_size + at % msf.block_size] = rng.randrange(256)
+    damaged = tmp_path / "damaged.pdb"
+    damaged.write_bytes(bytes(data))
+    try:
+        profile = profile_from_pdb(damaged)
+    except EvidenceError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(profile["types"], dict)
