@@ -1,7 +1,7 @@
 """In-debugger commands through pykd: ``!py -m wdftriage_windbg <command> ...`` inside WinDbg/KD.
 
-    !py -m wdftriage_windbg logdump -a <WDF_IFR_HEADER address> [--tmf PATH]
-    !py -m wdftriage_windbg triage  [-a <WDF_IFR_HEADER address>] [--pdb Wdf01000.pdb] [--layout profile.json]
+    !py -m wdftriage_windbg logdump [DRIVER | -a <WDF_IFR_HEADER address>] [--tmf PATH] [--pdb Wdf01000.pdb]
+    !py -m wdftriage_windbg triage  [DRIVER | -a <WDF_IFR_HEADER address>] [--pdb Wdf01000.pdb] [--layout profile.json]
     !py -m wdftriage_windbg driverinfo | devicequeues [HANDLE] | device | queue | request | handle HANDLE
     !py -m wdftriage_windbg capture -o snapshot.wdfsnap [--pdb Wdf01000.pdb]
 
@@ -18,9 +18,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analyzer.objects.commands import VIEWS, ObjectTarget, pdb_profile, run_view, walk_all
+from analyzer.objects.commands import VIEWS, ObjectTarget, driver_globals, pdb_profile, run_view, walk_all
 from analyzer.objects.findings import object_findings, summary
 from analyzer.objects.layout import read_profile, resolve_layout
+from analyzer.objects.walk import DriverView, Walker
 from analyzer.triage import analyze
 from parsers.decode import DecodeOptions, decode_ifr
 from parsers.errors import EvidenceError, TargetReadError, WdfTriageError
@@ -69,8 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("logdump", "triage"):
         command = commands.add_parser(name)
-        command.add_argument("-a", "--address", type=_hex, required=name == "logdump",
-                             help="WDF_IFR_HEADER address (triage: default every driver's log)")
+        command.add_argument("driver", nargs="?", help="the driver (service) name, as !wdflogdump takes it")
+        command.add_argument("-a", "--address", type=_hex,
+                             help="WDF_IFR_HEADER address (default: the driver's log, or every driver's)")
         command.add_argument("--tmf", "--pdb", dest="tmf", action="append", default=[])
         command.add_argument("--layout")
     for name in VIEWS:
@@ -114,22 +116,40 @@ def _command(args, pykd) -> str:
     if args.command == "capture":
         return _capture(args, target, bugcheck)
     options = DecodeOptions(args.tmf)
-    if args.command == "logdump":
-        logset = _logset(target, [args.address], options)
-        return _warnings(logset) + render_logdump(logset)
     objects = _object_target(target, args, bugcheck)
+    if args.command == "logdump":
+        walker = Walker(target, objects.layout)
+        drivers = [] if args.address is not None else \
+            [walker.driver(g, with_devices=False) for g in driver_globals(walker, objects)]
+        logset = _logset(target, _log_addresses(args, drivers), options)
+        return _warnings(logset) + render_logdump(logset)
     drivers, _ = walk_all(objects)
-    logset = _logset(target, [args.address] if args.address is not None else
-                     [d.log_header for d in drivers if d.log_header], options)
-    found = object_findings(drivers, bugcheck.code if bugcheck else None)
+    logset = _logset(target, _log_addresses(args, drivers), options)
+    found = object_findings([d for d in drivers if _chosen(args, d)], bugcheck.code if bugcheck else None)
     result = analyze([logset], bugcheck=bugcheck, object_findings={logset.source: found})
     return _warnings(logset) + render_text(result)
+
+
+def _chosen(args, driver: DriverView) -> bool:
+    return args.driver is None or (driver.name or "").lower() == args.driver.lower()
+
+
+def _log_addresses(args, drivers: list[DriverView]) -> list[int]:
+    """-a, else the named driver's WdfLogHeader, else every driver's."""
+    if args.address is not None:
+        return [args.address]
+    chosen = [d for d in drivers if _chosen(args, d)]
+    if args.driver and not chosen:
+        known = ", ".join(d.name or hex(d.globals) for d in drivers) or "none found"
+        raise EvidenceError("debugger", f"no KMDF driver named {args.driver!r} (drivers: {known})")
+    return [d.log_header for d in chosen if d.log_header]
 
 
 def _logset(target, addresses: list[int], options: DecodeOptions) -> LogSet:
     """The IFR logs at ``addresses`` decoded into one LogSet (EvidenceError when there is none)."""
     if not addresses:
-        raise EvidenceError("debugger", "no IFR log: give -a <WDF_IFR_HEADER address> (no KMDF driver list found)")
+        raise EvidenceError("debugger", "no IFR log: give -a <WDF_IFR_HEADER address> (no KMDF driver with a log "
+                                        "found; the driver list needs Wdf01000 symbols and --pdb with its types)")
     logset = LogSet(source="target" if len(addresses) > 1 else f"target@0x{addresses[0]:x}")
     for address in addresses:
         source = f"target@0x{address:x}"

@@ -258,3 +258,13 @@ def test_x86_objects_laid_out_from_the_x86_pdb():
     assert "Number of waiting requests: 0" in run_view("queue", only_tables, handles["queue"])
     drivers, _ = walk_all(target)
     assert sorted(f.rule for f in object_findings(drivers)) == ["WDF002", "WDF004"]
+
+
+def test_logdump_by_driver_name_finds_the_log_through_the_driver_list():
+    fake = _fake_over_snapshot()
+    assert debugger.run(["logdump", "wdfsample", "--pdb", str(PDB), "--tmf", str(SAMPLES / "tmf")], fake) == 0
+    offline = _cli("logdump", SAMPLES / "scenarios" / "evtiostop-not-acked.ifr", "--tmf", SAMPLES / "tmf")
+    assert "".join(fake.output).splitlines()[1:] == offline.splitlines()[1:]
+    fake.output.clear()
+    assert debugger.run(["logdump", "otherdrv", "--pdb", str(PDB)], fake) == 2
+    assert "".join(fake.output) == "wdftriage: error: debugger: no KMDF driver named 'otherdrv' (drivers: wdfsample)\n"
