@@ -268,3 +268,14 @@ def test_logdump_by_driver_name_finds_the_log_through_the_driver_list():
     fake.output.clear()
     assert debugger.run(["logdump", "otherdrv", "--pdb", str(PDB)], fake) == 2
     assert "".join(fake.output) == "wdftriage: error: debugger: no KMDF driver named 'otherdrv' (drivers: wdfsample)\n"
+
+
+def test_an_unreadable_list_is_unavailable_not_empty():
+    snap = read_snapshot(SNAPSHOT)
+    queue = QUEUE ^ ((1 << 64) - 8)
+    snap.memory.regions[queue] = snap.memory.regions[queue][:0x100]  # the tail of the queue object is not in memory
+    target = ObjectTarget(snap.memory, resolve_layout(snap.memory, profile_from_pdb(PDB)), "partial")
+    text = run_view("queue", target, QUEUE)
+    assert "PowerStoppingDriverNotified" in text  # m_PowerState is in the readable part
+    assert "EvtIoStop called, not acknowledged or completed (m_PowerDriverNotified): unavailable" in text
+    assert "warning: unreadable:" in text

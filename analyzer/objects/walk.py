@@ -134,6 +134,9 @@ class Walker:
 
     # --- primitive reads -------------------------------------------------------------------------
     def _int(self, address: int, size: int) -> int | None:
+        if not 0 <= address <= (1 << (8 * self.ptr)) - size:  # damaged pointers and offsets
+            self.warnings.append(f"unreadable: 0x{size:x} bytes at {address:#x}: not an address of this target")
+            return None
         try:
             data = self.target.read(address, size)
         except TargetReadError as exc:
@@ -166,11 +169,14 @@ class Walker:
             return None
         return entry - offset
 
-    def list_entries(self, head: int | None, what: str) -> list[int]:
-        """The entries of the LIST_ENTRY at ``head`` (Flink order), bounded and loop-safe."""
+    def list_entries(self, head: int | None, what: str) -> list[int] | None:
+        """The entries of the LIST_ENTRY at ``head`` (Flink order), bounded and loop-safe; None when the head
+        itself cannot be read (or no layout places it)."""
         if head is None:
-            return []
+            return None
         entries, seen, entry = [], {head}, self._int(head, self.ptr)
+        if entry is None:
+            return None
         while entry is not None and entry != head:
             if entry in seen or entry == 0:
                 self.warnings.append(f"{what}: list at 0x{head:x} loops or is broken at 0x{entry:x}; walk stopped")
@@ -226,7 +232,7 @@ class Walker:
 
     def children(self, parent: int, object_type: int | None = None) -> list[int]:
         head = self.field_address(parent, "FxObject", "m_ChildListHead")
-        objects = [self.container(e, "FxObject", "m_ChildEntry") for e in self.list_entries(head, "child objects")]
+        objects = [self.container(e, "FxObject", "m_ChildEntry") for e in self.list_entries(head, "child objects") or []]
         return [o for o in objects if o is not None and (object_type is None or self.object_type(o) == object_type)]
 
     def device(self, address: int) -> DeviceView:
@@ -239,7 +245,7 @@ class Walker:
         view.children = [(self.object_type(c), to_handle(c, self.ptr)) for c in self.children(address)]
         pkg_io = self.read(address, "FxDevice", "m_PkgIo")
         head = self.field_address(pkg_io, "FxPkgIo", "m_IoQueueListHead") if pkg_io else None
-        for entry in self.list_entries(head, "device queues"):
+        for entry in self.list_entries(head, "device queues") or []:
             queue = self.container(entry, "FxIoQueue", "m_IoPkgListNode.m_ListEntry")
             if queue is not None:
                 view.queues.append(self.queue(queue))
@@ -268,15 +274,21 @@ class Walker:
             head = self.field_address(address, "FxIoQueue", list_name)
             if head is None:
                 continue
-            requests = self._irp_queue(head) if link == "irp" else [
-                self.container(e, "FxRequest", link) for e in self.list_entries(head, f"queue {list_name}")]
-            view.lists[list_name] = [self.request(r, list_name) for r in requests if r is not None]
+            if link == "irp":
+                requests = self._irp_queue(head)
+            else:
+                entries = self.list_entries(head, f"queue {list_name}")
+                requests = None if entries is None else [self.container(e, "FxRequest", link) for e in entries]
+            if requests is not None:  # else unreadable: the view says unavailable
+                view.lists[list_name] = [self.request(r, list_name) for r in requests if r is not None]
         return view
 
-    def _irp_queue(self, irp_queue: int) -> list[int | None]:
-        head = self.field_address(irp_queue, "FxIrpQueue", "m_Queue")
+    def _irp_queue(self, irp_queue: int) -> list[int | None] | None:
+        entries = self.list_entries(self.field_address(irp_queue, "FxIrpQueue", "m_Queue"), "IRP queue")
+        if entries is None:
+            return None
         requests = []
-        for entry in self.list_entries(head, "IRP queue"):
+        for entry in entries:
             irp = self.container(entry, "_IRP", "Tail.Overlay.ListEntry")
             context = self.read(irp, "_IRP", f"Tail.Overlay.DriverContext[{IRP_CSQ_CONTEXT_ENTRY}]") if irp else None
             requests.append(self.container(context, "FxRequest", "m_CsqContext") if context else None)
