@@ -279,3 +279,22 @@ def test_an_unreadable_list_is_unavailable_not_empty():
     assert "PowerStoppingDriverNotified" in text  # m_PowerState is in the readable part
     assert "EvtIoStop called, not acknowledged or completed (m_PowerDriverNotified): unavailable" in text
     assert "warning: unreadable:" in text
+
+
+DUMP_9F = SAMPLES / "dumps" / "kmdf-9f-full.dmp"
+
+
+def test_the_9f_dump_shows_the_stuck_queue_like_the_snapshot():
+    """The full 0x9F sample dump holds the same objects (read through its page tables); the driver list comes
+    from its WdfDumpGuid2 secondary data, the layouts from --pdb (a dump carries no symbols)."""
+    text = _cli("devicequeues", DUMP_9F, f"{DEVICE:x}", "--pdb", PDB)
+    assert text == _cli("devicequeues", SNAPSHOT, f"{DEVICE:x}")
+    assert "Driver: hangdrv  (FX_DRIVER_GLOBALS 0xffffb30c49000000)" in _cli("driverinfo", DUMP_9F, "--pdb", PDB)
+    result = json.loads(_cli("triage", DUMP_9F, "--pdb", PDB, "--tmf", SAMPLES / "tmf", "--json"))
+    found = {(f["rule"], f["facts"].get("found_in")) for f in result["findings"]}
+    assert ("WDF002", "log+objects") in found and ("WDF004", "log+objects") in found
+
+
+def test_a_dump_without_layouts_is_one_line_exit_2():
+    done = CliRunner().invoke(main, ["devicequeues", str(DUMP_9F)])
+    assert done.exit_code == 2 and "a crash dump carries no symbols" in done.output

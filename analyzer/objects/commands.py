@@ -58,7 +58,8 @@ def _is_msf(path: Path) -> bool:
 
 
 def open_file(path: str, pdb_paths=(), layout_path: str | None = None) -> ObjectTarget:
-    """A snapshot written by ``capture`` (or a crash dump, read through the dump target) as an ObjectTarget."""
+    """A snapshot written by ``capture``, or a crash dump (virtual memory through its page tables, the driver
+    list from its WdfDumpGuid2 data), as an ObjectTarget."""
     from parsers.snapshot import is_snapshot, read_snapshot
 
     try:
@@ -84,10 +85,7 @@ def _open_dump(path: str, pdb_paths, given: dict | None) -> ObjectTarget:
     if pdb is None and given is None:
         raise EvidenceError(path, "a crash dump carries no symbols: object views need --pdb (a PDB with the "
                                   "framework's types) or --layout (a profile from wdftriage layout extract)")
-    if not hasattr(dump, "CrashDump"):
-        raise EvidenceError(path, "reading objects from a crash dump needs the kdmp-parser dump target, "
-                                  "which this build does not have; capture a snapshot in the debugger instead")
-    target = dump.CrashDump(path)
+    target = dump.CrashDump(path)  # stays open while the views read it
     evidence = dump.read_dump(path)
     layout = resolve_layout(target, pdb, given)
     return ObjectTarget(target, layout, path, evidence.bugcheck, [],

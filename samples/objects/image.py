@@ -69,6 +69,21 @@ class Memory:
             self.put(at, chain[(i + 1) % len(chain)].to_bytes(self.ptr, "little") + chain[i - 1].to_bytes(self.ptr, "little"))
 
 
+def _driver_globals(mem: Memory, address: int, log_header: int, driver_name: str, driver: int = 0) -> None:
+    mem.place("FX_DRIVER_GLOBALS", address)
+    mem.set(address, "FX_DRIVER_GLOBALS", "WdfLogHeader", log_header)
+    mem.set(address, "FX_DRIVER_GLOBALS", "Driver", driver)
+    mem.put(address + mem.offset("FX_DRIVER_GLOBALS", "Public.DriverName"), driver_name.encode().ljust(32, b"\0"))
+    mem.link(address + mem.offset("FX_DRIVER_GLOBALS", "Linkage"), [])
+
+
+def driver_globals_region(profile: dict, address: int, log_header: int, driver_name: str) -> dict[int, bytes]:
+    """FX_DRIVER_GLOBALS of a driver whose objects are not modelled (name and log only, no FxDriver)."""
+    mem = Memory(profile)
+    _driver_globals(mem, address, log_header, driver_name)
+    return {a: bytes(r) for a, r in mem.regions.items()}
+
+
 def _histories(log) -> dict[str, list[str]]:
     """Each machine's states in the order the log enters them (ObjectCreated first, as the constructor writes)."""
     states = {"pnp": ["WdfDevStatePnpObjectCreated"], "power": ["WdfDevStatePowerObjectCreated"],
@@ -116,11 +131,7 @@ def object_regions(scenario, profile: dict, *, globals_at: int, log_header: int,
     device_at, queue_at, request_at = (int(stuck[k], 16) ^ mask for k in ("device", "queue", "request"))
     driver_at, pkg_io, pkg_pnp, irp_at = (others + i * 0x1000 for i in range(1, 5))
 
-    mem.place("FX_DRIVER_GLOBALS", globals_at)
-    mem.set(globals_at, "FX_DRIVER_GLOBALS", "WdfLogHeader", log_header)
-    mem.set(globals_at, "FX_DRIVER_GLOBALS", "Driver", driver_at)
-    mem.put(globals_at + mem.offset("FX_DRIVER_GLOBALS", "Public.DriverName"), driver_name.encode().ljust(32, b"\0"))
-    mem.link(globals_at + mem.offset("FX_DRIVER_GLOBALS", "Linkage"), [])
+    _driver_globals(mem, globals_at, log_header, driver_name, driver_at)
 
     _object(mem, "FxObject", driver_at, FX_TYPE_DRIVER, globals_at)
     _object(mem, "FxDevice", device_at, FX_TYPE_DEVICE, globals_at, driver_at)
