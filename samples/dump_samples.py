@@ -99,11 +99,11 @@ def build_image(kind: str, bugcheck: tuple[int, tuple[int, int, int, int]], driv
 def _sample(name: str, kind: str, bugcheck, drivers: list[dict], write_log: Callable, seed: int,
             memory: dict[int, bytes] | None = None) -> dict[str, bytes | str]:
     """A sample dump and its truth; ``memory`` ({virtual address: bytes}, e.g. framework objects) is mapped
-    before :func:`build_image` places the logs."""
+    after :func:`build_image` placed the logs (so the logs' physical pages do not depend on it)."""
     image = DumpImage(seed=seed)
+    spec, truth = build_image(kind, bugcheck, drivers, write_log, image)
     for address, data in sorted((memory or {}).items()):
         image.map(address, data)
-    spec, truth = build_image(kind, bugcheck, drivers, write_log, image)
     return {f"dumps/{name}.dmp": dump_bytes(image, spec), f"dumps/{name}.truth.json": json.dumps(truth, indent=1) + "\n"}
 
 

@@ -298,3 +298,14 @@ def test_the_9f_dump_shows_the_stuck_queue_like_the_snapshot():
 def test_a_dump_without_layouts_is_one_line_exit_2():
     done = CliRunner().invoke(main, ["devicequeues", str(DUMP_9F)])
     assert done.exit_code == 2 and "a crash dump carries no symbols" in done.output
+
+
+def test_the_debugger_over_the_dump_prints_what_the_command_line_prints():
+    """The fake pykd reading the 0x9F dump's memory (as WinDbg would with the dump open)."""
+    from parsers.dump import CrashDump
+
+    with CrashDump(DUMP_9F) as dump:
+        pykd.output.clear()
+        pykd.memory, pykd.symbols, pykd.bugcheck = dump, {}, (0x9F, *dump.bugcheck.parameters)
+        assert debugger.run(["devicequeues", f"{DEVICE:x}", "--pdb", str(PDB)], pykd) == 0
+        assert "".join(pykd.output) == _cli("devicequeues", DUMP_9F, f"{DEVICE:x}", "--pdb", PDB)
