@@ -309,3 +309,17 @@ def test_the_debugger_over_the_dump_prints_what_the_command_line_prints():
         pykd.memory, pykd.symbols, pykd.bugcheck = dump, {}, (0x9F, *dump.bugcheck.parameters)
         assert debugger.run(["devicequeues", f"{DEVICE:x}", "--pdb", str(PDB)], pykd) == 0
         assert "".join(pykd.output) == _cli("devicequeues", DUMP_9F, f"{DEVICE:x}", "--pdb", PDB)
+
+
+def test_a_snapshot_without_logs_gives_objects_only_findings(tmp_path):
+    from parsers.snapshot import write_snapshot
+
+    snap = read_snapshot(SNAPSHOT)
+    regions = {b: d for b, d in snap.memory.regions.items() if b != 0xFFFFB30C4A2F1000}  # no IFR log captured
+    path = tmp_path / "nolog.wdfsnap"
+    write_snapshot(path, regions, 8, symbols=snap.memory.symbols, bugcheck=snap.bugcheck, logs=[],
+                   layout=snap.layout, objects=snap.objects, created_by="test")
+    text = _cli("triage", path)
+    wdf002 = text[text.index("WDF002"):]
+    assert "FOUND IN: objects" in wdf002.split("SUGGESTED FIX")[0]
+    assert f"WDFREQUEST 0x{REQUEST:x} on WDFQUEUE 0x{QUEUE:x} of WDFDEVICE 0x{DEVICE:x} sits on m_PowerDriverNotified" in text
