@@ -94,3 +94,15 @@ def test_commands_ignore_look_alike_packages_in_the_current_directory(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "Power Stop Notifying Driver, WDFQUEUE 0x00003CF5E4D3F818, WDFREQUEST 0x00003CF5E4D3E5B8" in done.stdout
+
+
+def test_the_console_script_ignores_look_alike_packages_in_the_current_directory(tmp_path):
+    """The installed ``wdftriage`` command from a driver tree holding parsers/, analyzer/, reports/ packages."""
+    for name in ("parsers", "analyzer", "reports"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text("raise ImportError('the wrong package was imported')\n")
+    script = Path(sys.executable).parent / "wdftriage"
+    done = subprocess.run([str(script), "logdump", str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr"), "--tmf",
+                           str(SAMPLES / "tmf")], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "Power Stop Notifying Driver, WDFQUEUE 0x00003CF5E4D3F818, WDFREQUEST 0x00003CF5E4D3E5B8" in done.stdout
