@@ -291,3 +291,66 @@ def _only_driver(logset, driver: str | None):
     logset.messages = [m for m in logset.messages if m.log == keep]
     logset.logs = {keep: logset.logs[keep]}
     return logset
+
+
+# --- object views (analyzer/objects, reports/views.py) ----------------------------------------------------------
+
+def _handle(text: str | None) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text.replace("`", ""), 16)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a hex handle", param_hint="HANDLE") from None
+
+
+def _object_view(view: str, handle_required: bool):
+    """A command `wdftriage <view> SNAPSHOT|DUMP [HANDLE]` printing the wdfkd-shaped view."""
+
+    @click.argument("target_path", metavar="SNAPSHOT|DUMP", type=click.Path(exists=True, dir_okay=False))
+    @click.argument("handle", required=handle_required)
+    @click.option("--pdb", "pdb", multiple=True, type=click.Path(exists=True, dir_okay=False),
+                  help="PDB with the framework's type information (layouts, first source).")
+    @click.option("--layout", "layout", type=click.Path(exists=True, dir_okay=False), default=None,
+                  help="Layout profile (wdftriage layout extract), used for fields no earlier source gives.")
+    def command(target_path, handle, pdb, layout):
+        from analyzer.objects.commands import open_file, run_view
+
+        click.echo(run_view(view, open_file(target_path, pdb, layout), _handle(handle)), nl=False)
+
+    command.__doc__ = {
+        "driverinfo": "KMDF drivers with their devices and queues, like !wdfkd.wdfdriverinfo.",
+        "device": "A WDFDEVICE: machines' current states and 8-entry histories, queues, children (!wdfdevice).",
+        "devicequeues": "The queues of a WDFDEVICE (all devices without HANDLE) with the requests on each list "
+                        "(!wdfdevicequeues).",
+        "queue": "A WDFQUEUE with its state and the requests on each of its lists (!wdfqueue).",
+        "request": "A WDFREQUEST: its IRP, queue, list and EvtIoStop acknowledgement (!wdfrequest).",
+        "handle": "What a WDF handle names: type, object address, child handles (!wdfhandle).",
+    }[view]
+    return main.command(view)(command)
+
+
+for _view, _needs_handle in (("driverinfo", False), ("device", True), ("devicequeues", False), ("queue", True),
+                             ("request", True), ("handle", True)):
+    _object_view(_view, _needs_handle)
+
+
+@main.group()
+def layout():
+    """Structure layouts of the framework objects (for the object views)."""
+
+
+@layout.command("extract")
+@click.argument("pdb", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False), required=True, help="Profile file (JSON).")
+@click.option("--all-types", is_flag=True, help="Every named structure, not only the ones the walkers read.")
+def layout_extract(pdb, output, all_types):
+    """Write a layout profile (fields, offsets, sizes, bitfields) from a PDB's type information."""
+    import json
+
+    from analyzer.objects.layout import WALKED_TYPES
+    from parsers.pdb_types import profile_from_pdb
+
+    profile = profile_from_pdb(pdb, None if all_types else list(WALKED_TYPES))
+    _write(json.dumps(profile, indent=1, sort_keys=True) + "\n", output)
+    click.echo(f"{len(profile['types'])} types", err=True)

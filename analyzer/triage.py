@@ -14,6 +14,7 @@ import pandas as pd
 
 from analyzer.bugcheck import decode
 from analyzer.events import EventTable
+from analyzer.objects.findings import findings_in_memory, merge as merge_object_findings
 from analyzer.result import InputFile, Timelines, TriageResult
 from analyzer.rules import run_rules, sort_findings
 from analyzer.rules.base import RuleContext
@@ -32,9 +33,10 @@ def tool_version() -> str:
 
 
 def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: list[InputFile] | None = None,
-            combine: bool = False) -> TriageResult:
+            combine: bool = False, object_findings: dict[str, list] | None = None) -> TriageResult:
     """Analyze already-read evidence, each LogSet on its own unless ``combine``. ``bugcheck`` overrides any
-    bugcheck found in the evidence."""
+    bugcheck found in the evidence. ``object_findings`` (per LogSet source) are the findings of the framework
+    objects in that evidence's memory (analyzer/objects/findings.py), merged with the log's."""
     table = EventTable.from_messages((ls.source, ls.messages) for ls in logsets)
     scopes = [logsets] if combine else [[ls] for ls in logsets]
     timelines, findings = [], []
@@ -45,7 +47,10 @@ def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: lis
         scope_bugcheck = bugcheck or next((ls.bugcheck for ls in scope if ls.bugcheck is not None), None)
         ctx = RuleContext(events=table, scope=rows, requests=requests, queues=queues, states=states,
                           bugcheck=scope_bugcheck, input=" + ".join(ls.source for ls in scope))
-        findings += run_rules(ctx)
+        scope_findings = run_rules(ctx)
+        if object_findings:
+            scope_findings = merge_object_findings(scope_findings, [f for ls in scope for f in object_findings.get(ls.source, [])])
+        findings += scope_findings
         timelines.append((requests, queues, states))
     first_bugcheck = bugcheck or next((ls.bugcheck for ls in logsets if ls.bugcheck is not None), None)
     return TriageResult(
@@ -70,4 +75,7 @@ def triage(paths: list[str], options: DecodeOptions | None = None, bugcheck: Bug
     options = options or DecodeOptions()
     evidence: list[Evidence] = [load(p, options) for p in progress(paths)]
     inputs = [InputFile(path=e.path, sha256=e.sha256, size=e.size, kind=e.kind) for e in evidence]
-    return analyze([e.logset for e in evidence], bugcheck=bugcheck, inputs=inputs, combine=combine)
+    objects = {e.logset.source: findings_in_memory(e.path, options.tmf, bugcheck or e.logset.bugcheck)
+               for e in evidence if e.kind in ("snapshot", "dump")}
+    return analyze([e.logset for e in evidence], bugcheck=bugcheck, inputs=inputs, combine=combine,
+                   object_findings=objects)

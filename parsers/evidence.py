@@ -2,7 +2,8 @@
 
 The kind is told by content, never by file name: an IFR blob starts with WdfTraceGuid; a crash
 dump with ``PAGEDU64``/``PAGEDUMP`` (bugcheck from its header, IFR logs found inside it); text is a pasted
-``!wdflogdump``/``!wdfcrashdump``/``!rcdrlogdump``/tracefmt log and/or ``!analyze -v``.
+``!wdflogdump``/``!wdfcrashdump``/``!rcdrlogdump``/tracefmt log and/or ``!analyze -v``; a snapshot written by
+``capture`` in the debugger starts with ``WDFSNAP`` (parsers/snapshot.py).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from parsers.logtext import read_report_text
 from parsers.dump import DumpEvidence, read_dump
 from parsers.decode import DecodeOptions, decode_ifr
 from parsers.records import LogSet
+from parsers.snapshot import is_snapshot, read_snapshot, snapshot_logset
 
 MAX_INPUT_BYTES = 512 * 1024 * 1024  # a pasted log or IFR blob larger than this is not evidence we read whole
 _DUMP_SIGNATURES = (b"PAGEDU64", b"PAGEDUMP")
@@ -29,7 +31,7 @@ class Evidence:
     path: str
     sha256: str
     size: int
-    kind: str  # "ifr" | "text" | "dump"
+    kind: str  # "ifr" | "text" | "dump" | "snapshot"
     logset: LogSet
 
 
@@ -53,6 +55,8 @@ def kind_of(data: bytes) -> str:
         return "ifr"
     if data[:8] in _DUMP_SIGNATURES:
         return "dump"
+    if is_snapshot(data):
+        return "snapshot"
     head = data[:4096]
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")) or b"\0" not in head:
         return "text"
@@ -97,6 +101,9 @@ def load(path: str, options: DecodeOptions | None = None, full_hash: bool = Fals
         sha = _sha256(path) if full_hash else dump.identity
         return Evidence(path=path, sha256=sha, size=Path(path).stat().st_size, kind=kind,
                         logset=dump_logset(dump, path, options))
+    if kind == "snapshot":
+        return Evidence(path=path, sha256=_sha256(path), size=Path(path).stat().st_size, kind=kind,
+                        logset=snapshot_logset(read_snapshot(path), path, options))
     data = read_bytes(path)
     if kind == "ifr":
         logset = _load_ifr(path, data, options)

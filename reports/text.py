@@ -31,12 +31,17 @@ def render_text(result: TriageResult, color: bool = False) -> str:
         out.append(f"  {clean(f.summary)}")
         out.append(f"  OBJECTS: {objects(f)}" + (f"  LOG: {clean(f.log, 64)}" if f.log else "")
                    + (f"  INPUT: {clean(f.input, 200)}" if len(result.inputs) > 1 and f.input else ""))
+        if f.facts.get("found_in"):
+            out.append(f"  FOUND IN: {clean(f.facts['found_in'], 20)}")
         out.append(f"  PROBABLE CAUSE: {clean(f.probable_cause)}")
         if f.evidence:
             out.append("  EVIDENCE:")
             for e in f.evidence:
                 out.append(f"    {clean(e.ref, 200)}  [{clean(e.role, 80)}]")
                 out.append(f"      {clean(e.text, 400)}" + (f"  {INFERRED}" if e.inferred else ""))
+        if f.facts.get("object_view"):
+            out.append("  OBJECTS IN MEMORY:")
+            out += [f"    {clean(line, 300)}" for line in str(f.facts["object_view"]).splitlines()[:40]]
         out.append(f"  SUGGESTED FIX: {clean(f.suggested_fix)}")
         out.append("")
     out.append("INPUTS:")

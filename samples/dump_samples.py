@@ -96,11 +96,14 @@ def build_image(kind: str, bugcheck: tuple[int, tuple[int, int, int, int]], driv
     return DumpSpec(code, parameters, kind, secondary=secondary), truth
 
 
-def _sample(name: str, kind: str, bugcheck, drivers: list[dict], write_log: Callable, seed: int) -> dict[str, bytes | str]:
-    """A sample dump and its truth (more memory, e.g. framework objects, goes in with ``image.map`` before
-    :func:`build_image`)."""
+def _sample(name: str, kind: str, bugcheck, drivers: list[dict], write_log: Callable, seed: int,
+            memory: dict[int, bytes] | None = None) -> dict[str, bytes | str]:
+    """A sample dump and its truth; ``memory`` ({virtual address: bytes}, e.g. framework objects) is mapped
+    after :func:`build_image` placed the logs (so the logs' physical pages do not depend on it)."""
     image = DumpImage(seed=seed)
     spec, truth = build_image(kind, bugcheck, drivers, write_log, image)
+    for address, data in sorted((memory or {}).items()):
+        image.map(address, data)
     return {f"dumps/{name}.dmp": dump_bytes(image, spec), f"dumps/{name}.truth.json": json.dumps(truth, indent=1) + "\n"}
 
 
@@ -112,6 +115,26 @@ def blamed_9f_drivers() -> list[dict]:
         {"name": "busydrv", "log": busy_log(0xFFFFC30A2B000000), "pages": 1, "version": (1, 31, 19041)},
         {"name": "okdrv", "log": busy_log(0xFFFFC30A3C000000, requests=6), "pages": 2, "version": (1, 9, 19041)},
     ]
+
+
+def _objects_9f(drivers: list[dict]) -> dict[int, bytes]:
+    """The framework objects of the 0x9F machine (samples/objects/image.py, laid out from the sample PDB): the hang
+    driver's device, its stuck queue and the request EvtIoStop never acknowledged; the other drivers' globals. Each
+    FX_DRIVER_GLOBALS sits where the driver list says and points at the driver's log, as build_image places them."""
+    from analyzer.objects.layout import WALKED_TYPES
+    from parsers.pdb_types import profile_from_pdb
+    from samples.objects import image
+
+    profile = profile_from_pdb(image.PDB, list(WALKED_TYPES))
+    memory: dict[int, bytes] = {}
+    for i, drv in enumerate(drivers):
+        globals_address, log = GLOBALS + i * PAGE, POOL + i * 0x100000 + 0x1000
+        if drv.get("blamed"):
+            memory.update(image.object_regions(scenarios.evtiostop_not_acked(), profile, globals_at=globals_address,
+                                               log_header=log, driver_name=drv["name"]))
+        else:
+            memory.update(image.driver_globals_region(profile, globals_address, log, drv["name"]))
+    return memory
 
 
 BUGCHECK_9F = (0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
@@ -126,7 +149,8 @@ def small_memory_dump(blob: bytes, bugcheck: int, parameters: tuple[int, int, in
 
 def all_dumps(tmf: SampleTmf, write_log: Callable) -> dict[str, bytes | str]:
     """Every sample dump; ``write_log(log, driver, pages, address) -> (blob, {"wrapped", "sequences"})``."""
-    files = _sample("kmdf-9f-full", "full", BUGCHECK_9F, blamed_9f_drivers(), write_log, seed=13)
+    drivers = blamed_9f_drivers()
+    files = _sample("kmdf-9f-full", "full", BUGCHECK_9F, drivers, write_log, seed=13, memory=_objects_9f(drivers))
     double = scenarios.double_completion()
     twice = int(double.expected[0]["request"], 16)
     files.update(_sample("kmdf-10d-bitmap", "bitmap-kernel", (0x10D, (0x5, twice, 0, 0)), [

@@ -4,6 +4,7 @@ samples/tmf/<guid>.tmf          the project's TMF for the framework messages the
 samples/ifr/<name>.ifr          basic IFR buffers (+ <name>.truth.json: the records a decoder must return)
 samples/scenarios/<name>.ifr    the labeled scenario corpus (+ <name>.expected.json)
 samples/dumps/                  kernel crash dumps (full, bitmap, small memory dump) + truth (samples/dump_samples.py)
+samples/objects/evtiostop-not-acked.wdfsnap  the scenario's framework objects and log as capture writes them
 ``--check`` rebuilds everything in memory and exits 1 if a committed file differs.
 """
 from __future__ import annotations
@@ -147,12 +148,22 @@ def _dumps(tmf: SampleTmf) -> dict[str, bytes | str]:
     return dump_samples.all_dumps(tmf, dump_log_writer(tmf))
 
 
+def _objects(tmf: SampleTmf) -> dict[str, bytes | str]:
+    """The evtiostop-not-acked scenario's objects in memory (laid out from samples/objects/wdf_objects.pdb)."""
+    from samples.objects import image
+
+    scenario = scenarios.evtiostop_not_acked()
+    blob, _ = _write_log(scenario.log, tmf, pages=scenario.pages)
+    return {"objects/evtiostop-not-acked.wdfsnap": image.build(scenario, blob)}
+
+
 def build_all() -> dict[str, bytes | str]:
     """Every sample file, path relative to samples/ -> content."""
     tmf = SampleTmf()
     files = _scenarios(tmf)
     files.update(_basic(tmf))
     files.update(_dumps(tmf))
+    files.update(_objects(tmf))
     with tempfile.TemporaryDirectory() as tmp:
         for path in tmf.write(Path(tmp)):
             files[f"tmf/{path.name}"] = path.read_text(encoding="utf-8")

@@ -1,0 +1,161 @@
+"""Findings from the framework objects in memory, with the same rule ids as the log rules.
+
+- WDF002: a power-managed queue powered off or stopping/purging whose notified lists (``m_PowerNotify``,
+  ``m_PowerDriverNotified``) still hold requests the driver has not acknowledged: one finding per request.
+- WDF003: requests still owned by the driver (``m_DriverOwned``, ``m_DriverCancelable``, the notified
+  lists) on a device whose PnP machine is removed: one finding per request.
+- WDF004: a device machine whose current state is transitional (analyzer/states.py): one finding per device.
+
+Each finding has ``facts["found_in"] = "objects"`` and ``facts["object_view"]``, the view it rests on.
+:func:`merge` joins them with the log's findings: a finding both give (same rule and objects) keeps the log's
+evidence and becomes ``"log+objects"``.
+"""
+from __future__ import annotations
+
+from analyzer.objects.walk import DeviceView, DriverView, QueueView
+from analyzer.result import Finding, Severity
+from analyzer.states import MACHINE_TITLES, is_resting, short_name
+from parsers.enums import name_of
+
+OBJECT_RULES = ("WDF002", "WDF003", "WDF004")
+#: FXIOQUEUE_POWER_STATE values of a queue that is off or on its way off (stopping or purging).
+POWERING_OFF = {name_of("FXIOQUEUE_POWER_STATE", v) for v in range(2, 10) if v != 3}
+NOTIFIED_LISTS = ("m_PowerNotify", "m_PowerDriverNotified")
+DRIVER_LISTS = ("m_DriverOwned", "m_DriverCancelable", "m_PowerNotify", "m_PowerDriverNotified")
+REMOVED_PNP = {"Removed", "FdoRemoved", "PdoRemoved", "RemovedPdoWait", "RemovedPdoSurpriseRemoved", "Final",
+               "FailedWaitForRemove", "RemovingDisableInterfaces"}
+
+
+def object_findings(drivers: list[DriverView], bugcheck_code: int | None = None) -> list[Finding]:
+    """The object rules over every walked device."""
+    findings = []
+    for driver in drivers:
+        for device in driver.devices:
+            findings += _stopped_queue_requests(device, bugcheck_code)
+            findings += _removed_device_requests(device)
+            findings += _transitional_states(device, bugcheck_code)
+    return findings
+
+
+def _queue_view(device: DeviceView, queue: QueueView) -> str:
+    from reports.views import render_queue
+
+    return "\n".join([f"!wdfdevicequeues 0x{device.handle:x} -> !wdfqueue 0x{queue.handle:x}"] + render_queue(queue, "  "))
+
+
+def _stopped_queue_requests(device: DeviceView, bugcheck_code: int | None) -> list[Finding]:
+    out = []
+    for queue in device.queues:
+        if not queue.power_managed or queue.power_state_name() not in POWERING_OFF:
+            continue
+        for list_name in NOTIFIED_LISTS:
+            for request in queue.lists.get(list_name, []):
+                if request.power_stop_state not in (None, 0):
+                    continue  # acknowledged
+                out.append(Finding(
+                    rule="WDF002", title="EvtIoStop never acknowledged",
+                    severity=Severity.CRITICAL if bugcheck_code == 0x9F else Severity.ERROR,
+                    summary=(f"WDFREQUEST 0x{request.handle:x} on WDFQUEUE 0x{queue.handle:x} of WDFDEVICE "
+                             f"0x{device.handle:x} sits on {list_name} of a queue in {queue.power_state_name()}: "
+                             "handed to EvtIoStop and not acknowledged or completed"),
+                    probable_cause=("The driver's EvtIoStop neither completed the request nor called "
+                                    "WdfRequestStopAcknowledge, so the power-managed queue cannot power off and the "
+                                    "device cannot leave D0."),
+                    suggested_fix=("In EvtIoStop complete the request, cancel the I/O sent for it, or call "
+                                   "WdfRequestStopAcknowledge(Request, requeue)."),
+                    device=device.handle, queue=queue.handle, request=request.handle,
+                    requests_explained=(request.handle,),
+                    facts={"found_in": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
+    return out
+
+
+def _removed_device_requests(device: DeviceView) -> list[Finding]:
+    pnp = next((m for m in device.machines if m.name == "pnp"), None)
+    state = pnp.state_name(pnp.current) if pnp else None
+    if state is None or short_name("pnp", state) not in REMOVED_PNP:
+        return []
+    out = []
+    for queue in device.queues:
+        for list_name in DRIVER_LISTS:
+            for request in queue.lists.get(list_name, []):
+                out.append(Finding(
+                    rule="WDF003", title="Leaked request", severity=Severity.ERROR,
+                    summary=(f"WDFREQUEST 0x{request.handle:x} is still owned by the driver ({list_name} of WDFQUEUE "
+                             f"0x{queue.handle:x}) on WDFDEVICE 0x{device.handle:x}, whose PnP state is {state}"),
+                    probable_cause="The driver never completed a request it owns; the device was removed around it.",
+                    suggested_fix="Complete every request the driver owns before or during EvtDeviceSelfManagedIoFlush "
+                                  "/ queue purge; track requests sent to I/O targets and cancel them on removal.",
+                    device=device.handle, queue=queue.handle, request=request.handle,
+                    requests_explained=(request.handle,),
+                    facts={"found_in": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
+    return out
+
+
+def _transitional_states(device: DeviceView, bugcheck_code: int | None) -> list[Finding]:
+    stuck = [(m, m.state_name(m.current)) for m in device.machines
+             if m.current is not None and not is_resting(m.name, m.state_name(m.current))]
+    if not stuck:
+        return []
+    from reports.views import render_device
+
+    parts = [f"{MACHINE_TITLES.get(m.name, m.name)} in {short_name(m.name, s)}" for m, s in stuck]
+    return [Finding(
+        rule="WDF004", title="State machine stuck",
+        severity=Severity.ERROR if bugcheck_code == 0x9F else Severity.WARNING,
+        summary=f"WDFDEVICE 0x{device.handle:x}: {', '.join(parts)} (transitional states, current in memory)",
+        probable_cause="The machine is waiting for something that has not happened: a request to be completed or "
+                       "acknowledged, a power reference, a callback that has not returned.",
+        suggested_fix="See which request or callback the machine waits for (the device's queues and the log).",
+        device=device.handle, facts={"found_in": "objects", "object_view": render_device(device)})]
+
+
+def merge(log_findings: list[Finding], found: list[Finding]) -> list[Finding]:
+    """Log findings of the rules objects also check are marked ``found_in: log``; an object finding the log
+    also gives (same rule; same request, or same device for WDF004) is folded into it as ``log+objects``, the
+    others are added."""
+    for finding in log_findings:
+        if finding.rule in OBJECT_RULES:
+            finding.facts.setdefault("found_in", "log")
+    out = list(log_findings)
+    for finding in found:
+        twin = next((f for f in log_findings if f.rule == finding.rule and _same_objects(f, finding)), None)
+        if twin is None:
+            out.append(finding)
+        else:
+            twin.facts.update(found_in="log+objects", object_view=finding.facts["object_view"])
+    return out
+
+
+def _same_objects(a: Finding, b: Finding) -> bool:
+    if a.request is not None or b.request is not None:
+        return a.request == b.request
+    return a.device == b.device
+
+
+def findings_in_memory(path: str, pdb_paths=(), bugcheck=None) -> list[Finding]:
+    """The object findings of a snapshot or crash dump; none when its memory or layouts cannot be read
+    (the log rules still run on what the file holds)."""
+    from analyzer.objects.commands import open_file, walk_all
+    from parsers.errors import WdfTriageError
+
+    try:
+        target = open_file(path, pdb_paths)
+    except WdfTriageError:
+        return []
+    drivers, _ = walk_all(target)
+    code = (bugcheck or target.bugcheck).code if (bugcheck or target.bugcheck) else None
+    return object_findings(drivers, code)
+
+
+def summary(drivers: list[DriverView]) -> dict:
+    """What a walk found, as JSON (handles and addresses as hex strings), for a snapshot's ``objects``."""
+    def queue(q: QueueView) -> dict:
+        return {"handle": hex(q.handle), "power_managed": q.power_managed, "power_state": q.power_state_name(),
+                "lists": {name: [hex(r.handle) for r in requests] for name, requests in q.lists.items()}}
+
+    return {"drivers": [{"name": d.name, "globals": hex(d.globals),
+                         "log_header": None if d.log_header is None else hex(d.log_header),
+                         "devices": [{"handle": hex(dev.handle),
+                                      "states": {m.name: m.state_name(m.current) for m in dev.machines},
+                                      "queues": [queue(q) for q in dev.queues]} for dev in d.devices]}
+                        for d in drivers]}
