@@ -18,6 +18,7 @@ from parsers.decode import DecodeOptions
 from parsers.evidence import load
 from analyzer.result import Severity
 from analyzer.triage import triage as run_triage
+from reports import FORMATS as REPORT_FORMATS
 from parsers.errors import EvidenceError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
@@ -126,7 +127,7 @@ def main() -> None:
               help="Exit 1 when a finding is at or above this severity (for scripts and batch runs).")
 def triage(inputs, options, bugcheck, combine, as_json, report, fail_on):
     """Analyze evidence and print an !analyze-shaped verdict with evidence lines."""
-    from reports import render
+    from reports import format_for_path, render
     from reports.text import render_text
 
     result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress, combine=combine)
@@ -135,14 +136,10 @@ def triage(inputs, options, bugcheck, combine, as_json, report, fail_on):
     else:
         click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
     if report:
-        _write(render(result, _format_from_extension(report)), report)
+        _write(render(result, format_for_path(report)), report)
     worst = result.worst_severity()
     failed = fail_on != "never" and worst is not None and worst >= Severity.parse(fail_on)
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
-
-
-def _format_from_extension(path: str) -> str:
-    return {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}.get(Path(path).suffix.lower(), "text")
 
 
 @main.command()
@@ -150,7 +147,7 @@ def _format_from_extension(path: str) -> str:
 @_decode_options
 @_bugcheck_option
 @_combine_option
-@click.option("--format", "fmt", type=click.Choice(["text", "md", "json", "html"]), default="html", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(REPORT_FORMATS), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None, help="Output file (default: stdout).")
 def report(inputs, options, bugcheck, combine, fmt, output):
     """Write a report to attach to a bug: text, Markdown, JSON or self-contained HTML."""

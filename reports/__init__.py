@@ -1,12 +1,22 @@
 """Renderers of the triage result (no analysis here): text, Markdown, JSON, HTML."""
 from __future__ import annotations
 
-from analyzer.result import TriageResult
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the renderers import pandas; the command line's --help must not
+    from analyzer.result import TriageResult
 
 FORMATS = ("text", "md", "json", "html")
+_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "md", ".json": "json", ".txt": "text"}
 
 
-def render(result: TriageResult, fmt: str) -> str:
+def format_for_path(path: str) -> str:
+    """The report format a file name asks for by its extension (text when it names none of FORMATS)."""
+    return _EXTENSIONS.get(PurePath(path).suffix.lower(), "text")
+
+
+def render(result: "TriageResult", fmt: str) -> str:
     """Render ``result`` as one of FORMATS."""
     if fmt == "text":
         from reports.text import render_text
