@@ -184,3 +184,16 @@ def test_combine_merges_the_evidence_of_one_incident():
     a = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")
     combined = triage([a, a], tmf, combine=True)
     assert all(f.input == f"{a} + {a}" for f in combined.findings)
+
+
+def test_tmf_files_are_parsed_once_per_run(monkeypatch):
+    """Six IFR inputs decoded with one TMF directory: each TMF file is parsed at most once (files of a directory
+    are read when a GUID is first looked up), not once per input."""
+    import parsers.tmf as tmf
+
+    parsed = []
+    real = tmf.parse_tmf_file
+    monkeypatch.setattr(tmf, "parse_tmf_file", lambda path: parsed.append(path) or real(path))
+    inputs = sorted(str(p) for p in (SAMPLES / "scenarios").glob("*.ifr"))[:6]
+    triage(inputs, DecodeOptions([TMF]))
+    assert len(inputs) == 6 and parsed and len(parsed) == len(set(parsed)) <= len(list((SAMPLES / "tmf").glob("*.tmf")))
