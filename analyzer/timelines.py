@@ -279,14 +279,12 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     rows = np.flatnonzero(events["request"].notna().to_numpy())
     if not len(rows):
         return empty(REQUEST_COLUMNS)
-    c = {name: _Column(events[name], rows) for name in ("input", "request", "kind", "queue", "irp", "detail",
-                                                         "status", "information", "timestamp")}
+    request = events["request"].to_numpy(dtype=np.uint64, na_value=0)[rows]
+    order = np.argsort(request, kind="stable")  # rows are in table order: stable keeps it per request
+    rows, request = rows[order], request[order]
+    c = {name: _Column(events[name], rows) for name in ("kind", "detail")}
     index = np.asarray(events.index, dtype=np.int64)[rows]
-    order = np.argsort(c["request"].values, kind="stable")  # rows are in table order: stable keeps it per request
-    index = index[order]
-    for column in c.values():
-        column.take(order)
-    request, kind = c["request"].values, c["kind"]
+    kind = c["kind"]
     cancelled = kind.has([EventKind.REQUEST_CANCELLED.value])
     is_end = kind.has(_END_KINDS) & (~cancelled | c["detail"].has([_CANCELLED_ON_QUEUE]))
     is_arrival = kind.has(ARRIVAL_KINDS)
@@ -305,9 +303,11 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     starts[arrivals[ends_at_arrival > previous]] = True
     lifetime_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
     keep = np.flatnonzero(~(ends_before - ends_before[lifetime_start] > 0) | is_end)  # late messages don't reopen
-    index, is_end, starts = index[keep], is_end[keep], starts[keep]
+    index, is_end, starts, rows = index[keep], is_end[keep], starts[keep], rows[keep]
     for column in c.values():
         column.take(keep)
+    c.update({name: _Column(events[name], rows) for name in ("input", "request", "queue", "irp", "status",
+                                                             "information", "timestamp")})
     kind, lt = c["kind"], _Lifetimes(starts)
     lt.order = np.argsort(index[lt.bounds], kind="stable")  # output rows in order of each lifetime's first event
     presented = kind.has([EventKind.REQUEST_PRESENTED.value])
