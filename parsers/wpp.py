@@ -16,6 +16,7 @@ from datetime import datetime
 from parsers import catalog as catalog_module
 from parsers import ntstatus
 from parsers.ifr import IfrLog, IfrRecord
+from parsers.errors import WdfTriageError
 from parsers.records import SourceRef, TraceMessage
 from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
 
@@ -35,8 +36,9 @@ _PRINTF = re.compile(r"^([-+ #0]*)(\d*)(?:\.(\d+))?(I64|I32|ll|hh|l|h|w|I)?([dio
 _STRING_HOLES = {"s", "S", "Z", "hs", "ls", "ws", "wZ", "hZ"}
 
 
-class WppError(ValueError):
-    """A payload that does not hold the arguments its TMF entry describes."""
+class WppError(WdfTriageError):
+    """A payload that does not hold the arguments its TMF entry describes (the decoder keeps the record as an
+    unknown message with its raw bytes; the error never leaves the parser)."""
 
 
 def _take_string(payload: bytes, pos: int, wide: bool, arg: TmfArg) -> tuple[str, int]:
