@@ -60,6 +60,7 @@ class Finding:
     at_index: int | None = None  # where to pin the finding on a timeline (event index)
     at_time: datetime | None = None
     facts: dict = field(default_factory=dict)
+    object_view: tuple | None = None  # (DeviceView, QueueView | None) from analyzer.objects.walk: what it rests on
 
 
 @dataclass(slots=True)

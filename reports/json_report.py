@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from reports.views import render_finding_view
 from analyzer.result import EvidenceLine, Finding, TriageResult
 
 SCHEMA_VERSION = "1"
@@ -54,7 +55,9 @@ def _finding(f: Finding) -> dict:
             "probable_cause": f.probable_cause, "suggested_fix": f.suggested_fix, "log": f.log, "input": f.input,
             "device": f.device,
             "queue": f.queue, "request": f.request, "at_index": f.at_index, "at_time": _time(f.at_time),
-            "evidence": [_evidence(e) for e in f.evidence], "facts": _plain(f.facts)}
+            "evidence": [_evidence(e) for e in f.evidence],
+            "facts": _plain({**f.facts, **({"object_view": render_finding_view(f.object_view)}
+                                            if f.object_view is not None else {})})}
 
 
 def to_json_dict(result: TriageResult) -> dict:

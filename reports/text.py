@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from analyzer.result import Severity, TriageResult
+from reports.views import render_finding_view
 from reports.common import INFERRED, clean, headline, objects
 
 _STARS = "*" * 79
@@ -39,9 +40,9 @@ def render_text(result: TriageResult, color: bool = False) -> str:
             for e in f.evidence:
                 out.append(f"    {clean(e.ref, 200)}  [{clean(e.role, 80)}]")
                 out.append(f"      {clean(e.text, 400)}" + (f"  {INFERRED}" if e.inferred else ""))
-        if f.facts.get("object_view"):
+        if f.object_view is not None:
             out.append("  OBJECTS IN MEMORY:")
-            out += [f"    {clean(line, 300)}" for line in str(f.facts["object_view"]).splitlines()[:40]]
+            out += [f"    {clean(line, 300)}" for line in render_finding_view(f.object_view).splitlines()[:40]]
         out.append(f"  SUGGESTED FIX: {clean(f.suggested_fix)}")
         out.append("")
     out.append("INPUTS:")

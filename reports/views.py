@@ -136,3 +136,11 @@ def render_notes(warnings: list[str], missing: set[str]) -> str:
         lines.append("unavailable fields (no layout source gives them; give --pdb or --layout): "
                      + ", ".join(sorted(missing)))
     return "\n".join(lines) + ("\n" if lines else "")
+
+
+def render_finding_view(view: tuple) -> str:
+    """The view an objects finding rests on: the queue (as !wdfdevicequeues -> !wdfqueue) or the device."""
+    device, queue = view
+    if queue is None:
+        return render_device(device)
+    return "\n".join([f"!wdfdevicequeues 0x{device.handle:x} -> !wdfqueue 0x{queue.handle:x}"] + render_queue(queue, "  "))

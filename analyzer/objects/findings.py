@@ -6,7 +6,8 @@
   lists) on a device whose PnP machine is removed: one finding per request.
 - WDF004: a device machine whose current state is transitional (analyzer/states.py): one finding per device.
 
-Each finding has ``facts["found_in"] = "objects"`` and ``facts["object_view"]``, the view it rests on.
+Each finding has ``facts["found_in"] = "objects"`` and ``object_view``, the walked device (and queue) it rests on,
+which the renderers show as the wdfkd-shaped view.
 :func:`merge` joins them with the log's findings: a finding both give (same rule and objects) keeps the log's
 evidence and becomes ``"log+objects"``.
 """
@@ -37,12 +38,6 @@ def object_findings(drivers: list[DriverView], bugcheck_code: int | None = None)
     return findings
 
 
-def _queue_view(device: DeviceView, queue: QueueView) -> str:
-    from reports.views import render_queue
-
-    return "\n".join([f"!wdfdevicequeues 0x{device.handle:x} -> !wdfqueue 0x{queue.handle:x}"] + render_queue(queue, "  "))
-
-
 def _stopped_queue_requests(device: DeviceView, bugcheck_code: int | None) -> list[Finding]:
     out = []
     for queue in device.queues:
@@ -65,7 +60,7 @@ def _stopped_queue_requests(device: DeviceView, bugcheck_code: int | None) -> li
                                    "WdfRequestStopAcknowledge(Request, requeue)."),
                     device=device.handle, queue=queue.handle, request=request.handle,
                     requests_explained=(request.handle,),
-                    facts={"found_in": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
+                    object_view=(device, queue), facts={"found_in": "objects", "list": list_name}))
     return out
 
 
@@ -87,7 +82,7 @@ def _removed_device_requests(device: DeviceView) -> list[Finding]:
                                   "/ queue purge; track requests sent to I/O targets and cancel them on removal.",
                     device=device.handle, queue=queue.handle, request=request.handle,
                     requests_explained=(request.handle,),
-                    facts={"found_in": "objects", "object_view": _queue_view(device, queue), "list": list_name}))
+                    object_view=(device, queue), facts={"found_in": "objects", "list": list_name}))
     return out
 
 
@@ -96,8 +91,6 @@ def _transitional_states(device: DeviceView, bugcheck_code: int | None) -> list[
              if m.current is not None and not is_resting(m.name, m.state_name(m.current))]
     if not stuck:
         return []
-    from reports.views import render_device
-
     parts = [f"{MACHINE_TITLES.get(m.name, m.name)} in {short_name(m.name, s)}" for m, s in stuck]
     return [Finding(
         rule="WDF004", title="State machine stuck",
@@ -106,7 +99,7 @@ def _transitional_states(device: DeviceView, bugcheck_code: int | None) -> list[
         probable_cause="The machine is waiting for something that has not happened: a request to be completed or "
                        "acknowledged, a power reference, a callback that has not returned.",
         suggested_fix="See which request or callback the machine waits for (the device's queues and the log).",
-        device=device.handle, facts={"found_in": "objects", "object_view": render_device(device)})]
+        device=device.handle, object_view=(device, None), facts={"found_in": "objects"})]
 
 
 def merge(log_findings: list[Finding], found: list[Finding]) -> list[Finding]:
@@ -122,7 +115,8 @@ def merge(log_findings: list[Finding], found: list[Finding]) -> list[Finding]:
         if twin is None:
             out.append(finding)
         else:
-            twin.facts.update(found_in="log+objects", object_view=finding.facts["object_view"])
+            twin.facts["found_in"] = "log+objects"
+            twin.object_view = finding.object_view
     return out
 
 
