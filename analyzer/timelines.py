@@ -223,16 +223,21 @@ class _Column:
 
     def __init__(self, column: pd.Series, rows: np.ndarray):
         self.categories = None
+        array = column.array
         if isinstance(column.dtype, pd.CategoricalDtype):
             self.categories = np.append(column.cat.categories.to_numpy(dtype=object), None)
-            self.values = column.cat.codes.to_numpy()[rows]  # -1 (missing) indexes the trailing None
+            self.values = array.codes[rows]  # -1 (missing) indexes the trailing None
             self.missing = self.values < 0
         elif isinstance(column.dtype, pd.DatetimeTZDtype):
-            self.values = column.dt.tz_convert(None).to_numpy()[rows]
+            self.values = array.asi8[rows].view("datetime64[ns]")
             self.missing = np.isnat(self.values)
         elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
             self.values = column.to_numpy(dtype=object)[rows]
             self.missing = pd.isna(self.values)
+        elif isinstance(array, pd.arrays.IntegerArray):  # values and mask taken apart, no full-column copy
+            self.values = array._data[rows].astype(np.uint64, copy=False)
+            self.missing = array._mask[rows]
+            self.values[self.missing] = 0
         else:
             self.values = column.to_numpy(dtype=np.uint64, na_value=0)[rows]
             self.missing = column.isna().to_numpy()[rows]
@@ -292,7 +297,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     first_of_request = np.ones(n, dtype=bool)
     first_of_request[1:] = request[1:] != request[:-1]
     group_start = np.maximum.accumulate(np.where(first_of_request, np.arange(n), 0))
-    before = np.cumsum(is_end) - is_end  # ends strictly before each row
+    before = np.cumsum(is_end, dtype=np.int32) - is_end  # ends strictly before each row
     ends_before = before - before[group_start]  # ... within the same request
     # a lifetime starts at a request's first event, and at an arrival with an end since the previous arrival
     arrivals = np.flatnonzero(is_arrival)
@@ -301,7 +306,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     previous[1:] = np.where(group_start[arrivals[1:]] == group_start[arrivals[:-1]], ends_at_arrival[:-1], 0)
     starts = first_of_request.copy()
     starts[arrivals[ends_at_arrival > previous]] = True
-    lifetime_start = np.flatnonzero(starts)[np.cumsum(starts) - 1]
+    lifetime_start = np.flatnonzero(starts)[np.cumsum(starts, dtype=np.int32) - 1]
     keep = np.flatnonzero(~(ends_before - ends_before[lifetime_start] > 0) | is_end)  # late messages don't reopen
     index, is_end, starts, rows = index[keep], is_end[keep], starts[keep], rows[keep]
     for column in c.values():
@@ -316,7 +321,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     ack = kind.has([EventKind.REQUEST_ACKNOWLEDGED.value])
     queue = c["queue"]
     # forwarded: queued on a queue other than the last one named before it in the same lifetime
-    lifetime_of = np.cumsum(starts) - 1
+    lifetime_of = np.cumsum(starts, dtype=np.int32) - 1
     prev_named = np.empty(len(index), dtype=np.int64)
     prev_named[0] = -1
     prev_named[1:] = np.maximum.accumulate(np.where(queue.missing, -1, lt.pos))[:-1]
@@ -336,7 +341,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
         "irp": c["irp"].uints(lt.last(~c["irp"].missing)),
         "queue": queue.uints(queue_at),
         "device": _lookup(queue.values[np.maximum(queue_at, 0)], queue_at < 0, devices),
-        "callback": c["detail"].objects(lt.last(presented)),
+        "callback": pd.Series(c["detail"].objects(lt.last(presented)), dtype=object),
         "first_index": index[first],
         "first_time": c["timestamp"].times(first),
         "queued_index": positions.uints(lt.first(queued)),
@@ -353,7 +358,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
         "information": c["information"].uints(end_at),
         "outcome": pd.Categorical.from_codes(outcome, _OUTCOMES),
     })
-    out["status_name"] = _status_names(out["status"])
+    out["status_name"] = pd.Series(_status_names(out["status"]), dtype=object)
     return conform(out, REQUEST_COLUMNS)
 
 
