@@ -41,6 +41,12 @@ _HOLE_REGEX = {
     "Z": r"(.*?)",
 }
 _STATUS_TYPES = {"STATUS", "status", "NTSTATUS"}
+_ENUM_PRINTED = re.compile(r"0x[0-9A-Fa-f]+\((\w+)\)")
+_DECIMAL = re.compile(r"-?\d+")
+# where a message may start in a line: after a separator, at a word (see Catalog.locate)
+_WORD_START = re.compile(r"(?<![^\s:\]\)>\-])(?=(\S+))")
+_FUNCTION_TOKEN = re.compile(r"[A-Za-z_~][\w~<>$]*(?:::[A-Za-z_~][\w~<>$]*)*")
+_AFTER_FUNCTION = re.compile(r"\s*(?:-\s+|:\s*)?")
 _HRESULT_TYPES = {"hresult", "HRESULT"}
 
 
@@ -121,28 +127,42 @@ def _hole_pattern(hole: str) -> str:
 
 def convert(hole: str, text: str):
     """Turn the printed form of one argument back into a value (int, or str for names and strings)."""
-    text = text.strip()
+    return converter(hole)(text)
+
+
+def _enum_value(hole: str, text: str):
+    m = _ENUM_PRINTED.fullmatch(text)
+    if m:
+        return m.group(1)
+    if _DECIMAL.fullmatch(text):
+        return enums.name_of(hole, int(text)) or text
+    return text.strip("!")
+
+
+def _number(parse):
+    def value(text: str):
+        try:
+            return parse(text)
+        except ValueError:
+            return text
+    return value
+
+
+@lru_cache(maxsize=None)
+def converter(hole: str):
+    """The function turning the printed form of a ``hole`` argument back into its value."""
     if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
-        return ntstatus.parse(text)
+        return lambda text: ntstatus.parse(text.strip())
     conv = hole[-1]
-    is_custom = len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I")
-    if is_custom:
-        m = re.fullmatch(r"0x([0-9A-Fa-f]+)\((\w+)\)", text)
-        if m:
-            return m.group(2)
-        if re.fullmatch(r"-?\d+", text):
-            return enums.name_of(hole, int(text)) or text
-        return text.strip("!")
-    try:
-        if conv in "pxX":
-            return 0 if text == "NULL" else int(text.replace("`", ""), 16)
-        if conv in "diu":
-            return int(text)
-        if conv == "o":
-            return int(text, 8)
-    except ValueError:
-        return text
-    return text
+    if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
+        return lambda text: _enum_value(hole, text.strip())
+    if conv in "pxX":
+        return _number(lambda text: 0 if text.strip() == "NULL" else int(text.replace("`", ""), 16))
+    if conv in "diu":
+        return _number(int)
+    if conv == "o":
+        return _number(lambda text: int(text, 8))
+    return str.strip
 
 
 class Catalog:
@@ -158,11 +178,17 @@ class Catalog:
         self._hole_first: list[CatalogEntry] = []
         for e in sorted(entries, key=lambda e: -e.literal_size):
             first = e.skeleton.split(" ", 1)[0]
+            if not e.skeleton.strip():
+                continue  # an empty format: nothing in a line tells it
             if "\0" in first or not first:
                 self._hole_first.append(e)
             else:
                 self._by_first_word.setdefault(first, []).append(e)
         self._regex: dict[str, re.Pattern] = {}
+        self._lead = {e.id: e.skeleton.split("\0", 1)[0].rstrip() for e in entries}
+        self._hole_leads = tuple({self._lead[e.id] for e in self._hole_first if self._lead[e.id]})
+        self.functions = frozenset(e.function for e in entries if e.function)
+        self.multi_site = frozenset(skeleton for skeleton, sites in self._by_skeleton.items() if len(sites) > 1)
 
     def sites_in_file(self, source_file: str) -> list[CatalogEntry]:
         """The trace call sites of one framework source file, in line order (the order tracewpp numbers them)."""
@@ -206,11 +232,47 @@ class Catalog:
         several log it), with the parsed argument values."""
         text = _normalise(text)
         first = text.split(" ", 1)[0]
-        for entry in self._by_first_word.get(first, []) + self._hole_first:
-            if not entry.skeleton.split("\0", 1)[0].strip() or text.startswith(entry.skeleton.split("\0", 1)[0].rstrip()):
-                m = self.pattern(entry).fullmatch(text)
-                if m:
-                    return self.site(entry, function), tuple(convert(h, v) for h, v in zip(entry.holes, m.groups()))
+        for entry in self._by_first_word.get(first, ()):
+            found = self._fullmatch(entry, text, function)
+            if found:
+                return found
+        for entry in self._hole_first:
+            if text.startswith(self._lead[entry.id]):
+                found = self._fullmatch(entry, text, function)
+                if found:
+                    return found
+        return None
+
+    def _fullmatch(self, entry: CatalogEntry, text: str, function: str | None) -> tuple[CatalogEntry, tuple] | None:
+        if not text.startswith(self._lead[entry.id]):
+            return None
+        m = self.pattern(entry).fullmatch(text)
+        return (self.site(entry, function), self.values(entry, m.groups())) if m else None
+
+    def values(self, entry: CatalogEntry, printed) -> tuple:
+        """The argument values of ``entry`` from their printed forms (regex groups in format order)."""
+        return tuple(converter(h)(v) for h, v in zip(entry.holes, printed))
+
+    def locate(self, text: str) -> tuple[int, CatalogEntry, tuple] | None:
+        """The framework message in a line, whatever prefix precedes it: where it starts, its entry and
+        argument values. Tried right after a catalog function name (the ``%!FUNC!`` of a prefix) first,
+        then at every word start that is the first word of some format (the index of formats by first
+        word keeps this to a few candidates per line); the message must run to the end of the line."""
+        text = text.rstrip()
+        for m in _FUNCTION_TOKEN.finditer(text):
+            if m.group() in self.functions:
+                start = _AFTER_FUNCTION.match(text, m.end()).end()
+                found = self.match_text(text[start:], m.group())
+                if found:
+                    return (start, *found)
+        for m in _WORD_START.finditer(text):
+            word = m.group(1)
+            candidates = self._by_first_word.get(word, ())
+            if not candidates and not any(word.startswith(lead) for lead in self._hole_leads):
+                continue
+            found = self.match_text(text[m.start():])
+            if found:
+                return (m.start(), *found)
         return None
 
     def pattern(self, entry: CatalogEntry) -> re.Pattern:
