@@ -45,6 +45,27 @@ _ADDRESSED_FRAMES = (  # STACK_TEXT, k/kb (with frame numbers, arguments, inline
 _BARE_FRAME = re.compile(r"^\s*" + _FRAME + r"\s*(?:\[.*)?$")
 _STACK_HEADER = re.compile(r"STACK_TEXT|Call Site|Child-SP|ChildEBP|Stack trace|Call Stack|^\s*kd>\s*k", re.IGNORECASE)
 _MAX_FRAMES = 64
+# any line a branch of AnalyzeReader.feed reads holds one of these (most log lines hold none)
+_KEYWORDS = ("arg", "bug", "stop ", "fatal system error", "arguments", "_name", "bucket", "faulting_source",
+             "stack", "call", "child", "inline", "+0x")
+
+
+def _interesting(line: str) -> bool:
+    """Cheap test (plain substring searches) that a line may hold something the reader takes."""
+    if line.rstrip().endswith(")"):
+        return True
+    low = line.lower()
+    if any(k in low for k in _KEYWORDS):
+        return True
+    i = line.find("!")
+    while i > 0:  # module!symbol
+        before, after = line[i - 1], line[i + 1:i + 2]
+        if (before.isalnum() or before in "._") and (after.isalnum() or after in ("_", "?")):
+            return True
+        i = line.find("!", i + 1)
+    return False
+
+
 _CONTINUATION = re.compile(r"^(?:\t|    )\s*(\S.*)$")
 
 
@@ -93,14 +114,16 @@ class AnalyzeReader:
                 self.meanings[self._arg] = f"{self.meanings[self._arg]} {more.group(1).strip()}".strip()
                 return
             self._arg = None
+        if not line.strip():
+            return
+        if not _interesting(line):
+            self._in_stack = False
+            self._commit()
+            return
         if "Unknown bugcheck code (0)" in line:
             self.break_only = True
         text = _MARKDOWN.sub("", line)
-        if not text.strip():
-            return
-        for index, value in self._tentative:  # a later line: the short value was not cut by the paste's end
-            self._set_params([value], index)
-        self._tentative = []
+        self._commit()
         self._codes(text)
         m = _ARG.match(text) or _PARAM_KEY.match(text)
         if m:
@@ -125,6 +148,11 @@ class AnalyzeReader:
             if self.code == _hex(m.group(1)):
                 self._set_params([_hex(v) for v in m.groups()[1:]])
         self._frame(text)
+
+    def _commit(self) -> None:
+        for index, value in self._tentative:  # a later line: the short value was not cut by the paste's end
+            self._set_params([value], index)
+        self._tentative = []
 
     def _codes(self, text: str) -> None:
         for rx in (_FATAL, _BUGCHECK_LINE):

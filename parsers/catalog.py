@@ -46,6 +46,7 @@ _DECIMAL = re.compile(r"-?\d+")
 # where a message may start in a line: after a separator, at a word (see Catalog.locate)
 _WORD_START = re.compile(r"(?<![^\s:\]\)>\-])(?=(\S+))")
 _FUNCTION_TOKEN = re.compile(r"[A-Za-z_~][\w~<>$]*(?:::[A-Za-z_~][\w~<>$]*)*")
+_LITERAL_SPLIT = re.compile(r"\0|%!FUNC!")
 _AFTER_FUNCTION = re.compile(r"\s*(?:-\s+|:\s*)?")
 _HRESULT_TYPES = {"hresult", "HRESULT"}
 
@@ -131,6 +132,8 @@ def convert(hole: str, text: str):
 
 
 def _enum_value(hole: str, text: str):
+    if text[:1].isalpha() or text[:1] == "!":  # printed as its name
+        return text.strip("!")
     m = _ENUM_PRINTED.fullmatch(text)
     if m:
         return m.group(1)
@@ -157,7 +160,7 @@ def converter(hole: str):
     if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
         return lambda text: _enum_value(hole, text.strip())
     if conv in "pxX":
-        return _number(lambda text: 0 if text.strip() == "NULL" else int(text.replace("`", ""), 16))
+        return _number(lambda text: int(text.replace("`", ""), 16) if text != "NULL" else 0)
     if conv in "diu":
         return _number(int)
     if conv == "o":
@@ -185,7 +188,9 @@ class Catalog:
             else:
                 self._by_first_word.setdefault(first, []).append(e)
         self._regex: dict[str, re.Pattern] = {}
-        self._lead = {e.id: e.skeleton.split("\0", 1)[0].rstrip() for e in entries}
+        literal = {e.id: _LITERAL_SPLIT.split(e.skeleton) for e in entries}  # the text between arguments
+        self._lead = {key: pieces[0].rstrip() for key, pieces in literal.items()}
+        self._pieces = {key: tuple(p.strip() for p in pieces[1:] if p.strip()) for key, pieces in literal.items()}
         self._hole_leads = tuple({self._lead[e.id] for e in self._hole_first if self._lead[e.id]})
         self.functions = frozenset(e.function for e in entries if e.function)
         self.multi_site = frozenset(skeleton for skeleton, sites in self._by_skeleton.items() if len(sites) > 1)
@@ -243,10 +248,11 @@ class Catalog:
                     return found
         return None
 
-    def _fullmatch(self, entry: CatalogEntry, text: str, function: str | None) -> tuple[CatalogEntry, tuple] | None:
-        if not text.startswith(self._lead[entry.id]):
+    def _fullmatch(self, entry: CatalogEntry, text: str, function: str | None, pos: int = 0):
+        """``entry`` and its argument values when ``text[pos:]`` (normalised) is exactly its message."""
+        if not text.startswith(self._lead[entry.id], pos) or not all(p in text for p in self._pieces[entry.id]):
             return None
-        m = self.pattern(entry).fullmatch(text)
+        m = self.pattern(entry).fullmatch(text, pos)
         return (self.site(entry, function), self.values(entry, m.groups())) if m else None
 
     def values(self, entry: CatalogEntry, printed) -> tuple:
@@ -254,11 +260,12 @@ class Catalog:
         return tuple(converter(h)(v) for h, v in zip(entry.holes, printed))
 
     def locate(self, text: str) -> tuple[int, CatalogEntry, tuple] | None:
-        """The framework message in a line, whatever prefix precedes it: where it starts, its entry and
-        argument values. Tried right after a catalog function name (the ``%!FUNC!`` of a prefix) first,
-        then at every word start that is the first word of some format (the index of formats by first
-        word keeps this to a few candidates per line); the message must run to the end of the line."""
-        text = text.rstrip()
+        """The framework message in a line, whatever prefix precedes it: where it starts in the line with
+        whitespace runs collapsed (``" ".join(text.split())``), its entry and argument values. Tried right
+        after a catalog function name (the ``%!FUNC!`` of a prefix) first, then at every word start that
+        is the first word of some format (the formats are indexed by first word; a format is tried only
+        when all its literal pieces are in the line); the message must run to the end of the line."""
+        text = _normalise(text)
         for m in _FUNCTION_TOKEN.finditer(text):
             if m.group() in self.functions:
                 start = _AFTER_FUNCTION.match(text, m.end()).end()
@@ -268,30 +275,37 @@ class Catalog:
         for m in _WORD_START.finditer(text):
             word = m.group(1)
             candidates = self._by_first_word.get(word, ())
-            if not candidates and not any(word.startswith(lead) for lead in self._hole_leads):
-                continue
-            found = self.match_text(text[m.start():])
-            if found:
-                return (m.start(), *found)
+            if word.startswith(self._hole_leads):
+                candidates = (*candidates, *self._hole_first)
+            for entry in candidates:
+                found = self._fullmatch(entry, text, None, m.start())
+                if found:
+                    return (m.start(), *found)
         return None
 
     def pattern(self, entry: CatalogEntry) -> re.Pattern:
         """The full-match regular expression of an entry's format (compiled once)."""
         rx = self._regex.get(entry.id)
         if rx is None:
-            pieces = entry.skeleton.split("\0")
-            out = [_literal(pieces[0])]
-            for hole, piece in zip(entry.holes, pieces[1:]):
-                out.append(_hole_pattern(hole))
-                out.append(_literal(piece))
-            rx = self._regex[entry.id] = re.compile("".join(out), re.DOTALL)
+            rx = self._regex[entry.id] = re.compile(self.pattern_source(entry), re.DOTALL)
         return rx
 
+    @staticmethod
+    def pattern_source(entry: CatalogEntry, space: str = r"\s+") -> str:
+        """The regular expression (source) of an entry's format; ``space`` is what a space in it matches
+        (single spaces, as printed, make a faster expression for lines known to be printed that way)."""
+        pieces = entry.skeleton.split("\0")
+        out = [_literal(pieces[0], space)]
+        for hole, piece in zip(entry.holes, pieces[1:]):
+            out.append(_hole_pattern(hole))
+            out.append(_literal(piece, space))
+        return "".join(out)
 
-def _literal(text: str) -> str:
+
+def _literal(text: str, space: str = r"\s+") -> str:
     if not text:
         return ""
-    escaped = r"\s+".join(re.escape(word) for word in text.split(" "))
+    escaped = space.join(re.escape(word) for word in text.split(" "))
     return escaped.replace(re.escape("%!FUNC!"), r"[\w:~<>]+")
 
 

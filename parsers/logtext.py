@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
@@ -32,6 +33,8 @@ _RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\
 _TRACEFMT = re.compile(r"^\s*\[(\d+)\]([0-9A-Fa-f]+)\.([0-9A-Fa-f]+)::(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+\[([^\]]*)\](.*)$")
 _PROMPT = re.compile(r"^\s*(?:\d+:\s*)?kd>\s*(.*)$")
 _LOGDUMP_CMD = re.compile(r"!(?:wdfkd\.|rcdrkd\.)?(?:wdflogdump|rcdrlogdump)\s+(\S+)", re.IGNORECASE)
+_ORIGIN_STARTS = set("FDUK")
+_LOG_NAME_STARTS = set("TDL")
 _LOG_NAME = re.compile(r"^(?:There are \d+ log entries for (\S+)|Driver:\s*(\S+)|Log at \S+ for (\S+)|Log of (\S+) \(\w+ IFR\))")
 _TIME = re.compile(r"(\d+)/(\d\d)/(\d+)-(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
 _UNKNOWN = re.compile(r"^\w+\(\s*\d+\): GUID=[0-9A-Fa-f-]+ \(No Format Information found\)\.\s*((?:[0-9A-Fa-f]{2}\s?)*)$")
@@ -70,6 +73,11 @@ def looks_like_log_text(text: str) -> bool:
     return records >= 3 or traceview >= 1 or bool(re.search(r"WDFDEVICE 0x[0-9A-Fa-f]+ !devobj", head))
 
 
+@lru_cache(maxsize=256)
+def _compiled(prefix: str) -> re.Pattern:
+    return re.compile(compile_prefix(prefix))
+
+
 @dataclass(frozen=True, slots=True)
 class _Shape:
     """How to read every line of one shape: prefix fields and the framework message, in one expression."""
@@ -91,8 +99,9 @@ class _Reader:
         self.log = ""
         self.logs: dict[str, dict] = {}
         self.warnings: list = []
-        self.prefixes = [re.compile(compile_prefix(p)) for p in KNOWN]
-        self.shapes: dict[bytes, _Shape | None] = {}
+        self.prefixes = [_compiled(p) for p in KNOWN]
+        self.caches: dict[str | None, dict[bytes, _Shape | None]] = {None: {}}  # line shapes per declared prefix
+        self.shapes = self.caches[None]
         self.compiled: dict[tuple[str, str], _Shape | None] = {}
 
     def add(self, line_no: int, text: str, **fields) -> None:
@@ -108,8 +117,10 @@ class _Reader:
 
     def declare(self, prefix: str) -> None:
         """A prefix declared in the paste: tried first on the lines that follow."""
-        self.prefixes = [re.compile(compile_prefix(prefix))] + [re.compile(compile_prefix(p)) for p in KNOWN]
-        self.shapes.clear()
+        self.prefixes = [_compiled(p) for p in (prefix, *KNOWN)]
+        if prefix not in self.caches and len(self.caches) > 64:
+            self.caches.clear()
+        self.shapes = self.caches.setdefault(prefix, {})
 
     def shape_of(self, text: str) -> _Shape | None:
         """The shape of a line holding a framework message (declared or known prefix, else found anywhere)."""
@@ -121,13 +132,14 @@ class _Reader:
                     return self.compile(prefix.pattern, found[0])
         located = self.catalog.locate(text)
         if located:
-            return self.compile(infer_prefix(text[:located[0]], self.catalog.functions), located[1])
+            prefix = " ".join(text.split())[:located[0]]
+            return self.compile(infer_prefix(prefix, self.catalog.functions), located[1])
         return None
 
     def compile(self, prefix: str, entry: CatalogEntry) -> _Shape | None:
         key = (prefix, entry.id)
         if key not in self.compiled:
-            rx = re.compile(f"{prefix}\\s*(?P<body>{self.catalog.pattern(entry).pattern})", re.DOTALL)
+            rx = re.compile(f"{prefix}\\s*(?P<body>{self.catalog.pattern_source(entry, ' +')})", re.DOTALL)
             groups = rx.groupindex
             self.compiled[key] = _Shape(rx, entry, groups["body"] + 1, groups.get("sequence", 0), groups.get("time", 0),
                                         groups.get("function", 0), groups.get("log", 0))
@@ -179,6 +191,7 @@ class _Reader:
                  catalog_id=match[0].id if match else None, args=match[1] if match else (),
                  level=match[0].level if match else None, inferred=inferred and match is not None,
                  general=general and match is not None, known=unknown is None, pointers=pointers)
+
     def rejoin(self, line_no: int, continuation: str) -> bool:
         """Join a wrapped continuation to the previous record when that makes a framework message."""
         if not self.messages or self.messages[-1].catalog_id or self.messages[-1].level == DEBUGGER:
@@ -194,17 +207,18 @@ class _Reader:
                 return True
         return False
 
-    def line(self, line_no: int, raw: str) -> None:
+    def line(self, line_no: int, raw: str) -> bool:
+        """Read one line; True when it was a framework message on its own line (so no !analyze text)."""
         text = raw.rstrip("\r\n")
         if len(text) > _MAX_LINE:
             self.warnings.append(f"{self.source} line {line_no}: line of {len(text)} characters cut to {_MAX_LINE}")
             text = text[:_MAX_LINE]
-        origin = _ORIGIN.match(text)
+        origin = _ORIGIN.match(text) if text[:1] in _ORIGIN_STARTS else None
         log = self.log
         if origin:
             text = text[origin.end():]
             log = f"{self.log or 'umdf'} ({'framework' if origin.group(1) in ('FX', 'UMDF', 'KMDF') else 'driver'})"
-        prompt = _PROMPT.match(text)
+        prompt = _PROMPT.match(text) if "kd>" in text else None
         if prompt:
             command = _LOGDUMP_CMD.search(prompt.group(1))
             if command:
@@ -212,34 +226,37 @@ class _Reader:
             declared = declared_prefix(prompt.group(1))
             if declared is not None:
                 self.declare(declared)
+            elif self.typed(line_no, text, log):  # output pasted onto the prompt line (newlines lost)
+                return False
             self.add(line_no, text, level=DEBUGGER)
-            return
+            return False
         if "efix" in text or "EFIX" in text:
             declared = declared_prefix(text)
             if declared is not None:
                 self.declare(declared)
                 self.add(line_no, text, level=DEBUGGER)
-                return
-        named = _LOG_NAME.match(text.strip())
+                return False
+        named = _LOG_NAME.match(text.strip()) if text.lstrip()[:1] in _LOG_NAME_STARTS else None
         if named:
             self.log = next(g for g in named.groups() if g)
         elif self.typed(line_no, text, log):
-            return
+            return True
         m = _RECORD.match(text)
         if m and not named:
             self.record(line_no, int(m.group(1)), m.group(2), m.group(3), m.group(4), log)
-            return
+            return False
         m = _TRACEFMT.match(text)
         if m:
             self.record(line_no, None, m.group(4), None, m.group(6), m.group(5) or log)
-            return
+            return False
         cells = text.split("\t")
         if len(cells) >= 7 and _time(cells[4].strip()):
             self.record(line_no, None, cells[4].strip(), cells[1].strip() or None, cells[-1], cells[0].strip() or log)
-            return
+            return False
         if text.strip() and not text.startswith(("#", "[", "`")) and self.rejoin(line_no, text):
-            return
+            return False
         self.add(line_no, text, log=log, level=DEBUGGER)
+        return False
 
 
 def _lines(text: str | Iterable[str]) -> Iterable[str]:
@@ -267,8 +284,8 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
     head: list[str] = []
     size = 0
     for line_no, line in enumerate(_lines(text), 1):
-        reader.line(line_no, line)
-        analyze.feed(line)
+        if not reader.line(line_no, line):  # a framework message is no !analyze text
+            analyze.feed(line)
         if size < _HEAD:
             head.append(line)
             size += len(line) + 1
