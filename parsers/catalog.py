@@ -26,7 +26,8 @@ _TMF_SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%(%)|%0")
 
 _HEX = r"((?:0x)?[0-9A-Fa-f]+)"
 _ENUM = r"(0x[0-9A-Fa-f]+\(\w+\)|!?\w+!?|-?\d+)"
-_STATUS = r"(0x[0-9A-Fa-f]+\(\w+\)|\w+|NTSTATUS=\s*[0-9A-Fa-f]+|-?\d+)"
+# a status printed with its name; the name may be cut off by the end of a pasted excerpt (the value is whole)
+_STATUS = r"(0x[0-9A-Fa-f]+\(\w+\)|0x[0-9A-Fa-f]+\(\w*$|\w+|NTSTATUS=\s*[0-9A-Fa-f]+|-?\d+)"
 _HOLE_REGEX = {
     "p": r"((?:0x)?[0-9A-Fa-f`]{1,17}|NULL)",
     "d": r"(-?\d+)",
@@ -155,7 +156,7 @@ def _number(parse):
 def converter(hole: str):
     """The function turning the printed form of a ``hole`` argument back into its value."""
     if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
-        return lambda text: ntstatus.parse(text.strip())
+        return lambda text: ntstatus.parse(text.strip() if ")" in text or "(" not in text else text.split("(")[0])
     conv = hole[-1]
     if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
         return lambda text: _enum_value(hole, text.strip())

@@ -24,6 +24,8 @@ RULE_ID = "WDF007"
 TITLE = "Bugcheck decoded"
 DEPENDS_ON = ("WDF002", "WDF001", "WDF004")  # the log findings that explain a 0x9F, most specific first
 
+_KMDF_ADVICE = ("!wdfkd.wdflogdump <driver> shows what the framework logged about the driver's last calls; the driver "
+                "frame that called into the framework is where to start.")
 _HANDLE_PARAMETER = {0x3: 1, 0x5: 1, 0x7: 1, 0x8: 1, 0xC: 1, 0xD: 1}  # 0x10D P1 -> index of the handle parameter
 
 
@@ -57,7 +59,7 @@ def check(ctx: RuleContext) -> list[Finding]:
         cause += " The log explains it: " + "; ".join(f"{f.rule} {f.summary}" for f in related[:3]) + "."
     if involvement:
         cause += " KMDF is involved: " + "; ".join(involvement) + "."
-        advice = decoded["advice"] or _generic_advice(bug.code, bug.parameters, decoded)
+        advice = decoded["advice"] or _generic_advice(bug.code, bug.parameters, decoded) or _KMDF_ADVICE
     else:
         cause += (" The evidence does not show that the driver is a KMDF driver (no framework log, no framework "
                   "stack frames, not a WDF_VIOLATION), so no KMDF advice is given.")
