@@ -290,7 +290,9 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
             head.append(line)
             size += len(line) + 1
     bugcheck = analyze.result()
-    if bugcheck is None and not looks_like_log_text("\n".join(head)):
-        raise EvidenceError(source, "no WDF log records, wdfkd/rcdrkd output or !analyze -v found in this text", line=1)
+    if bugcheck is None and (not any(m.level != DEBUGGER for m in reader.messages)
+                             or not looks_like_log_text("\n".join(head))):
+        raise EvidenceError(source, "nothing recognised: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
+                                    "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)")
     return LogSet(source=source, messages=reader.messages, warnings=reader.warnings, logs=reader.logs,
                   bugcheck=bugcheck)

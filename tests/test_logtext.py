@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.triage import analyze
+from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import DEBUGGER, read_log_text, read_report_text
 
@@ -28,16 +29,24 @@ def _cut_short(path: Path, line_no: int) -> bool:
 
 @pytest.mark.parametrize("path", LOGS + ANALYZE + MSDOCS, ids=lambda p: p.name)
 def test_every_real_paste_parses_and_keeps_every_line(path):
-    assert path.read_text(encoding="utf-8").startswith("# source:")
-    logset = _read(path)
-    assert len(logset.messages) == len(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    """Every line is kept; a paste holding neither log records nor a bugcheck (wdfkd object dumps, a failed
+    !wdflogdump session) is one clear error naming what was looked for."""
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# source:")
+    logset = read_log_text(text, str(path))
+    assert len(logset.messages) == len(text.splitlines())
+    if all(m.level == DEBUGGER for m in logset.messages) and read_analyze_text(text, str(path)) is None:
+        with pytest.raises(EvidenceError, match="nothing recognised: no WDF log records"):
+            _read(path)
+    else:
+        assert len(_read(path).messages) == len(logset.messages)
 
 
 @pytest.mark.parametrize("path", LOGS + MSDOCS, ids=lambda p: p.name)
 def test_framework_lines_are_typed(path):
     """>= 95% of the framework's IFR lines (Fx* function prefix) get a catalog entry. The only
     exceptions allowed are lines the bug-report excerpt cut short (the test names them)."""
-    logset = _read(path)
+    logset = read_log_text(path.read_text(encoding="utf-8", errors="replace"), str(path))
     framework = [m for m in logset.messages if m.level != DEBUGGER and (m.function or "").startswith("Fx")]
     untyped = [m for m in framework if m.catalog_id is None]
     assert all(_cut_short(path, m.ref.line) for m in untyped), [(m.ref.line, m.text) for m in untyped]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from parsers.catalog import load
-from parsers.logtext import read_log_text, read_report_text
+from parsers.logtext import read_log_text
 from parsers.prefix import compile_prefix, declared_prefix
 
 REAL = Path(__file__).parent / "data" / "real-logs"
@@ -32,7 +32,7 @@ def _framework_lines():
     catalog = load()
     lines = []
     for path in INPUTS:
-        for m in read_report_text(path.read_text(encoding="utf-8", errors="replace"), str(path)).messages:
+        for m in read_log_text(path.read_text(encoding="utf-8", errors="replace"), str(path)).messages:
             if m.catalog_id:
                 lines.append((m, catalog.entry(m.catalog_id)))
     return lines
