@@ -26,7 +26,8 @@ _CODE_NAME = re.compile(r"^\s*(?:BUGCHECK_CODE|Bug ?check(?: code)?|Stop code)\s
                         r"(?:\s*\((" + _NAME + r")\))?\s*(?:$|,)", re.IGNORECASE)
 _SUMMARY = re.compile(r"\b(?:bug ?check|stop code|stop error)(?: code)?\s*:?\s*(0x[0-9a-fA-F]+)\b(?:\s*\((" + _NAME + r")\))?",
                       re.IGNORECASE)
-_FATAL = re.compile(r"\*\*\* Fatal System Error: (0x[0-9a-fA-F]+)\s*\(([^)]*)\)")
+_FATAL = re.compile(r"Fatal System Error: (0x[0-9a-fA-F]+)\s*(?:\(([^)]*)\))?")
+_FATAL_PARAMS = re.compile(r"^\s*\(([^)]*)\)\s*$")  # kd prints them on the line after the banner
 _BUGCHECK_LINE = re.compile(r"BugCheck ([0-9a-fA-F]+), \{([^}]*)\}")
 _DOT_BUGCHECK = re.compile(r"^\s*Bugcheck code ([0-9a-fA-F]+)\s*$")
 _DOT_ARGUMENTS = re.compile(r"^\s*Arguments((?:\s+[0-9a-fA-F`]+){1,4})\s*$")
@@ -93,6 +94,7 @@ class AnalyzeReader:
         self._arg: int | None = None  # Arg line whose meaning may continue on the next lines
         self._tentative: list[tuple[int, int]] = []  # short values on the latest line: the paste may be cut there
         self._dot_bugcheck = False
+        self._fatal = False  # a Fatal System Error banner whose parameters may follow on the next line
         self._in_stack = False
 
     def _set_code(self, code: int, name: str | None = None) -> None:
@@ -122,7 +124,12 @@ class AnalyzeReader:
             return
         if "Unknown bugcheck code (0)" in line:
             self.break_only = True
-        text = _MARKDOWN.sub("", line)
+        text = line
+        if text.lstrip().startswith("|"):  # a Markdown table row: | Arg1 | 0x3 | meaning |
+            cells = [c.strip() for c in text.strip().strip("|").split("|")]
+            text = f"{cells[0]}: {cells[1]}" + (f" ({cells[2]})" if len(cells) > 2 and cells[2] else "") \
+                if len(cells) > 1 else cells[0]
+        text = _MARKDOWN.sub("", text)
         self._commit()
         self._codes(text)
         m = _ARG.match(text) or _PARAM_KEY.match(text)
@@ -154,14 +161,25 @@ class AnalyzeReader:
             self._set_params([value], index)
         self._tentative = []
 
+    def _listed(self, values: str) -> None:
+        items = [v.strip() for v in values.split(",")[:4]]
+        self._set_params([_hex(v) if re.fullmatch(_HEXV, v) else None for v in items])
+
     def _codes(self, text: str) -> None:
+        fatal, self._fatal = self._fatal, False
+        m = _FATAL_PARAMS.match(text)
+        if fatal and m:
+            self._listed(m.group(1))
+            return
         for rx in (_FATAL, _BUGCHECK_LINE):
             m = rx.search(text)
             if m:
                 self._set_code(_hex(m.group(1)))
                 if self.code == _hex(m.group(1)):
-                    values = [v.strip() for v in m.group(2).split(",")[:4]]
-                    self._set_params([_hex(v) if re.fullmatch(_HEXV, v) else None for v in values])
+                    if m.group(2) is not None:
+                        self._listed(m.group(2))
+                    else:
+                        self._fatal = True
         m = _DOT_BUGCHECK.match(text)
         if m:
             self._set_code(_hex(m.group(1)))

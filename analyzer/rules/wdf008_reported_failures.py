@@ -37,7 +37,7 @@ _BENIGN = {0xC0000023, 0x80000005, 0xC0000034, 0x8000001A}  # buffer too small/o
 _CALLBACK_FIX = {
     "D0Exit": "EvtDeviceD0Exit must not fail a power-down, least of all for hardware that is gone (return "
               "STATUS_SUCCESS when the device is disconnected) and must not block on I/O that cannot complete; a "
-              "failure here makes the framework fail the device (PnP Failed) and can hang the power IRP (0x9F).",
+              "failure here makes the framework fail the device (PnP Failed) and can hang the power IRP (DRIVER_POWER_STATE_FAILURE).",
     "D0Entry": "EvtDeviceD0Entry failed to power the device up: the framework fails the device and tears the stack "
                "down; check the hardware access and the status returned on every path.",
     "PrepareHardware": "EvtDevicePrepareHardware failed: check the resource list handling and mappings; the device "
