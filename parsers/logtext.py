@@ -265,7 +265,7 @@ def _lines(text: str | Iterable[str]) -> Iterable[str]:
         yield from text.splitlines()
         return
     for chunk in text:
-        yield from chunk.splitlines()
+        yield from chunk.splitlines() or [""]
 
 
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:

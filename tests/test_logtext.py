@@ -182,3 +182,20 @@ def test_the_same_format_at_two_call_sites_is_typed_by_its_function():
     assert [e.catalog_id for e in result.events][0] == "fxpkgio.cpp:630"
     [row] = result.timelines.requests.to_dict("records")
     assert row["requeued"] and row["first_index"] == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_file_is_read_as_a_stream_the_same_as_the_text(tmp_path, encoding):
+    """Text evidence is read line by line (no whole-file size limit): CRLF, blank lines, a BOM and an
+    over-long line give what the same text read at once gives."""
+    from parsers.evidence import load
+
+    text = (REAL / "nefarius_BthPS3_12_1.txt").read_text(encoding="utf-8").replace("\n", "\r\n")
+    text += "\r\n\r\n" + "x" * 70_000 + "\r\n1311: FxPkgPnp::PowerPolicyEnterNewState - tail\r\n"
+    path = tmp_path / "paste.txt"
+    path.write_bytes(text.encode(encoding))  # Python's utf-16 codec writes a BOM
+    streamed = load(str(path)).logset
+    whole = read_report_text(text, str(path))
+    assert [(m.ref.line, m.text, m.catalog_id) for m in streamed.messages] == \
+        [(m.ref.line, m.text, m.catalog_id) for m in whole.messages]
+    assert streamed.warnings == whole.warnings and len(streamed.warnings) == 1
