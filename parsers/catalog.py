@@ -143,13 +143,30 @@ def _enum_value(hole: str, text: str):
     return text.strip("!")
 
 
-def _number(parse):
-    def value(text: str):
+def _pointer(text: str):
+    try:
+        return int(text, 16)
+    except ValueError:
+        if text == "NULL":
+            return 0
         try:
-            return parse(text)
+            return int(text.replace("`", ""), 16)
         except ValueError:
             return text
-    return value
+
+
+def _decimal(text: str):
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
+def _octal(text: str):
+    try:
+        return int(text, 8)
+    except ValueError:
+        return text
 
 
 @lru_cache(maxsize=None)
@@ -160,13 +177,8 @@ def converter(hole: str):
     conv = hole[-1]
     if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
         return lambda text: _enum_value(hole, text.strip())
-    if conv in "pxX":
-        return _number(lambda text: int(text.replace("`", ""), 16) if text != "NULL" else 0)
-    if conv in "diu":
-        return _number(int)
-    if conv == "o":
-        return _number(lambda text: int(text, 8))
-    return str.strip
+    return {"p": _pointer, "x": _pointer, "X": _pointer, "d": _decimal, "i": _decimal, "u": _decimal,
+            "o": _octal}.get(conv, str.strip)
 
 
 class Catalog:
@@ -189,6 +201,7 @@ class Catalog:
             else:
                 self._by_first_word.setdefault(first, []).append(e)
         self._regex: dict[str, re.Pattern] = {}
+        self._converters: dict[str, tuple] = {}
         literal = {e.id: _LITERAL_SPLIT.split(e.skeleton) for e in entries}  # the text between arguments
         self._lead = {key: pieces[0].rstrip() for key, pieces in literal.items()}
         self._pieces = {key: tuple(p.strip() for p in pieces[1:] if p.strip()) for key, pieces in literal.items()}
@@ -258,7 +271,10 @@ class Catalog:
 
     def values(self, entry: CatalogEntry, printed) -> tuple:
         """The argument values of ``entry`` from their printed forms (regex groups in format order)."""
-        return tuple(converter(h)(v) for h, v in zip(entry.holes, printed))
+        converters = self._converters.get(entry.id)
+        if converters is None:
+            converters = self._converters[entry.id] = tuple(converter(h) for h in entry.holes)
+        return tuple([convert(v) for convert, v in zip(converters, printed)])
 
     def locate(self, text: str) -> tuple[int, CatalogEntry, tuple] | None:
         """The framework message in a line, whatever prefix precedes it: where it starts in the line with

@@ -89,6 +89,7 @@ class _Shape:
     time: int = 0
     function: int = 0
     log: int = 0
+    multi_site: bool = False  # the format is logged at several call sites: the function picks one
 
 
 class _Reader:
@@ -142,7 +143,8 @@ class _Reader:
             rx = re.compile(f"{prefix}\\s*(?P<body>{self.catalog.pattern_source(entry, ' +')})", re.DOTALL)
             groups = rx.groupindex
             self.compiled[key] = _Shape(rx, entry, groups["body"] + 1, groups.get("sequence", 0), groups.get("time", 0),
-                                        groups.get("function", 0), groups.get("log", 0))
+                                        groups.get("function", 0), groups.get("log", 0),
+                                        entry.skeleton in self.catalog.multi_site)
         return self.compiled[key]
 
     def typed(self, line_no: int, text: str, log: str) -> bool:
@@ -161,11 +163,15 @@ class _Reader:
             return False
         function = m.group(shape.function) if shape.function else None
         entry = shape.entry
-        if function and entry.skeleton in self.catalog.multi_site:
+        if function and shape.multi_site:
             entry = self.catalog.site(entry, function)
         sequence = int(m.group(shape.sequence)) if shape.sequence else None
         log = (m.group(shape.log) if shape.log else None) or log
-        self.count(log, True)
+        facts = self.logs.get(log)
+        if facts is None:
+            facts = self.logs[log] = {"kind": "text", "records": 0, "typed": 0}
+        facts["records"] += 1
+        facts["typed"] += 1
         self.messages.append(TraceMessage(
             ref=SourceRef(self.source, line=line_no, sequence=sequence), text=m.group("body"), log=log,
             sequence=sequence, timestamp=_time(m.group(shape.time)) if shape.time else None, function=function,
