@@ -1,4 +1,6 @@
-"""Pasted-text ingestion speed: real logs from tests/data/real-logs repeated to 10k, 100k and 1M lines.
+"""Pasted-text ingestion speed: real logs from tests/data/real-logs repeated to 10k, 100k and 1M lines, as
+pasted (debugger chatter, stacks, driver lines and framework lines) and their framework lines alone (a long
+!wdflogdump).
 
 For each size prints lines/s and framework lines/s of parsers.logtext.read_report_text, and the ratio to a
 baseline measured in the same run on the same text: one pass of one compiled regular expression over it
@@ -15,11 +17,14 @@ from pathlib import Path
 from parsers.logtext import read_report_text
 
 REAL = Path(__file__).resolve().parent.parent / "tests" / "data" / "real-logs"
+_FRAMEWORK_LINE = re.compile(r"^\d+: (?:\S+ )?Fx\w*::\w+ - ")
 _BASELINE = re.compile(r"^\s*(\d+)\s*:\s+(?:(\S+)\s+-\s+)?(.*)$", re.MULTILINE)
 
 
-def build_paste(lines: int) -> str:
+def build_paste(lines: int, framework_only: bool = False) -> str:
     unit = [line for p in sorted(REAL.glob("*.txt")) for line in p.read_text(encoding="utf-8", errors="replace").splitlines()]
+    if framework_only:
+        unit = [line for line in unit if _FRAMEWORK_LINE.match(line)]
     return "\n".join((unit * (lines // len(unit) + 1))[:lines])
 
 
@@ -32,15 +37,17 @@ def baseline_seconds(paste: str) -> float:
 
 def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000, 1_000_000]
-    print(f"{'lines':>9} {'framework':>9} {'lines/s':>11} {'fw lines/s':>11} {'regex pass lines/s':>19} {'ratio':>6}")
-    for size in sizes:
-        paste = build_paste(size)
+    print(f"{'paste':>15} {'lines':>9} {'framework':>9} {'lines/s':>11} {'fw lines/s':>11} {'regex pass lines/s':>19} "
+          f"{'ratio':>6}")
+    for size, framework_only in [(size, only) for only in (False, True) for size in sizes]:
+        paste = build_paste(size, framework_only)
         start = time.perf_counter()
         logset = read_report_text(paste, "bench.txt")
         elapsed = time.perf_counter() - start
         typed = sum(m.catalog_id is not None for m in logset.messages)
         base = baseline_seconds(paste)
-        print(f"{size:9,} {typed:9,} {size / elapsed:11,.0f} {typed / elapsed:11,.0f} {size / base:19,.0f} "
+        print(f"{'framework only' if framework_only else 'as pasted':>15} {size:9,} {typed:9,} {size / elapsed:11,.0f} "
+              f"{typed / elapsed:11,.0f} {size / base:19,.0f} "
               f"{elapsed / base:5.1f}x")
 
 

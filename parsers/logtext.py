@@ -104,6 +104,7 @@ class _Reader:
         self.caches: dict[str | None, dict[bytes, _Shape | None]] = {None: {}}  # line shapes per declared prefix
         self.shapes = self.caches[None]
         self.compiled: dict[tuple[str, str], _Shape | None] = {}
+        self.untyped: set[tuple[bytes, str | None]] = set()  # shapes of record bodies that are no framework message
 
     def add(self, line_no: int, text: str, **fields) -> None:
         self.messages.append(TraceMessage(ref=SourceRef(self.source, line=line_no, sequence=fields.get("sequence")),
@@ -186,7 +187,10 @@ class _Reader:
             if body.endswith(mark):
                 body, inferred, general = body[:-len(mark)].rstrip(), True, mark == GENERAL_MARK
                 break
-        match = self.catalog.match_text(body, function)
+        key = (body.encode("utf-8", "replace").translate(None, _HEX_DIGITS), function)
+        match = None if key in self.untyped else self.catalog.match_text(body, function)
+        if match is None and len(self.untyped) < _MAX_SHAPES:
+            self.untyped.add(key)  # a driver's own message: its shape is not looked up again
         unknown = None if match else _UNKNOWN.match(body)
         pointers = ()
         if unknown and unknown.group(1):  # wdftriage prints an unformatted record's raw argument bytes
