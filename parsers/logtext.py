@@ -24,7 +24,7 @@ from functools import lru_cache
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
 from parsers.errors import EvidenceError
-from parsers.prefix import KNOWN, compile_prefix, declared_prefix, infer_prefix
+from parsers.prefix import KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
 from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK, LogSet, SourceRef, TraceMessage
 from parsers.wpp import pointer_values
 
@@ -46,6 +46,10 @@ _MARKERS = ("Trace searchpath is:", "Trace format prefix is:", "TMF file used fo
             "!wdfcrashdump", "!rcdrlogdump", "kd>", "!wdfkd.", "!rcdrkd.", "Wdf01000!", "WUDFx02000!")
 _MARKER_PATTERN = re.compile(r"There are \d+ log entries|^Log at [0-9a-fA-Fx`]+", re.MULTILINE)
 _HEAD = 200_000  # characters of a paste looked at to tell whether it is a log
+_SHORT = 24  # a message with less literal text than this, alone on a line, is typed only inside a log
+_NOT_HERE = object()  # shape_of: a framework message, but not accepted at this place of the paste
+_LOG_START = ("--- start of log", "There are ")
+_LOG_END = ("---- end of log",)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -104,7 +108,8 @@ class _Reader:
         self.caches: dict[str | None, dict[bytes, _Shape | None]] = {None: {}}  # line shapes per declared prefix
         self.shapes = self.caches[None]
         self.compiled: dict[tuple[str, str], _Shape | None] = {}
-        self.untyped: set[tuple[bytes, str | None]] = set()  # shapes of record bodies that are no framework message
+        self.untyped: set[tuple[bytes, str | None]] = set()
+        self.in_log = False  # inside a dumped log (after its start marker or a framework line)  # shapes of record bodies that are no framework message
 
     def add(self, line_no: int, text: str, **fields) -> None:
         self.messages.append(TraceMessage(ref=SourceRef(self.source, line=line_no, sequence=fields.get("sequence")),
@@ -125,7 +130,9 @@ class _Reader:
         self.shapes = self.caches.setdefault(prefix, {})
 
     def shape_of(self, text: str) -> _Shape | None:
-        """The shape of a line holding a framework message (declared or known prefix, else found anywhere)."""
+        """The shape of a line holding a framework message (declared or known prefix, else found anywhere).
+        Found anywhere, the text before it must look like a prefix (or end with a framework function); a
+        short message alone on its line counts only inside a log (``_NOT_HERE`` otherwise: not remembered)."""
         for prefix in self.prefixes:
             m = prefix.match(text)
             if m:
@@ -133,10 +140,15 @@ class _Reader:
                 if found:
                     return self.compile(prefix.pattern, found[0])
         located = self.catalog.locate(text)
-        if located:
-            prefix = " ".join(text.split())[:located[0]]
-            return self.compile(infer_prefix(prefix, self.catalog.functions), located[1])
-        return None
+        if not located:
+            return None
+        prefix, entry, functions = " ".join(text.split())[:located[0]], located[1], self.catalog.functions
+        if not ends_with_function(prefix, functions):
+            if prefix.strip() and not looks_like_prefix(prefix, functions):
+                return None
+            if not prefix.strip() and entry.literal_size < _SHORT and not self.in_log:
+                return _NOT_HERE
+        return self.compile(infer_prefix(prefix, functions), entry)
 
     def compile(self, prefix: str, entry: CatalogEntry) -> _Shape | None:
         key = (prefix, entry.id)
@@ -156,12 +168,15 @@ class _Reader:
         m = shape.rx.fullmatch(text) if shape else None
         if m is None and shape is not None:
             shape = self.shape_of(text)
+            if shape is _NOT_HERE:
+                return False
             if len(self.shapes) >= _MAX_SHAPES:
                 self.shapes.clear()
             self.shapes[key] = shape
             m = shape.rx.fullmatch(text) if shape else None
         if m is None:
             return False
+        self.in_log = True
         function = m.group(shape.function) if shape.function else None
         entry = shape.entry
         if function and shape.multi_site:
@@ -228,8 +243,11 @@ class _Reader:
         if origin:
             text = text[origin.end():]
             log = f"{self.log or 'umdf'} ({'framework' if origin.group(1) in ('FX', 'UMDF', 'KMDF') else 'driver'})"
+        if text.startswith(_LOG_START) or text.startswith(_LOG_END):
+            self.in_log = text.startswith(_LOG_START)
         prompt = _PROMPT.match(text) if "kd>" in text else None
         if prompt:
+            self.in_log = False
             command = _LOGDUMP_CMD.search(prompt.group(1))
             if command:
                 self.log = command.group(1)

@@ -29,6 +29,7 @@ _DECLARATION = re.compile(r"(?:Trace format prefix is:|SetTracePrefix:|[!.](?:wd
                           r"TRACE_FORMAT_PREFIX=)[ \t]?(.*)$", re.IGNORECASE)
 _TOKEN = re.compile(rf"(?P<time>{TIME})|(?P<function>{FUNCTION})|(?P<number>[0-9A-Fa-f]+\b)|(?P<space>\s+)|(?P<other>.)")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
+_PLAIN_WORD = re.compile(r"\[[^\]]*\]|(?<![\w:])([A-Za-z]*[a-z][A-Za-z]*)(?![\w:])")  # bracketed text, or a word
 
 
 def _number_pattern(fmt: str | None) -> str:
@@ -100,3 +101,20 @@ def infer_prefix(text: str, functions: frozenset[str]) -> str:
         else:
             out.append(re.escape(value))
     return r"\s*" + "".join(out)
+
+
+def looks_like_prefix(text: str, functions: frozenset[str]) -> bool:
+    """Whether text found before a framework message can be a trace prefix: numbers, times, ids, punctuation,
+    bracketed names, upper-case level/flag names and function names, but no plain word (``# Dumping
+    WDFDEVICE ...`` or ``DevNode ... for PDO ...`` in other debugger output is not a log record)."""
+    for m in _PLAIN_WORD.finditer(text):
+        word = m.group(1)
+        if word and word not in functions and not _HEX.fullmatch(word):
+            return False
+    return True
+
+
+def ends_with_function(text: str, functions: frozenset[str]) -> bool:
+    """Whether text ends with a framework function name (and a separator): the %!FUNC! of a prefix."""
+    words = text.rstrip(" \t-:").split()
+    return bool(words) and words[-1] in functions
