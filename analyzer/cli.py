@@ -73,8 +73,9 @@ def _combine_option(f):
 
 
 def _bugcheck_option(f):
-    return click.option("--bugcheck", "bugcheck", default=None, metavar="CODE,P1,P2,P3,P4",
-                        help="Bugcheck code and parameters (hex) when the evidence does not carry them.")(f)
+    return click.option("--bugcheck", "bugcheck", default=None, metavar="CODE[,P1,P2,P3,P4]",
+                        help="Bugcheck code and parameters (hex) when the evidence does not carry them; "
+                             "parameters not given are unknown, never 0.")(f)
 
 
 def _parse_bugcheck(text: str | None):
