@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from parsers.catalog import load
-from parsers.logtext import read_log_text
+from parsers.logtext import read_log_text, read_report_text
 from parsers.prefix import compile_prefix, declared_prefix
 
 REAL = Path(__file__).parent / "data" / "real-logs"
@@ -108,3 +108,11 @@ def test_declared_prefix_gives_sequence_function_and_time(prefix):
     assert message.function == "FxPkgPnp::PnpEnterNewState" and message.text == line
     assert message.sequence == (41 if "%7" in prefix else None)
     assert message.args[2:] == ("WdfDevStatePnpStarted", "WdfDevStatePnpEnableInterfaces")
+
+
+def test_a_paste_of_custom_prefixed_lines_alone_is_a_log():
+    """No marker, no declaration, no wdfkd record shape: the framework messages alone make it a log."""
+    line = ("[1]0a3c TRACE_LEVEL_ERROR imp_WdfCollectionRemove:WDFOBJECT 0x6173B070 not in WDFCOLLECTION 0x5E297058, "
+            "0xc0000225(STATUS_NOT_FOUND)")
+    [message] = [m for m in read_report_text(line + "\n", "one.txt").messages if m.catalog_id]
+    assert message.function == "imp_WdfCollectionRemove" and message.args[2] == 0xC0000225
