@@ -8,8 +8,8 @@ prefix gives the sequence number, time and function. Lines of one shape (the lin
 removed) share one compiled regular expression, so a long log costs one match per line. Other record
 lines (``1: ``, ``12 : `` sequence prefix, optional time and ``Class::Function - ``; tracefmt; TraceView
 tabs) become untyped TraceMessages; a line that is not a record (debugger prompts and chatter, stacks,
-fences) becomes a TraceMessage with ``level="debugger"`` and no catalog id. A record cut by a mail/issue tracker line wrap is joined
-with its continuation when the joined text is a framework message. Logs are named after the driver
+fences) becomes a TraceMessage with ``level="debugger"`` and no catalog id. A record cut by a mail/issue
+tracker line wrap is joined with its continuation when the joined text is a framework message. Logs are named after the driver
 the debugger was asked about (``!wdflogdump foo``, ``There are N log entries for foo``, ``Driver: foo``);
 UMDF merged logs tag lines ``FX  - `` (framework) and ``DRV - `` (driver).
 """
@@ -40,6 +40,7 @@ _TIME = re.compile(r"(\d+)/(\d\d)/(\d+)-(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
 _UNKNOWN = re.compile(r"^\w+\(\s*\d+\): GUID=[0-9A-Fa-f-]+ \(No Format Information found\)\.\s*((?:[0-9A-Fa-f]{2}\s?)*)$")
 _MAX_LINE = 64 * 1024
 _MAX_SHAPES = 50_000  # distinct line shapes remembered (a log has a few hundred; this bounds hostile input)
+_MAX_COMPILED = 4096  # compiled (prefix, message) expressions kept
 _HEX_DIGITS = b"0123456789abcdefABCDEF"
 _MARKERS = ("Trace searchpath is:", "Trace format prefix is:", "TMF file used for formatting", "Gather log:",
             "--- start of log", "---- end of log", "Trying to extract TMF information", "!wdflogdump",
@@ -107,9 +108,9 @@ class _Reader:
         self.prefixes = [_compiled(p) for p in KNOWN]
         self.caches: dict[str | None, dict[bytes, _Shape | None]] = {None: {}}  # line shapes per declared prefix
         self.shapes = self.caches[None]
-        self.compiled: dict[tuple[str, str], _Shape | None] = {}
-        self.untyped: set[tuple[bytes, str | None]] = set()
-        self.in_log = False  # inside a dumped log (after its start marker or a framework line)  # shapes of record bodies that are no framework message
+        self.compiled: dict[tuple[str, str], _Shape] = {}
+        self.untyped: set[tuple[bytes, str | None]] = set()  # shapes of record bodies that are no framework message
+        self.in_log = False  # inside a dumped log (after its start marker or a framework line)
 
     def add(self, line_no: int, text: str, **fields) -> None:
         self.messages.append(TraceMessage(ref=SourceRef(self.source, line=line_no, sequence=fields.get("sequence")),
@@ -150,9 +151,12 @@ class _Reader:
                 return _NOT_HERE
         return self.compile(infer_prefix(prefix, functions), entry)
 
-    def compile(self, prefix: str, entry: CatalogEntry) -> _Shape | None:
+    def compile(self, prefix: str, entry: CatalogEntry) -> _Shape:
+        """The shape for a prefix expression and a framework message (compiled once per pair)."""
         key = (prefix, entry.id)
         if key not in self.compiled:
+            if len(self.compiled) >= _MAX_COMPILED:
+                self.compiled.clear()
             rx = re.compile(f"{prefix}\\s*(?P<body>{self.catalog.pattern_source(entry, ' +')})", re.DOTALL)
             groups = rx.groupindex
             self.compiled[key] = _Shape(rx, entry, groups["body"] + 1, groups.get("sequence", 0), groups.get("time", 0),
@@ -183,11 +187,7 @@ class _Reader:
             entry = self.catalog.site(entry, function)
         sequence = int(m.group(shape.sequence)) if shape.sequence else None
         log = (m.group(shape.log) if shape.log else None) or log
-        facts = self.logs.get(log)
-        if facts is None:
-            facts = self.logs[log] = {"kind": "text", "records": 0, "typed": 0}
-        facts["records"] += 1
-        facts["typed"] += 1
+        self.count(log, True)
         self.messages.append(TraceMessage(
             ref=SourceRef(self.source, line=line_no, sequence=sequence), text=m.group("body"), log=log,
             sequence=sequence, timestamp=_time(m.group(shape.time)) if shape.time else None, function=function,
