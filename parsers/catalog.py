@@ -47,6 +47,8 @@ _DECIMAL = re.compile(r"-?\d+")
 # where a message may start in a line: after a separator, at a word (see Catalog.locate)
 _WORD_START = re.compile(r"(?<![^\s:\]\)>\-])(?=(\S+))")
 _FUNCTION_TOKEN = re.compile(r"[A-Za-z_~][\w~<>$]*(?:::[A-Za-z_~][\w~<>$]*)*")
+_TAIL = 2048  # a framework message with its prefix is shorter than this: longer lines are searched at their end
+_ATTEMPTS = 32  # places in one line where a message is tried
 _LITERAL_SPLIT = re.compile(r"\0|%!FUNC!")
 _AFTER_FUNCTION = re.compile(r"\s*(?:-\s+|:\s*)?")
 _HRESULT_TYPES = {"hresult", "HRESULT"}
@@ -281,23 +283,35 @@ class Catalog:
         whitespace runs collapsed (``" ".join(text.split())``), its entry and argument values. Tried right
         after a catalog function name (the ``%!FUNC!`` of a prefix) first, then at every word start that
         is the first word of some format (the formats are indexed by first word; a format is tried only
-        when all its literal pieces are in the line); the message must run to the end of the line."""
+        when all its literal pieces are in the line); the message must run to the end of the line, so only
+        the line's last ``_TAIL`` characters are searched, at ``_ATTEMPTS`` places at most."""
         text = _normalise(text)
-        for m in _FUNCTION_TOKEN.finditer(text):
-            if m.group() in self.functions:
-                start = _AFTER_FUNCTION.match(text, m.end()).end()
-                found = self.match_text(text[start:], m.group())
+        offset = max(0, len(text) - _TAIL)
+        tail = text[offset:]
+        present: dict[str, bool] = {}  # entry id -> all its literal pieces are in the line
+        attempts = 0
+        for m in _FUNCTION_TOKEN.finditer(tail):
+            if m.group() in self.functions and attempts < _ATTEMPTS:
+                attempts += 1
+                start = _AFTER_FUNCTION.match(tail, m.end()).end()
+                found = self.match_text(tail[start:], m.group())
                 if found:
-                    return (start, *found)
-        for m in _WORD_START.finditer(text):
+                    return (offset + start, *found)
+        for m in _WORD_START.finditer(tail):
             word = m.group(1)
             candidates = self._by_first_word.get(word, ())
             if word.startswith(self._hole_leads):
                 candidates = (*candidates, *self._hole_first)
+            if not candidates:
+                continue
+            attempts += 1
+            if attempts > _ATTEMPTS:
+                return None
             for entry in candidates:
-                found = self._fullmatch(entry, text, None, m.start())
-                if found:
-                    return (m.start(), *found)
+                if present.setdefault(entry.id, all(p in tail for p in self._pieces[entry.id])):
+                    found = self._fullmatch(entry, tail, None, m.start())
+                    if found:
+                        return (offset + m.start(), *found)
         return None
 
     def pattern(self, entry: CatalogEntry) -> re.Pattern:
