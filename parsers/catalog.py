@@ -7,8 +7,10 @@ microsoft/Windows-Driver-Frameworks (MIT): source file:line, level, flag and the
 the pasted line names it.
 A message is recognised by its exact format: either its TMF/PDB format string has the same literal
 skeleton as a catalog entry (:meth:`Catalog.match_format`), or its rendered text is a full match of
-the regular expression compiled from the entry (:meth:`Catalog.match_text`). Argument values come
-back typed: ints for pointers, numbers and NTSTATUS, member names for enums, str for strings.
+the regular expression compiled from the entry (:meth:`Catalog.match_text`), or ends a line after any
+prefix (:meth:`Catalog.locate`: found through an index of formats by first word and the catalog's function
+names). Argument values come back typed: ints for pointers, numbers and NTSTATUS, member names for enums,
+str for strings.
 """
 from __future__ import annotations
 
@@ -324,7 +326,7 @@ class Catalog:
     @staticmethod
     def pattern_source(entry: CatalogEntry, space: str = r"\s+") -> str:
         """The regular expression (source) of an entry's format; ``space`` is what a space in it matches
-        (single spaces, as printed, make a faster expression for lines known to be printed that way)."""
+        (``" +"``, spaces as a line prints them, makes a faster expression than any whitespace)."""
         pieces = entry.skeleton.split("\0")
         out = [_literal(pieces[0], space)]
         for hole, piece in zip(entry.holes, pieces[1:]):
