@@ -64,16 +64,9 @@ def kind_of(data: bytes) -> str:
     return "binary"
 
 
-def decode_text(data: bytes) -> str:
-    """Text of a pasted log: UTF-16 with BOM, else UTF-8 with undecodable bytes replaced."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    return data.decode("utf-8-sig", errors="replace")
-
-
 def text_lines(path: str, longest: int = 1 << 20):
-    """The lines of a text file, decoded as :func:`decode_text` does, read one at a time; of a line longer
-    than ``longest`` characters only the first ``longest`` are kept (the reader cuts and warns)."""
+    """The lines of a text file read one at a time: UTF-16 with a BOM, else UTF-8 (undecodable bytes replaced);
+    of a line longer than ``longest`` characters only the first ``longest`` are kept (the reader cuts and warns)."""
     try:
         with open(path, "rb") as raw:
             bom = raw.read(3)
