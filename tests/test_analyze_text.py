@@ -114,6 +114,9 @@ def test_kmdf_advice_only_with_kmdf_evidence():
     [finding] = [f for f in usbdk.findings if f.rule == "WDF007"]
     assert finding.facts["kmdf_shown"] and "wdflogdump" in finding.suggested_fix
     assert any("framework stack frame" in e for e in finding.facts["kmdf_evidence"])
+    dump = triage([str(Path(__file__).parent.parent / "samples" / "dumps" / "kmdf-9f-full.dmp")])
+    [finding] = [f for f in dump.findings if f.rule == "WDF007"]
+    assert "the blamed driver hangdrv has a KMDF log" in finding.probable_cause and "wdflogdump" in finding.suggested_fix
 
 
 _PRINTED_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{8}(?:`?[0-9a-fA-F]{8})?\b")  # how reports print values

@@ -32,9 +32,12 @@ _HANDLE_PARAMETER = {0x3: 1, 0x5: 1, 0x7: 1, 0x8: 1, 0xC: 1, 0xD: 1}  # 0x10D P1
 def kmdf_involvement(ctx: RuleContext, decoded: dict) -> list[str]:
     """Evidence that a KMDF driver is involved: the bugcheck's own, then framework messages in the logs."""
     evidence = list(decoded["kmdf_evidence"])
-    framework = ctx.scope.index[ctx.scope["catalog_id"].notna()]
-    if len(framework):
-        evidence.append(f"{len(framework)} framework log message(s), first at {ctx.events[int(framework[0])].ref}")
+    typed = ctx.scope[ctx.scope["catalog_id"].notna()]
+    if len(typed):
+        evidence.append(f"{len(typed)} framework log message(s), first at {ctx.events[int(typed.index[0])].ref}")
+    blamed = (ctx.bugcheck.module_name or "").lower().removesuffix(".sys")
+    if blamed and blamed in {str(name).lower() for name in typed["log"].unique()}:
+        evidence.append(f"the blamed driver {ctx.bugcheck.module_name} has a KMDF log (it is a KMDF driver)")
     return evidence
 
 
