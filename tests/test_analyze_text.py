@@ -17,6 +17,7 @@ from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
 from reports.json_report import to_json_dict
+from reports.markdown import render_markdown
 from reports.text import render_text
 
 REAL = Path(__file__).parent / "data" / "real-logs"
@@ -102,6 +103,9 @@ def test_details_and_stack_frames_are_kept_and_shown():
     text = render_text(result)
     assert "SYMBOL_NAME: BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup+375" in text
     assert "Wdf01000!FxObjectHandleGetPtr+0x47  [framework]" in text
+    markdown = render_markdown(result)
+    assert "- **FAILURE_BUCKET_ID**: 0x10D_5_VRF_BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup" in markdown
+    assert "BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup+0x375  [driver]" in markdown
 
 
 def test_kmdf_advice_only_with_kmdf_evidence():
