@@ -12,8 +12,8 @@ shown as "not in the evidence". :func:`decode` returns the dict the reports rend
 from __future__ import annotations
 
 from functools import lru_cache
-from importlib import resources
 
+from parsers.analyze_text import bugcheck_names, reference_table
 from parsers.records import BugCheck
 
 NOT_IN_EVIDENCE = "not in the evidence"
@@ -22,22 +22,14 @@ OS_MODULES = {"nt", "hal", "ntkrnlmp", "ntoskrnl", "ntkrpamp", "ntkrnlpa"}
 _DETAILS = ("MODULE_NAME", "IMAGE_NAME", "SYMBOL_NAME", "FAILURE_BUCKET_ID", "PROCESS_NAME")
 
 
-def _table(name: str) -> list[list[str]]:
-    text = resources.files("parsers").joinpath("wdfdata", name).read_text(encoding="utf-8")
-    return [line.split("\t") for line in text.splitlines()[2:] if line.strip() and not line.startswith("#")]
-
-
-@lru_cache(maxsize=1)
-def names() -> dict[int, str]:
-    """Bugcheck code -> name, for every code in the reference."""
-    return {int(code, 16): name for code, name in _table("bugcheck-names.tsv")}
+names = bugcheck_names
 
 
 @lru_cache(maxsize=1)
 def documented_meanings() -> dict[int, tuple[str, str, str, str]]:
     """Bugcheck code -> meanings of its four parameters, for the codes whose reference page has one table."""
     found: dict[int, list[str]] = {}
-    for code, number, meaning in _table("bugcheck-parameters.tsv"):
+    for code, number, meaning in reference_table("bugcheck-parameters.tsv"):
         found.setdefault(int(code, 16), ["", "", "", ""])[int(number) - 1] = meaning
     return {code: tuple(m) for code, m in found.items()}
 

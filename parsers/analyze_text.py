@@ -14,6 +14,8 @@ read as a stream.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from importlib import resources
 
 from parsers.records import BugCheck
 
@@ -26,6 +28,8 @@ _CODE_NAME = re.compile(r"^\s*(?:BUGCHECK_CODE|Bug ?check(?: code)?|Stop code)\s
                         r"(?:\s*\((" + _NAME + r")\))?\s*(?:$|,)", re.IGNORECASE)
 _SUMMARY = re.compile(r"\b(?:bug ?check|stop code|stop error)(?: code)?\s*:?\s*(0x[0-9a-fA-F]+)\b(?:\s*\((" + _NAME + r")\))?",
                       re.IGNORECASE)
+_STOP_NAME = re.compile(r"^\s*(?:Stop code|Bug ?check(?: name)?)\s*:?\s*(" + _NAME + r")\s*$", re.IGNORECASE)
+_WHAT_FAILED = re.compile(r"^\s*What failed\s*:\s*(\S+)\s*$", re.IGNORECASE)  # the blue screen's faulting module
 _FATAL = re.compile(r"Fatal System Error: (0x[0-9a-fA-F]+)\s*(?:\(([^)]*)\))?")
 _FATAL_PARAMS = re.compile(r"^\s*\(([^)]*)\)\s*$")  # kd prints them on the line after the banner
 _BUGCHECK_LINE = re.compile(r"BugCheck ([0-9a-fA-F]+), \{([^}]*)\}")
@@ -47,7 +51,7 @@ _BARE_FRAME = re.compile(r"^\s*" + _FRAME + r"\s*(?:\[.*)?$")
 _STACK_HEADER = re.compile(r"STACK_TEXT|Call Site|Child-SP|ChildEBP|Stack trace|Call Stack|^\s*kd>\s*k", re.IGNORECASE)
 _MAX_FRAMES = 64
 # any line a branch of AnalyzeReader.feed reads holds one of these (most log lines hold none)
-_KEYWORDS = ("arg", "bug", "stop ", "fatal system error", "arguments", "_name", "bucket", "faulting_source",
+_KEYWORDS = ("arg", "bug", "stop ", "what failed", "fatal system error", "arguments", "_name", "bucket", "faulting_source",
              "stack", "call", "child", "inline", "+0x")
 
 
@@ -68,6 +72,23 @@ def _interesting(line: str) -> bool:
 
 
 _CONTINUATION = re.compile(r"^(?:\t|    )\s*(\S.*)$")
+
+
+def reference_table(name: str) -> list[list[str]]:
+    """The rows of a reference table in parsers/wdfdata (a comment line and a header line first)."""
+    text = resources.files("parsers").joinpath("wdfdata", name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines()[2:] if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def bugcheck_names() -> dict[int, str]:
+    """Bugcheck code -> name, for every code in Microsoft's bug check code reference."""
+    return {int(code, 16): name for code, name in reference_table("bugcheck-names.tsv")}
+
+
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, int]:
+    return {name: code for code, name in bugcheck_names().items()}
 
 
 def _hex(text: str) -> int:
@@ -196,6 +217,13 @@ class AnalyzeReader:
         m = _CODE_NAME.match(text) or _SUMMARY.search(text)
         if m:
             self._set_code(_hex(m.group(1)), m.group(2))
+            return
+        m = _STOP_NAME.match(text)  # the blue screen's "Stop code: DRIVER_POWER_STATE_FAILURE": a name only
+        if m and m.group(1).upper() in _codes_by_name():
+            self._set_code(_codes_by_name()[m.group(1).upper()], m.group(1))
+        m = _WHAT_FAILED.match(text)
+        if m:
+            self.keys.setdefault("IMAGE_NAME", m.group(1))
 
     def _frame(self, text: str) -> None:
         m = next((m for rx in _ADDRESSED_FRAMES if (m := rx.match(text))), None)

@@ -50,6 +50,8 @@ FORMS = {
                          "DRIVER_POWER_STATE_FAILURE"),
     "Markdown table": ("| Field | Value |\n|---|---|\n| Bug check code | 0x9F |\n| Arg1 | 0x3 | blocking an IRP |\n",
                        0x9F, (0x3, None, None, None), None),
+    "blue screen text": ("Your device ran into a problem and needs to restart.\nStop code: DRIVER_POWER_STATE_FAILURE\n"
+                         "What failed: BthPS3.sys\n", 0x9F, (None,) * 4, "DRIVER_POWER_STATE_FAILURE"),
     "summary sentence": ("After resume the machine crashed with bug check 0x0000009F (DRIVER_POWER_STATE_FAILURE).\n",
                          0x9F, (None,) * 4, "DRIVER_POWER_STATE_FAILURE"),
 }
