@@ -4,7 +4,8 @@ Code and parameters come from (first found wins, per parameter): ``Arg1: value, 
 meaning and its continuation lines are kept), ``BugCheck D1, {p1, p2, p3, p4}``, the live kd banner
 ``*** Fatal System Error: 0x000000d1 (p1,p2,p3,p4)``, ``.bugcheck``'s ``Bugcheck code``/``Arguments``,
 ``BUGCHECK_CODE:``/``BUGCHECK_P1:`` keys, the x64 ``nt!KeBugCheckEx`` stack frame (code, P1-P3), and
-Markdown bullets or one-line summaries (``**Stop code**: 0x9F``, ``bug check 0x10D (WDF_VIOLATION)``).
+Markdown bullets, tables or one-line summaries (``**Stop code**: 0x9F``, ``bug check 0x10D (WDF_VIOLATION)``),
+the blue screen's ``Stop code: NAME`` (code from the reference names) and ``What failed: X.sys`` (the image).
 The name is the paste's own (``WDF_VIOLATION (10d)`` banner, ``Stop code: NAME (0x..)``, ``CODE (NAME)``).
 Also kept: MODULE_NAME, IMAGE_NAME, SYMBOL_NAME, FAILURE_BUCKET_ID, PROCESS_NAME, FAULTING_SOURCE_* and the
 stack frames. A parameter the text does not give stays None. ``Unknown bugcheck code (0)`` (a debug
