@@ -19,6 +19,7 @@ never released; a verifier break is preceded in the framework log by the message
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from analyzer.events import EventKind
 from analyzer.result import Finding, Severity
@@ -53,17 +54,28 @@ def _status(text: str) -> str:
     return str(value)
 
 
-def _events(ctx: RuleContext, *kinds: EventKind) -> list:
-    return [ctx.events[int(i)] for i in ctx.rows(*kinds).index]
+@lru_cache(maxsize=1)
+def _sites() -> dict[str, frozenset[str]]:
+    """Catalog ids of the messages this rule reads: failed callbacks, leak reports, FxPoolDump's other lines."""
+    entries = load().entries
+    return {"callback": frozenset(e.id for e in entries if _CALLBACK.match(e.format)),
+            "leak": frozenset(e.id for e in entries if _LEAK.search(e.format)),
+            "pool": frozenset(e.id for e in entries if e.function == "FxPoolDump" and not _LEAK.search(e.format))}
+
+
+def _events(ctx: RuleContext, sites: str | None, *kinds: EventKind) -> list:
+    """This scope's events of ``kinds`` (whose message is one of ``_sites()[sites]``), in order."""
+    rows = ctx.rows(*kinds)
+    if sites is not None:
+        rows = rows[rows["catalog_id"].isin(_sites()[sites])]
+    return [ctx.events[int(i)] for i in rows.index]
 
 
 def _callback_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Finding]:
     findings = []
-    for e in _events(ctx, EventKind.FRAMEWORK_ERROR, EventKind.FRAMEWORK):
-        entry = catalog.by_id.get(e.catalog_id) if e.catalog_id else None
-        m = _CALLBACK.match(entry.format) if entry else None
-        if not m:
-            continue
+    for e in _events(ctx, "callback", EventKind.FRAMEWORK_ERROR, EventKind.FRAMEWORK):
+        entry = catalog.by_id[e.catalog_id]
+        m = _CALLBACK.match(entry.format)
         match = catalog.match_text(e.text)
         args = match[1] if match else ()
         callback = m.group(1) + (str(args[0]) if m.group(2) and args else "") + (m.group(2) or "")
@@ -81,14 +93,12 @@ def _callback_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Fin
     return findings
 
 
-def _leak_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Finding]:
-    framework = _events(ctx, EventKind.FRAMEWORK_ERROR, EventKind.FRAMEWORK)
-    leaks = [e for e in framework if e.catalog_id and _LEAK.search(catalog.by_id[e.catalog_id].format)]
+def _leak_findings(ctx: RuleContext, claimed: set[int]) -> list[Finding]:
+    kinds = (EventKind.FRAMEWORK_ERROR, EventKind.FRAMEWORK)
+    leaks = _events(ctx, "leak", *kinds)
     if not leaks:
         return []
-    leaked = {e.index for e in leaks}
-    summary = [e for e in framework if e.catalog_id and catalog.by_id[e.catalog_id].function == "FxPoolDump"
-               and e.index not in leaked]  # the pool totals FxPoolDump prints with the leaks
+    summary = _events(ctx, "pool", *kinds)  # the pool totals FxPoolDump prints with the leaks
     claimed.update(e.index for e in leaks + summary)
     return [Finding(
         rule=RULE_ID, title=TITLE, severity=Severity.ERROR, log=leaks[0].log, at_index=leaks[0].index,
@@ -122,7 +132,7 @@ def _verifier_break(ctx: RuleContext) -> list[Finding]:
 
 def _error_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Finding]:
     groups: dict[str, list] = {}
-    for e in _events(ctx, EventKind.FRAMEWORK_ERROR):
+    for e in _events(ctx, None, EventKind.FRAMEWORK_ERROR):
         if e.index not in claimed:
             groups.setdefault(e.catalog_id, []).append(e)
     findings = []
@@ -151,5 +161,5 @@ def _error_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Findin
 def check(ctx: RuleContext) -> list[Finding]:
     """Findings for failures the framework reports: callbacks, leaks, verifier breaks, other errors."""
     catalog, claimed = load(), set()
-    findings = _callback_findings(ctx, catalog, claimed) + _leak_findings(ctx, catalog, claimed)
+    findings = _callback_findings(ctx, catalog, claimed) + _leak_findings(ctx, claimed)
     return findings + _verifier_break(ctx) + _error_findings(ctx, catalog, claimed)
