@@ -1,14 +1,38 @@
-"""Decoding the two bugchecks WDF drivers cause most: 0x10D WDF_VIOLATION and 0x9F DRIVER_POWER_STATE_FAILURE.
+"""What a bugcheck says: its name, what each parameter means, and whether KMDF is shown to be involved.
 
-The parameter meanings are the documented ones (bug-check-0x10d---wdf-violation,
-bug-check-0x9f--driver-power-state-failure). :func:`decode` returns the dict the reports render:
-``{"code", "name", "subtype", "summary", "parameters": [{"name", "value", "meaning"}], "advice"}``.
+Names of every code come from Microsoft's bug check code reference (parsers/wdfdata/bugcheck-names.tsv);
+parameter meanings from the paste's own ``Arg`` lines when it printed them, else from the decode tables of
+0x10D WDF_VIOLATION and 0x9F DRIVER_POWER_STATE_FAILURE below (bug-check-0x10d---wdf-violation,
+bug-check-0x9f--driver-power-state-failure), else from the reference pages (parsers/wdfdata/
+bugcheck-parameters.tsv, tools/bugcheck_parameters.py). A parameter the evidence does not hold is None and
+shown as "not in the evidence". :func:`decode` returns the dict the reports render:
+``{"code", "name", "subtype", "summary", "parameters": [{"name", "value", "shown", "meaning"}], "advice",
+"details", "frames": [{"frame", "role"}], "kmdf_evidence"}``.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
+from parsers.analyze_text import bugcheck_names, reference_table
 from parsers.records import BugCheck
 
-NAMES = {0x9F: "DRIVER_POWER_STATE_FAILURE", 0x10D: "WDF_VIOLATION"}
+NOT_IN_EVIDENCE = "not in the evidence"
+FRAMEWORK_MODULES = {"wdf01000", "wdf", "wudfx02000", "wdfldr", "wudfhost", "wudfplatform"}
+OS_MODULES = {"nt", "hal", "ntkrnlmp", "ntoskrnl", "ntkrpamp", "ntkrnlpa"}
+_DETAILS = ("MODULE_NAME", "IMAGE_NAME", "SYMBOL_NAME", "FAILURE_BUCKET_ID", "PROCESS_NAME")
+
+
+names = bugcheck_names
+
+
+@lru_cache(maxsize=1)
+def documented_meanings() -> dict[int, tuple[str, str, str, str]]:
+    """Bugcheck code -> meanings of its four parameters, for the codes whose reference page has one table."""
+    found: dict[int, list[str]] = {}
+    for code, number, meaning in reference_table("bugcheck-parameters.tsv"):
+        found.setdefault(int(code, 16), ["", "", "", ""])[int(number) - 1] = meaning
+    return {code: tuple(m) for code, m in found.items()}
+
 
 # P1 -> (WDF_BUGCHECK_CODES name, P2 meaning, P3 meaning, summary)
 _WDF_VIOLATION = {
@@ -77,37 +101,80 @@ _KMDF_9F_ADVICE = ("Run !wdfkd.wdflogdump <driver> to see whether KMDF is waitin
                    "pending requests, and !wdfkd.wdfdevicequeues <WDFDEVICE> to see outstanding requests.")
 
 
-def _param(name: str, value: int, meaning: str) -> dict:
-    return {"name": name, "value": value, "meaning": meaning}
+def shown(value: int | None) -> str:
+    """A parameter as the reports print it."""
+    return NOT_IN_EVIDENCE if value is None else f"0x{value:x}"
+
+
+def frame_role(frame: str) -> str:
+    """'framework' (Wdf01000, WUDFx02000...), 'os' (nt, hal) or 'driver' for a ``module!symbol+off`` frame."""
+    module = frame.split("!", 1)[0].split("+", 1)[0].lower().removesuffix(".sys").removesuffix(".dll")
+    return "framework" if module in FRAMEWORK_MODULES else "os" if module in OS_MODULES else "driver"
+
+
+def kmdf_evidence(bugcheck: BugCheck) -> list[str]:
+    """What in the bugcheck itself shows the framework is involved (0x10D, framework frames, names)."""
+    found = []
+    if bugcheck.code == 0x10D:
+        found.append("bugcheck 0x10D WDF_VIOLATION is raised by the framework")
+    frames = [f for f in bugcheck.frames if frame_role(f) == "framework"]
+    if frames:
+        found.append(f"{len(frames)} framework stack frame(s), e.g. {frames[0]}")
+    for label, value in (("MODULE_NAME", bugcheck.module_name), ("IMAGE_NAME", bugcheck.image_name),
+                         ("SYMBOL_NAME", bugcheck.symbol_name), ("FAILURE_BUCKET_ID", bugcheck.failure_bucket)):
+        if value and any(m in value.lower() for m in ("wdf01000", "wudfx02000")):
+            found.append(f"{label} {value}")
+    return found
+
+
+def _param(index: int, value: int | None, meaning: str) -> dict:
+    return {"name": f"Arg{index + 1}", "value": value, "shown": shown(value), "meaning": meaning}
+
+
+def _decode_10d(p1, p2) -> tuple[str | None, tuple, str]:
+    if p1 is None:
+        return None, ("WDF_BUGCHECK_CODES subcode", "", "", "Reserved"), "WDF_VIOLATION; its subcode (Arg1) is not in the evidence."
+    subtype, m2, m3, summary = _WDF_VIOLATION.get(p1, (f"unknown WDF_VIOLATION subcode 0x{p1:x}", "", "", ""))
+    if p1 == 0x6 and p2 in _REQUEST_FATAL:
+        detail, m3, summary = _REQUEST_FATAL[p2]
+        subtype = f"{subtype}/{detail}"
+    return subtype, (subtype, m2, m3, "Reserved"), summary
+
+
+def _decode_9f(p1) -> tuple[str | None, tuple, str]:
+    if p1 is None:
+        return None, ("Subcode", "", "", ""), "DRIVER_POWER_STATE_FAILURE; its subcode (Arg1) is not in the evidence."
+    m2, m3, m4, summary = _POWER_FAILURE.get(p1, ("", "", "", f"unknown 0x9F subcode 0x{p1:x}"))
+    return f"0x{p1:x}", ("Subcode", m2, m3, m4), summary
 
 
 def decode(bugcheck: BugCheck) -> dict:
-    """Decode a bugcheck's parameters; unknown codes get their raw parameters only."""
-    code, (p1, p2, p3, p4) = bugcheck.code, bugcheck.parameters
-    name = NAMES.get(code) or bugcheck.name or f"BUGCHECK_{code:X}"
-    result = {"code": code, "name": name, "subtype": None, "summary": "", "advice": "", "parameters": []}
+    """Decode a bugcheck: name, subtype, what each parameter means, details and frames the evidence gave."""
+    code, params = bugcheck.code, bugcheck.parameters
+    name = names().get(code) or bugcheck.name or f"BUGCHECK_{code:X}"
+    subtype, summary, advice = None, "", ""
+    tables = documented_meanings().get(code, ("", "", "", ""))
     if code == 0x10D:
-        subtype, m2, m3, summary = _WDF_VIOLATION.get(p1, (f"unknown WDF_VIOLATION subcode 0x{p1:x}", "", "", ""))
-        if p1 == 0x6 and p2 in _REQUEST_FATAL:
-            detail, m3, summary = _REQUEST_FATAL[p2]
-            subtype = f"{subtype}/{detail}"
-        result.update(subtype=subtype, summary=summary,
-                      advice="Run !wdfkd.wdflogdump <driver>: the framework logs the violation's details just before the bugcheck.")
-        meanings = (subtype, m2, m3, "Reserved")
+        subtype, tables, summary = _decode_10d(params[0], params[1])
+        advice = "Run !wdfkd.wdflogdump <driver>: the framework logs the violation's details just before the bugcheck."
     elif code == 0x9F:
-        m2, m3, m4, summary = _POWER_FAILURE.get(p1, ("", "", "", f"unknown 0x9F subcode 0x{p1:x}"))
-        result.update(subtype=f"0x{p1:x}", summary=summary, advice=_KMDF_9F_ADVICE)
-        meanings = ("Subcode", m2, m3, m4)
-    else:
-        meanings = ("", "", "", "")
-    result["parameters"] = [_param(f"Arg{i + 1}", v, m) for i, (v, m) in enumerate(zip((p1, p2, p3, p4), meanings))]
-    return result
+        subtype, tables, summary = _decode_9f(params[0])
+        advice = _KMDF_9F_ADVICE
+    meanings = [pasted or table for pasted, table in zip(bugcheck.meanings, tables)]
+    details = {label: value for label, value in zip(_DETAILS, (bugcheck.module_name, bugcheck.image_name,
+               bugcheck.symbol_name, bugcheck.failure_bucket, bugcheck.process_name)) if value}
+    details.update(bugcheck.faulting_source)
+    return {"code": code, "name": name, "subtype": subtype, "summary": summary, "advice": advice,
+            "parameters": [_param(i, v, m) for i, (v, m) in enumerate(zip(params, meanings))],
+            "details": details, "frames": [{"frame": f, "role": frame_role(f)} for f in bugcheck.frames],
+            "kmdf_evidence": kmdf_evidence(bugcheck)}
 
 
 def parse_cli(text: str) -> BugCheck:
-    """Parse ``--bugcheck CODE,P1,P2,P3,P4`` (hex, with or without 0x; missing parameters are 0)."""
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    if not 1 <= len(parts) <= 5:
+    """Parse ``--bugcheck CODE[,P1[,P2[,P3[,P4]]]]`` (hex, with or without 0x); parameters not given are
+    unknown (None), never 0."""
+    parts = [p.strip() for p in text.split(",")]
+    if not 1 <= len(parts) <= 5 or not parts[0]:
         raise ValueError("expected CODE,P1,P2,P3,P4")
-    values = [int(p.replace("`", ""), 16) for p in parts] + [0] * (5 - len(parts))
-    return BugCheck(code=values[0], parameters=tuple(values[1:5]), name=NAMES.get(values[0]), source="--bugcheck")
+    values = [int(p.replace("`", ""), 16) if p else None for p in parts] + [None] * (5 - len(parts))
+    return BugCheck(code=values[0], parameters=tuple(values[1:5]), name=names().get(values[0]), source="--bugcheck")

@@ -20,6 +20,7 @@ from analyzer.result import Severity
 from analyzer.triage import triage as run_triage
 from reports import FORMATS as REPORT_FORMATS
 from parsers.errors import EvidenceError
+from parsers.records import DEBUGGER
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 TIMELINE_KINDS = ("requests", "queues", "states")
@@ -72,8 +73,9 @@ def _combine_option(f):
 
 
 def _bugcheck_option(f):
-    return click.option("--bugcheck", "bugcheck", default=None, metavar="CODE,P1,P2,P3,P4",
-                        help="Bugcheck code and parameters (hex) when the evidence does not carry them.")(f)
+    return click.option("--bugcheck", "bugcheck", default=None, metavar="CODE[,P1,P2,P3,P4]",
+                        help="Bugcheck code and parameters (hex) when the evidence does not carry them; "
+                             "parameters not given are unknown, never 0.")(f)
 
 
 def _parse_bugcheck(text: str | None):
@@ -167,7 +169,12 @@ def logdump(input_path, options, as_json, timestamps, driver):
     """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
     from reports.logdump import render_logdump, render_logdump_json
 
-    logset = _only_driver(load(input_path, options).logset, driver)
+    logset = load(input_path, options).logset
+    if not any(m.level != DEBUGGER for m in logset.messages):
+        held = "; it holds a bugcheck (use `wdftriage triage`)" if logset.bugcheck else ""
+        raise EvidenceError(input_path, "no framework log in this file (looked for !wdflogdump/!wdfcrashdump/"
+                                        f"!rcdrlogdump/tracefmt records, an IFR log, a crash dump holding one){held}")
+    logset = _only_driver(logset, driver)
     for warning in logset.warnings:
         click.echo(f"wdftriage: warning: {warning}", err=True)
     if as_json:

@@ -1,62 +1,260 @@
-"""The bugcheck in a pasted ``!analyze -v``: name and code, Arg1..Arg4, FAILURE_BUCKET_ID, IMAGE_NAME, MODULE_NAME.
+"""The bugcheck in pasted ``!analyze`` / kd text, in every form a bug report carries it.
 
-Accepted forms: the banner line ``DRIVER_POWER_STATE_FAILURE (9f)`` with ``Arg1: ...`` lines, the
-``BugCheck 9F, {3, ffff..., ...}`` line of a dump's opening, and ``BUGCHECK_CODE:``/``BUGCHECK_P1:`` keys.
+Code and parameters come from (first found wins, per parameter): ``Arg1: value, meaning`` lines (the
+meaning and its continuation lines are kept), ``BugCheck D1, {p1, p2, p3, p4}``, the live kd banner
+``*** Fatal System Error: 0x000000d1 (p1,p2,p3,p4)``, ``.bugcheck``'s ``Bugcheck code``/``Arguments``,
+``BUGCHECK_CODE:``/``BUGCHECK_P1:`` keys, the x64 ``nt!KeBugCheckEx`` stack frame (code, P1-P3), and
+Markdown bullets, tables or one-line summaries (``**Stop code**: 0x9F``, ``bug check 0x10D (WDF_VIOLATION)``),
+the blue screen's ``Stop code: NAME`` (code from the reference names) and ``What failed: X.sys`` (the image).
+The name is the paste's own (``WDF_VIOLATION (10d)`` banner, ``Stop code: NAME (0x..)``, ``CODE (NAME)``).
+Also kept: MODULE_NAME, IMAGE_NAME, SYMBOL_NAME, FAILURE_BUCKET_ID, PROCESS_NAME, FAULTING_SOURCE_* and the
+stack frames. A parameter the text does not give stays None. ``Unknown bugcheck code (0)`` (a debug
+break shown by ``!analyze``) is not a bugcheck. Lines are fed one at a time, so a paste of any size is
+read as a stream.
 """
 from __future__ import annotations
 
 import re
+from functools import lru_cache
+from importlib import resources
 
 from parsers.records import BugCheck
 
-_BANNER = re.compile(r"^\s*(?:Stop code:\s*)?([A-Z][A-Z0-9_]+) \((?:0x)?([0-9a-fA-F]+)\)\s*$", re.MULTILINE)
-_STACK = re.compile(r": ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) : nt!KeBugCheckEx\b")
-_ARG = re.compile(r"^\s*Arg([1-4]):\s*([0-9a-fA-F`]+)", re.MULTILINE)
+_HEXV = r"(?:0x)?[0-9a-fA-F`]+"
+_MARKDOWN = re.compile(r"\*\*|__|(?<![0-9a-fA-F])`|`(?![0-9a-fA-F])|^\s*(?:[-*+>|]\s+)+")
+_NAME = r"(?-i:[A-Z][A-Z0-9_]{3,})"
+_BANNER = re.compile(r"^\s*(?:Stop code:\s*|Bug ?check(?: code)?:\s*)?(" + _NAME + r") \((?:0x)?([0-9a-fA-F]+)\)\s*$",
+                     re.IGNORECASE)
+_CODE_NAME = re.compile(r"^\s*(?:BUGCHECK_CODE|Bug ?check(?: code)?|Stop code)\s*:?\s*(0x[0-9a-fA-F]+|[0-9a-fA-F]*\d[0-9a-fA-F]*)"
+                        r"(?:\s*\((" + _NAME + r")\))?\s*(?:$|,)", re.IGNORECASE)
+_SUMMARY = re.compile(r"\b(?:bug ?check|stop code|stop error)(?: code)?\s*:?\s*(0x[0-9a-fA-F]+)\b(?:\s*\((" + _NAME + r")\))?",
+                      re.IGNORECASE)
+_STOP_NAME = re.compile(r"^\s*(?:Stop code|Bug ?check(?: name)?)\s*:?\s*(" + _NAME + r")\s*$", re.IGNORECASE)
+_WHAT_FAILED = re.compile(r"^\s*What failed\s*:\s*(\S+)\s*$", re.IGNORECASE)  # the blue screen's faulting module
+_FATAL = re.compile(r"Fatal System Error: (0x[0-9a-fA-F]+)\s*(?:\(([^)]*)\))?")
+_FATAL_PARAMS = re.compile(r"^\s*\(([^)]*)\)\s*$")  # kd prints them on the line after the banner
 _BUGCHECK_LINE = re.compile(r"BugCheck ([0-9a-fA-F]+), \{([^}]*)\}")
-_KEYS = {key: re.compile(rf"^\s*{key}:\s*(\S+)", re.MULTILINE)
-         for key in ("FAILURE_BUCKET_ID", "Failure bucket", "IMAGE_NAME", "MODULE_NAME", "BUGCHECK_CODE", "BUGCHECK_P1",
-                     "BUGCHECK_P2", "BUGCHECK_P3", "BUGCHECK_P4")}
+_DOT_BUGCHECK = re.compile(r"^\s*Bugcheck code ([0-9a-fA-F]+)\s*$")
+_DOT_ARGUMENTS = re.compile(r"^\s*Arguments((?:\s+[0-9a-fA-F`]+){1,4})\s*$")
+_ARG = re.compile(r"^\s*Arg([1-4])\s*:\s*(" + _HEXV + r")\b\s*(,?)\s*(?:\((.*)\)|(.*))$")
+_PARAM_KEY = re.compile(r"^\s*BUGCHECK_P([1-4])\s*:\s*(" + _HEXV + r")\b\s*(?:\((.*)\))?")
+_KEBUGCHECKEX = re.compile(r": ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) : nt!KeBugCheckEx\b")
+_KEYS = ("FAILURE_BUCKET_ID", "IMAGE_NAME", "MODULE_NAME", "SYMBOL_NAME", "PROCESS_NAME", "FAULTING_SOURCE_FILE",
+         "FAULTING_SOURCE_LINE_NUMBER", "FAULTING_SOURCE_LINE")
+_KEY = re.compile(r"^\s*(" + "|".join(_KEYS) + r"|Failure bucket)\s*:\s*(\S.*?)\s*$")
+_FRAME = r"(?P<frame>[A-Za-z_][\w.-]*(?:![^\s\[]+|\+0x[0-9a-fA-F]+))"
+_ADDRESSED_FRAMES = (  # STACK_TEXT, k/kb (with frame numbers, arguments, inline frames), address + frame
+    re.compile(r"^\s*(?:[0-9a-fA-F]{2}\s+)?[0-9a-fA-F`]{8,17}(?:\s+[0-9a-fA-F`]{8,17}){0,4}\s+"
+               r"(?::(?:\s+[0-9a-fA-F`]+)+\s+:\s+)?" + _FRAME),
+    re.compile(r"^\s*(?:[0-9a-fA-F]{2}\s+)?\(Inline(?: Function)?\)\s+[-`]+\s+" + _FRAME),
+)
+_BARE_FRAME = re.compile(r"^\s*" + _FRAME + r"\s*(?:\[.*)?$")
+_STACK_HEADER = re.compile(r"STACK_TEXT|Call Site|Child-SP|ChildEBP|Stack trace|Call Stack|^\s*kd>\s*k", re.IGNORECASE)
+_MAX_FRAMES = 64
+# any line a branch of AnalyzeReader.feed reads holds one of these (most log lines hold none)
+_KEYWORDS = ("arg", "bug", "stop ", "what failed", "fatal system error", "arguments", "_name", "bucket", "faulting_source",
+             "stack", "call", "child", "inline", "+0x")
+
+
+def _interesting(line: str) -> bool:
+    """Cheap test (plain substring searches) that a line may hold something the reader takes."""
+    if line.rstrip().endswith(")"):
+        return True
+    low = line.lower()
+    if any(k in low for k in _KEYWORDS):
+        return True
+    i = line.find("!")
+    while i > 0:  # module!symbol
+        before, after = line[i - 1], line[i + 1:i + 2]
+        if (before.isalnum() or before in "._") and (after.isalnum() or after in ("_", "?")):
+            return True
+        i = line.find("!", i + 1)
+    return False
+
+
+_CONTINUATION = re.compile(r"^(?:\t|    )\s*(\S.*)$")
+
+
+def reference_table(name: str) -> list[list[str]]:
+    """The rows of a reference table in parsers/wdfdata (a comment line and a header line first)."""
+    text = resources.files("parsers").joinpath("wdfdata", name).read_text(encoding="utf-8")
+    return [line.split("\t") for line in text.splitlines()[2:] if line.strip() and not line.startswith("#")]
+
+
+@lru_cache(maxsize=1)
+def bugcheck_names() -> dict[int, str]:
+    """Bugcheck code -> name, for every code in Microsoft's bug check code reference."""
+    return {int(code, 16): name for code, name in reference_table("bugcheck-names.tsv")}
+
+
+@lru_cache(maxsize=1)
+def _codes_by_name() -> dict[str, int]:
+    return {name: code for code, name in bugcheck_names().items()}
 
 
 def _hex(text: str) -> int:
-    return int(text.replace("`", "").removeprefix("0x"), 16)
+    return int(text.replace("`", "").lower().removeprefix("0x"), 16)
+
+
+def _complete(raw: str) -> bool:
+    """A printed parameter is whole when it has a 0x prefix or the pointer width the debugger pads to."""
+    return raw.lower().startswith("0x") or len(raw.replace("`", "")) in (8, 16)
+
+
+class AnalyzeReader:
+    """Reads ``!analyze``/kd text line by line; :meth:`result` is the bugcheck described (None if none)."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.code: int | None = None
+        self.name: str | None = None
+        self.params: list[int | None] = [None] * 4
+        self.meanings: list[str | None] = [None] * 4
+        self.keys: dict[str, str] = {}
+        self.frames: list[str] = []
+        self.break_only = False
+        self._arg: int | None = None  # Arg line whose meaning may continue on the next lines
+        self._tentative: list[tuple[int, int]] = []  # short values on the latest line: the paste may be cut there
+        self._dot_bugcheck = False
+        self._fatal = False  # a Fatal System Error banner whose parameters may follow on the next line
+        self._in_stack = False
+
+    def _set_code(self, code: int, name: str | None = None) -> None:
+        if self.code is None:
+            self.code = code
+        if name and self.name is None and code == self.code:
+            self.name = name.upper()
+
+    def _set_params(self, values, start: int = 0) -> None:
+        for i, value in enumerate(values, start):
+            if i < 4 and self.params[i] is None and value is not None:
+                self.params[i] = value
+
+    def feed(self, line: str) -> None:
+        """Read one line."""
+        if self._arg is not None:
+            more = _CONTINUATION.match(line)
+            if more and not _ARG.match(line):
+                self.meanings[self._arg] = f"{self.meanings[self._arg]} {more.group(1).strip()}".strip()
+                return
+            self._arg = None
+        if not line.strip():
+            return
+        if not _interesting(line):
+            self._in_stack = False
+            self._commit()
+            return
+        if "Unknown bugcheck code (0)" in line:
+            self.break_only = True
+        text = line
+        if text.lstrip().startswith("|"):  # a Markdown table row: | Arg1 | 0x3 | meaning |
+            cells = [c.strip() for c in text.strip().strip("|").split("|")]
+            text = f"{cells[0]}: {cells[1]}" + (f" ({cells[2]})" if len(cells) > 2 and cells[2] else "") \
+                if len(cells) > 1 else cells[0]
+        text = _MARKDOWN.sub("", text)
+        self._commit()
+        self._codes(text)
+        m = _ARG.match(text) or _PARAM_KEY.match(text)
+        if m:
+            index, raw = int(m.group(1)) - 1, m.group(2)
+            meaning = next((g.strip() for g in m.groups()[2:] if g and g.strip() not in ("", ",")), None)
+            if _complete(raw) or meaning or (m.re is _ARG and m.group(3)):
+                self._set_params([_hex(raw)], index)
+            else:
+                self._tentative.append((index, _hex(raw)))
+            if self.meanings[index] is None and meaning:
+                self.meanings[index] = meaning
+                self._arg = index if m.re is _ARG else None
+            return
+        m = _KEY.match(text)
+        if m:
+            key = "FAILURE_BUCKET_ID" if m.group(1) == "Failure bucket" else m.group(1)
+            self.keys.setdefault(key, m.group(2))
+            return
+        m = _KEBUGCHECKEX.search(text)
+        if m:
+            self._set_code(_hex(m.group(1)))
+            if self.code == _hex(m.group(1)):
+                self._set_params([_hex(v) for v in m.groups()[1:]])
+        self._frame(text)
+
+    def _commit(self) -> None:
+        for index, value in self._tentative:  # a later line: the short value was not cut by the paste's end
+            self._set_params([value], index)
+        self._tentative = []
+
+    def _listed(self, values: str) -> None:
+        items = [v.strip() for v in values.split(",")[:4]]
+        self._set_params([_hex(v) if re.fullmatch(_HEXV, v) else None for v in items])
+
+    def _codes(self, text: str) -> None:
+        fatal, self._fatal = self._fatal, False
+        m = _FATAL_PARAMS.match(text)
+        if fatal and m:
+            self._listed(m.group(1))
+            return
+        for rx in (_FATAL, _BUGCHECK_LINE):
+            m = rx.search(text)
+            if m:
+                self._set_code(_hex(m.group(1)))
+                if self.code == _hex(m.group(1)):
+                    if m.group(2) is not None:
+                        self._listed(m.group(2))
+                    else:
+                        self._fatal = True
+        m = _DOT_BUGCHECK.match(text)
+        if m:
+            self._set_code(_hex(m.group(1)))
+            self._dot_bugcheck = self.code == _hex(m.group(1))
+            return
+        m = _DOT_ARGUMENTS.match(text)
+        if m and self._dot_bugcheck:
+            self._set_params([_hex(v) for v in m.group(1).split()])
+            return
+        m = _BANNER.match(text)
+        if m:
+            self._set_code(_hex(m.group(2)), m.group(1))
+            return
+        m = _CODE_NAME.match(text) or _SUMMARY.search(text)
+        if m:
+            self._set_code(_hex(m.group(1)), m.group(2))
+            return
+        m = _STOP_NAME.match(text)  # the blue screen's "Stop code: DRIVER_POWER_STATE_FAILURE": a name only
+        if m and m.group(1).upper() in _codes_by_name():
+            self._set_code(_codes_by_name()[m.group(1).upper()], m.group(1))
+        m = _WHAT_FAILED.match(text)
+        if m:
+            self.keys.setdefault("IMAGE_NAME", m.group(1))
+
+    def _frame(self, text: str) -> None:
+        m = next((m for rx in _ADDRESSED_FRAMES if (m := rx.match(text))), None)
+        if m is None and self._in_stack:
+            m = _BARE_FRAME.match(text)
+        self._in_stack = m is not None or bool(_STACK_HEADER.search(text))
+        if m and len(self.frames) < _MAX_FRAMES:
+            self.frames.append(m.group("frame"))
+
+    def result(self) -> BugCheck | None:
+        """The bugcheck the text describes; None when it describes none (or only a debug break)."""
+        if self.code is None or (self.code == 0 and self.break_only):
+            return None
+        k = self.keys
+        return BugCheck(code=self.code, parameters=tuple(self.params), name=self.name,
+                        failure_bucket=k.get("FAILURE_BUCKET_ID"), image_name=k.get("IMAGE_NAME"),
+                        module_name=k.get("MODULE_NAME"), symbol_name=k.get("SYMBOL_NAME"),
+                        process_name=k.get("PROCESS_NAME"),
+                        faulting_source={key: v for key, v in k.items() if key.startswith("FAULTING_SOURCE")},
+                        meanings=tuple(self.meanings), frames=tuple(self.frames), source=self.source)
+
+
+def read_analyze_text(text: str, source: str) -> BugCheck | None:
+    """The first bugcheck described in the text, None when there is none."""
+    reader = AnalyzeReader(source)
+    for line in text.splitlines():
+        reader.feed(line)
+    return reader.result()
 
 
 def looks_like_analyze(text: str) -> bool:
     """True when the text holds !analyze output or a BugCheck line."""
     return read_analyze_text(text, "") is not None
-
-
-def read_analyze_text(text: str, source: str) -> BugCheck | None:
-    """The first bugcheck described in the text, None when there is none."""
-    keys = {k: (m.group(1) if (m := rx.search(text)) else None) for k, rx in _KEYS.items()}
-    name, code, params = None, None, [None] * 4
-    banner = _BANNER.search(text)
-    if banner:
-        name, code = banner.group(1), _hex(banner.group(2))
-    for m in _ARG.finditer(text, banner.end() if banner else 0):
-        index = int(m.group(1)) - 1
-        if params[index] is None:
-            params[index] = _hex(m.group(2))
-    line = _BUGCHECK_LINE.search(text)
-    if line:
-        code = code if code is not None else _hex(line.group(1))
-        for i, value in enumerate(v.strip() for v in line.group(2).split(",")[:4]):
-            if params[i] is None and value:
-                params[i] = _hex(value)
-    if code is None and keys["BUGCHECK_CODE"]:
-        code = _hex(keys["BUGCHECK_CODE"])
-    stack = _STACK.search(text)
-    if stack:  # x64 nt!KeBugCheckEx frame: code, P1, P2, P3 as its first four arguments
-        code = code if code is not None else _hex(stack.group(1))
-        for i, value in enumerate(stack.groups()[1:]):
-            params[i] = params[i] if params[i] is not None else _hex(value)
-    for i in range(4):
-        raw = keys[f"BUGCHECK_P{i + 1}"]
-        if params[i] is None and raw:
-            params[i] = _hex(raw)
-    if code is None:
-        return None
-    return BugCheck(code=code, parameters=tuple(p or 0 for p in params), name=name,
-                    failure_bucket=keys["FAILURE_BUCKET_ID"] or keys["Failure bucket"], image_name=keys["IMAGE_NAME"],
-                    module_name=keys["MODULE_NAME"], source=source)

@@ -7,8 +7,10 @@ microsoft/Windows-Driver-Frameworks (MIT): source file:line, level, flag and the
 the pasted line names it.
 A message is recognised by its exact format: either its TMF/PDB format string has the same literal
 skeleton as a catalog entry (:meth:`Catalog.match_format`), or its rendered text is a full match of
-the regular expression compiled from the entry (:meth:`Catalog.match_text`). Argument values come
-back typed: ints for pointers, numbers and NTSTATUS, member names for enums, str for strings.
+the regular expression compiled from the entry (:meth:`Catalog.match_text`), or ends a line after any
+prefix (:meth:`Catalog.locate`: found through an index of formats by first word and the catalog's function
+names). Argument values come back typed: ints for pointers, numbers and NTSTATUS, member names for enums,
+str for strings.
 """
 from __future__ import annotations
 
@@ -26,7 +28,8 @@ _TMF_SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%(%)|%0")
 
 _HEX = r"((?:0x)?[0-9A-Fa-f]+)"
 _ENUM = r"(0x[0-9A-Fa-f]+\(\w+\)|!?\w+!?|-?\d+)"
-_STATUS = r"(0x[0-9A-Fa-f]+\(\w+\)|\w+|NTSTATUS=\s*[0-9A-Fa-f]+|-?\d+)"
+# a status printed with its name; the name may be cut off by the end of a pasted excerpt (the value is whole)
+_STATUS = r"(0x[0-9A-Fa-f]+\(\w+\)|0x[0-9A-Fa-f]+\(\w*$|\w+|NTSTATUS=\s*[0-9A-Fa-f]+|-?\d+)"
 _HOLE_REGEX = {
     "p": r"((?:0x)?[0-9A-Fa-f`]{1,17}|NULL)",
     "d": r"(-?\d+)",
@@ -41,6 +44,15 @@ _HOLE_REGEX = {
     "Z": r"(.*?)",
 }
 _STATUS_TYPES = {"STATUS", "status", "NTSTATUS"}
+_ENUM_PRINTED = re.compile(r"0x[0-9A-Fa-f]+\((\w+)\)")
+_DECIMAL = re.compile(r"-?\d+")
+# where a message may start in a line: after a separator, at a word (see Catalog.locate)
+_WORD_START = re.compile(r"(?<![^\s:\]\)>\-])(?=(\S+))")
+_FUNCTION_TOKEN = re.compile(r"[A-Za-z_~][\w~<>$]*(?:::[A-Za-z_~][\w~<>$]*)*")
+_TAIL = 2048  # a framework message with its prefix is shorter than this: longer lines are searched at their end
+_ATTEMPTS = 32  # places in one line where a message is tried
+_LITERAL_SPLIT = re.compile(r"\0|%!FUNC!")
+_AFTER_FUNCTION = re.compile(r"\s*(?:-\s+|:\s*)?")
 _HRESULT_TYPES = {"hresult", "HRESULT"}
 
 
@@ -121,28 +133,56 @@ def _hole_pattern(hole: str) -> str:
 
 def convert(hole: str, text: str):
     """Turn the printed form of one argument back into a value (int, or str for names and strings)."""
-    text = text.strip()
-    if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
-        return ntstatus.parse(text)
-    conv = hole[-1]
-    is_custom = len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I")
-    if is_custom:
-        m = re.fullmatch(r"0x([0-9A-Fa-f]+)\((\w+)\)", text)
-        if m:
-            return m.group(2)
-        if re.fullmatch(r"-?\d+", text):
-            return enums.name_of(hole, int(text)) or text
+    return converter(hole)(text)
+
+
+def _enum_value(hole: str, text: str):
+    if text[:1].isalpha() or text[:1] == "!":  # printed as its name
         return text.strip("!")
+    m = _ENUM_PRINTED.fullmatch(text)
+    if m:
+        return m.group(1)
+    if _DECIMAL.fullmatch(text):
+        return enums.name_of(hole, int(text)) or text
+    return text.strip("!")
+
+
+def _pointer(text: str):
     try:
-        if conv in "pxX":
-            return 0 if text == "NULL" else int(text.replace("`", ""), 16)
-        if conv in "diu":
-            return int(text)
-        if conv == "o":
-            return int(text, 8)
+        return int(text, 16)
+    except ValueError:
+        if text == "NULL":
+            return 0
+        try:
+            return int(text.replace("`", ""), 16)
+        except ValueError:
+            return text
+
+
+def _decimal(text: str):
+    try:
+        return int(text)
     except ValueError:
         return text
-    return text
+
+
+def _octal(text: str):
+    try:
+        return int(text, 8)
+    except ValueError:
+        return text
+
+
+@lru_cache(maxsize=None)
+def converter(hole: str):
+    """The function turning the printed form of a ``hole`` argument back into its value."""
+    if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
+        return lambda text: ntstatus.parse(text.strip() if ")" in text or "(" not in text else text.split("(")[0])
+    conv = hole[-1]
+    if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
+        return lambda text: _enum_value(hole, text.strip())
+    return {"p": _pointer, "x": _pointer, "X": _pointer, "d": _decimal, "i": _decimal, "u": _decimal,
+            "o": _octal}.get(conv, str.strip)
 
 
 class Catalog:
@@ -158,11 +198,20 @@ class Catalog:
         self._hole_first: list[CatalogEntry] = []
         for e in sorted(entries, key=lambda e: -e.literal_size):
             first = e.skeleton.split(" ", 1)[0]
+            if not e.skeleton.strip():
+                continue  # an empty format: nothing in a line tells it
             if "\0" in first or not first:
                 self._hole_first.append(e)
             else:
                 self._by_first_word.setdefault(first, []).append(e)
         self._regex: dict[str, re.Pattern] = {}
+        self._converters: dict[str, tuple] = {}
+        literal = {e.id: _LITERAL_SPLIT.split(e.skeleton) for e in entries}  # the text between arguments
+        self._lead = {key: pieces[0].rstrip() for key, pieces in literal.items()}
+        self._pieces = {key: tuple(p.strip() for p in pieces[1:] if p.strip()) for key, pieces in literal.items()}
+        self._hole_leads = tuple({self._lead[e.id] for e in self._hole_first if self._lead[e.id]})
+        self.functions = frozenset(e.function for e in entries if e.function)
+        self.multi_site = frozenset(skeleton for skeleton, sites in self._by_skeleton.items() if len(sites) > 1)
 
     def sites_in_file(self, source_file: str) -> list[CatalogEntry]:
         """The trace call sites of one framework source file, in line order (the order tracewpp numbers them)."""
@@ -206,30 +255,90 @@ class Catalog:
         several log it), with the parsed argument values."""
         text = _normalise(text)
         first = text.split(" ", 1)[0]
-        for entry in self._by_first_word.get(first, []) + self._hole_first:
-            if not entry.skeleton.split("\0", 1)[0].strip() or text.startswith(entry.skeleton.split("\0", 1)[0].rstrip()):
-                m = self.pattern(entry).fullmatch(text)
-                if m:
-                    return self.site(entry, function), tuple(convert(h, v) for h, v in zip(entry.holes, m.groups()))
+        for entry in self._by_first_word.get(first, ()):
+            found = self._fullmatch(entry, text, function)
+            if found:
+                return found
+        for entry in self._hole_first:
+            if text.startswith(self._lead[entry.id]):
+                found = self._fullmatch(entry, text, function)
+                if found:
+                    return found
+        return None
+
+    def _fullmatch(self, entry: CatalogEntry, text: str, function: str | None, pos: int = 0):
+        """``entry`` and its argument values when ``text[pos:]`` (normalised) is exactly its message."""
+        if not text.startswith(self._lead[entry.id], pos) or not all(p in text for p in self._pieces[entry.id]):
+            return None
+        m = self.pattern(entry).fullmatch(text, pos)
+        return (self.site(entry, function), self.values(entry, m.groups())) if m else None
+
+    def values(self, entry: CatalogEntry, printed) -> tuple:
+        """The argument values of ``entry`` from their printed forms (regex groups in format order)."""
+        converters = self._converters.get(entry.id)
+        if converters is None:
+            converters = self._converters[entry.id] = tuple(converter(h) for h in entry.holes)
+        return tuple([convert(v) for convert, v in zip(converters, printed)])
+
+    def locate(self, text: str) -> tuple[int, CatalogEntry, tuple] | None:
+        """The framework message in a line, whatever prefix precedes it: where it starts in the line with
+        whitespace runs collapsed (``" ".join(text.split())``), its entry and argument values. Tried right
+        after a catalog function name (the ``%!FUNC!`` of a prefix) first, then at every word start that
+        is the first word of some format (the formats are indexed by first word; a format is tried only
+        when all its literal pieces are in the line); the message must run to the end of the line, so only
+        the line's last ``_TAIL`` characters are searched, at ``_ATTEMPTS`` places at most."""
+        text = _normalise(text)
+        offset = max(0, len(text) - _TAIL)
+        tail = text[offset:]
+        present: dict[str, bool] = {}  # entry id -> all its literal pieces are in the line
+        attempts = 0
+        for m in _FUNCTION_TOKEN.finditer(tail):
+            if m.group() in self.functions and attempts < _ATTEMPTS:
+                attempts += 1
+                start = _AFTER_FUNCTION.match(tail, m.end()).end()
+                found = self.match_text(tail[start:], m.group())
+                if found:
+                    return (offset + start, *found)
+        for m in _WORD_START.finditer(tail):
+            word = m.group(1)
+            candidates = self._by_first_word.get(word, ())
+            if word.startswith(self._hole_leads):
+                candidates = (*candidates, *self._hole_first)
+            if not candidates:
+                continue
+            attempts += 1
+            if attempts > _ATTEMPTS:
+                return None
+            for entry in candidates:
+                if present.setdefault(entry.id, all(p in tail for p in self._pieces[entry.id])):
+                    found = self._fullmatch(entry, tail, None, m.start())
+                    if found:
+                        return (offset + m.start(), *found)
         return None
 
     def pattern(self, entry: CatalogEntry) -> re.Pattern:
         """The full-match regular expression of an entry's format (compiled once)."""
         rx = self._regex.get(entry.id)
         if rx is None:
-            pieces = entry.skeleton.split("\0")
-            out = [_literal(pieces[0])]
-            for hole, piece in zip(entry.holes, pieces[1:]):
-                out.append(_hole_pattern(hole))
-                out.append(_literal(piece))
-            rx = self._regex[entry.id] = re.compile("".join(out), re.DOTALL)
+            rx = self._regex[entry.id] = re.compile(self.pattern_source(entry), re.DOTALL)
         return rx
 
+    @staticmethod
+    def pattern_source(entry: CatalogEntry, space: str = r"\s+") -> str:
+        """The regular expression (source) of an entry's format; ``space`` is what a space in it matches
+        (``" +"``, spaces as a line prints them, makes a faster expression than any whitespace)."""
+        pieces = entry.skeleton.split("\0")
+        out = [_literal(pieces[0], space)]
+        for hole, piece in zip(entry.holes, pieces[1:]):
+            out.append(_hole_pattern(hole))
+            out.append(_literal(piece, space))
+        return "".join(out)
 
-def _literal(text: str) -> str:
+
+def _literal(text: str, space: str = r"\s+") -> str:
     if not text:
         return ""
-    escaped = r"\s+".join(re.escape(word) for word in text.split(" "))
+    escaped = space.join(re.escape(word) for word in text.split(" "))
     return escaped.replace(re.escape("%!FUNC!"), r"[\w:~<>]+")
 
 

@@ -8,6 +8,7 @@ dump with ``PAGEDU64``/``PAGEDUMP`` (bugcheck from its header, IFR logs found in
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from parsers.decode import DecodeOptions, decode_ifr
 from parsers.records import LogSet
 from parsers.snapshot import is_snapshot, read_snapshot, snapshot_logset
 
-MAX_INPUT_BYTES = 512 * 1024 * 1024  # a pasted log or IFR blob larger than this is not evidence we read whole
+MAX_INPUT_BYTES = 512 * 1024 * 1024  # an IFR blob larger than this is not evidence we read whole (text is streamed)
 _DUMP_SIGNATURES = (b"PAGEDU64", b"PAGEDUMP")
 _IFR_SIGNATURE = ifr.WDF_TRACE_GUID.bytes_le
 
@@ -63,11 +64,23 @@ def kind_of(data: bytes) -> str:
     return "binary"
 
 
-def decode_text(data: bytes) -> str:
-    """Text of a pasted log: UTF-16 with BOM, else UTF-8 with undecodable bytes replaced."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    return data.decode("utf-8-sig", errors="replace")
+def text_lines(path: str, longest: int = 1 << 20):
+    """The lines of a text file read one at a time: UTF-16 with a BOM, else UTF-8 (undecodable bytes replaced);
+    of a line longer than ``longest`` characters only the first ``longest`` are kept (the reader cuts and warns)."""
+    try:
+        with open(path, "rb") as raw:
+            bom = raw.read(3)
+            encoding = "utf-16" if bom[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+            raw.seek(0)
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
+            cut = False
+            while piece := text.readline(longest):
+                ended = piece.endswith(("\n", "\r"))
+                if not cut:
+                    yield piece
+                cut = not ended
+    except OSError as exc:
+        raise EvidenceError(path, exc.strerror or str(exc)) from None
 
 
 def _head(path: str) -> bytes:
@@ -104,11 +117,12 @@ def load(path: str, options: DecodeOptions | None = None, full_hash: bool = Fals
     if kind == "snapshot":
         return Evidence(path=path, sha256=_sha256(path), size=Path(path).stat().st_size, kind=kind,
                         logset=snapshot_logset(read_snapshot(path), path, options))
+    if kind == "text":  # read as a stream of lines, never whole: no size limit
+        return Evidence(path=path, sha256=_sha256(path), size=Path(path).stat().st_size, kind=kind,
+                        logset=read_report_text(text_lines(path), path))
     data = read_bytes(path)
     if kind == "ifr":
         logset = _load_ifr(path, data, options)
-    elif kind == "text":
-        logset = read_report_text(decode_text(data), path)
     else:
         raise EvidenceError(path, "not a WDF IFR log, crash dump or log text: first bytes "
                                   f"{data[:8].hex(' ')} match no known format", offset=0)

@@ -69,15 +69,24 @@ class TraceMessage:
 
 @dataclass(slots=True)
 class BugCheck:
-    """A bugcheck code and its four parameters, from a dump header or a pasted ``!analyze -v``."""
+    """A bugcheck code and its four parameters, from a dump header, pasted ``!analyze``/kd text or
+    ``--bugcheck``. A parameter the evidence does not give is None, never 0. ``meanings`` are the
+    argument descriptions the paste itself printed (None where it printed none); ``frames`` the stack
+    frames it showed (``module!symbol+offset``, innermost first); ``faulting_source`` the
+    ``FAULTING_SOURCE_*`` keys."""
 
     code: int
-    parameters: tuple[int, int, int, int]
+    parameters: tuple[int | None, int | None, int | None, int | None]
     name: str | None = None
     failure_bucket: str | None = None
     image_name: str | None = None
     module_name: str | None = None
     source: str | None = None
+    symbol_name: str | None = None
+    process_name: str | None = None
+    faulting_source: dict = field(default_factory=dict)
+    meanings: tuple[str | None, ...] = (None, None, None, None)
+    frames: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

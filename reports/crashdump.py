@@ -2,7 +2,7 @@
 with their versions (``loader``), then each driver's log shaped like !wdflogdump."""
 from __future__ import annotations
 
-from analyzer.bugcheck import NAMES
+from analyzer.bugcheck import names, shown as parameter_text
 from parsers.dump import DumpEvidence
 from parsers.records import LogSet
 from reports.logdump import render_logdump
@@ -13,10 +13,10 @@ _RULE = "-" * 46
 def render_crashdump(dump: DumpEvidence, logset: LogSet, path: str, timestamps: bool = False) -> str:
     """Header (dump type, bugcheck, blamed driver), the driver list, then every log in ``logset``."""
     bug = dump.bugcheck
-    params = ", ".join(f"0x{p:x}" for p in bug.parameters)
+    params = ", ".join(parameter_text(p) for p in bug.parameters)
     how = "read through its page tables (kdmp-parser)" if dump.virtual_reads else "scanned as a flat file"
     out = [f"Crash dump {path}: {dump.dump_type} ({dump.arch}), {how}",
-           f"Bugcheck 0x{bug.code:X} {NAMES.get(bug.code, '')} ({params})".replace("  ", " ")]
+           f"Bugcheck 0x{bug.code:X} {names().get(bug.code, '')} ({params})".replace("  ", " ")]
     if bug.module_name:
         out.append(f"Blamed driver: {bug.module_name} ({dump.blamed_by})")
     out += ["", "KMDF drivers (WdfDumpGuid2 driver list):", _RULE, f"  {'ImageName':<15}{'Version':<15}FxGlobals", ""]

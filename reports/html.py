@@ -187,7 +187,7 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
     body = [f"<h1>WDF triage</h1><p>{_e(headline(result))}</p>"]
     if result.bugcheck_analysis:
         b = result.bugcheck_analysis
-        rows = "".join(f"<tr><td>{p['name']}</td><td class=mono>0x{p['value']:x}</td><td>{_e(p['meaning'])}</td></tr>"
+        rows = "".join(f"<tr><td>{p['name']}</td><td class=mono>{_e(p['shown'])}</td><td>{_e(p['meaning'])}</td></tr>"
                        for p in b["parameters"])
         body.append(f"<h2>Bugcheck {_e(b['name'])} (0x{b['code']:x})</h2><p>{_e(b['summary'])}</p><table>{rows}</table>")
     body.append("<h2>Timeline</h2>")

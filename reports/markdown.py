@@ -30,7 +30,10 @@ def render_markdown(result: TriageResult) -> str:
         b = result.bugcheck_analysis
         out += [f"**Bugcheck:** `{b['name']} (0x{b['code']:x})` — {_cell(b['summary'])}", "",
                 "| argument | value | meaning |", "|---|---|---|"]
-        out += [f"| {p['name']} | `0x{p['value']:x}` | {_cell(p['meaning'])} |" for p in b["parameters"]]
+        out += [f"| {p['name']} | `{p['shown']}` | {_cell(p['meaning'])} |" for p in b["parameters"]]
+        out += [""] + [f"- **{key}**: {_cell(value, 300)}" for key, value in b.get("details", {}).items()]
+        if b.get("frames"):
+            out += [""] + _fence([f"{clean(f['frame'], 200)}  [{f['role']}]" for f in b["frames"]])
         out.append("")
     if result.findings:
         out += ["| rule | severity | objects | summary |", "|---|---|---|---|"]

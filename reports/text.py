@@ -23,7 +23,11 @@ def render_text(result: TriageResult, color: bool = False) -> str:
         out.append(f"{b['name']} ({b['code']:x})")
         out.append(clean(b["summary"]))
         out.append("Arguments:")
-        out += [f"{p['name']}: {p['value']:016x}, {clean(p['meaning'])}" for p in b["parameters"]]
+        out += [f"{p['name']}: {p['shown']}, {clean(p['meaning'])}" for p in b["parameters"]]
+        out += [f"{key}: {clean(value, 300)}" for key, value in b.get("details", {}).items()]
+        if b.get("frames"):
+            out.append("STACK (frame role):")
+            out += [f"  {clean(f['frame'], 200)}  [{f['role']}]" for f in b["frames"]]
         out.append("")
     out.append(headline(result))
     out.append("")

@@ -14,6 +14,7 @@ from functools import lru_cache
 from parsers.catalog import CatalogEntry, load
 
 STATUS_SUCCESS, STATUS_CANCELLED, STATUS_INVALID_DEVICE_REQUEST = 0x0, 0xC0000120, 0xC0000010
+STATUS_DEVICE_NOT_CONNECTED = 0xC000009D
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
@@ -218,17 +219,33 @@ class Device:
         """Power reference dropped after the I/O: the idle timer restarts."""
         self.go("idle", "DecrementIo", "StartTimer", "TimerRunning")
 
-    def remove(self) -> None:
-        """Orderly removal: query remove, queues purged, device powered down and deleted."""
+    def remove(self, d0exit_status: int = STATUS_SUCCESS) -> None:
+        """Orderly removal: query remove, queues purged, device powered down and deleted; a failure status
+        returned by the driver's EvtDeviceD0Exit is logged by the framework, which goes on with the removal."""
         self.go("pnp", "QueryRemoveStaticCheck", "QueryRemoveAskDriver", "QueryRemovePending", "QueriedRemoving")
         self.go("pwrpol", "Stopping")
         self.go("power", "GotoStopped")
         self.stop_queues(purge=True)
+        if d0exit_status != STATUS_SUCCESS:
+            self.log.emit("EvtDeviceD0Exit WDFDEVICE 0x%p !devobj 0x%p, new state %!WDF_POWER_DEVICE_STATE! failed, "
+                          "%!STATUS!", self.handle, self.devobj, "WdfPowerDeviceD3Final", d0exit_status)
         self.go("power", "GotoD3Stopped", "Stopped")
         self.go("pwrpol", "StoppingSendStatus", "Stopped")
         self.go("pnp", "RemovingDisableInterfaces", "Removed")
         self.go("pwrpol", "StoppedRemoving", "Removed")
         self.go("pnp", "FdoRemoved", "Final")
+
+    def unload(self, leaked: list[tuple[int, int, int]] = ()) -> None:
+        """Driver unload with KMDF verifier on: FxPoolDump prints the pool totals and each allocation still
+        outstanding (FX_POOL, allocation, tracking block)."""
+        if not leaked:
+            return
+        size = 0x88 * len(leaked)
+        self.log.emit("FxPoolDump: NonPagedBytes %I64d, PagedBytes %I64d, NonPagedAllocations %d, PagedAllocations %d,"
+                      "PeakNonPagedBytes %I64d, PeakPagedBytes %I64d,FxPoolDump: PeakNonPagedAllocations %d, "
+                      "PeakPagedAllocations %d", size, 0, len(leaked), 0, 0x83D4, 0x188, 0x83, 0xA)
+        for pool, alloc, tracker in leaked:
+            self.log.emit("FX_POOL 0x%p leaked non-paged memory alloc 0x%p (tracking block %p)", pool, alloc, tracker)
 
     def surprise_remove(self) -> None:
         """Surprise removal, then the remove IRP: in-flight requests are purged."""

@@ -14,12 +14,18 @@ variant, and the findings triage must report for it.
 | state-machine-stuck | EvtDeviceSelfManagedIoInit never returns: power machine left in D0StartingStartSelfManagedIo | WDF004 device |
 | dropped-event | the power policy machine drops an event | WDF006 device |
 | wrapped-mid-scenario | a one-page ring wraps during heavy I/O, then the EvtIoStop hang; the start of the log is overwritten | as evtiostop-not-acked |
+| d0exit-failed | on removal the driver's EvtDeviceD0Exit fails with STATUS_DEVICE_NOT_CONNECTED | WDF008 device (with TMF) |
+| pool-leak-at-unload | removal, then at driver unload KMDF verifier dumps a leaked framework pool allocation | WDF008 (with TMF) |
+| verifier-forward-error | the driver forwards a request to another device's queue; the verifier refuses | WDF008 (with TMF) |
+
+"with TMF": the message is identified only by its format (its payload has the shape of many others), so
+without a TMF the finding is not expected (``needs_formats`` in the expectation).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from samples.kmdf_model import STATUS_INVALID_DEVICE_REQUEST, Device, Handles, Log, Request
+from samples.kmdf_model import STATUS_DEVICE_NOT_CONNECTED, STATUS_INVALID_DEVICE_REQUEST, Device, Handles, Log, Request
 
 
 @dataclass
@@ -211,6 +217,32 @@ def wrapped_mid_scenario() -> Scenario:
                     "EvtIoStop without acknowledgement, log wrapped", log, _hang_expectations(d, stuck), pages=1)
 
 
+def d0exit_failed() -> Scenario:
+    log, h, d = _started(3)
+    d.remove(d0exit_status=STATUS_DEVICE_NOT_CONNECTED)
+    return Scenario("d0exit-failed", "On removal the driver's EvtDeviceD0Exit returns STATUS_DEVICE_NOT_CONNECTED "
+                    "(the hardware is gone); the framework reports the failed callback.", "callback failed", log,
+                    [{"rule": "WDF008", "device": _hex(d.handle), "needs_formats": True}])
+
+
+def pool_leak_at_unload() -> Scenario:
+    log, h, d = _started(2)
+    d.remove()
+    d.unload(leaked=[(h.pointer(), h.pointer(), h.pointer())])
+    return Scenario("pool-leak-at-unload", "The driver never deletes a WDFMEMORY it created; at unload KMDF verifier "
+                    "dumps the framework pool and reports the leaked allocation.", "framework pool leaked", log,
+                    [{"rule": "WDF008", "needs_formats": True}])
+
+
+def verifier_forward_error() -> Scenario:
+    log, h, d = _started(2)
+    other = h.handle()
+    log.emit("Cannot forward a request to a different WDFDEVICE 0x%p", other)
+    _traffic(d, h, 1)
+    return Scenario("verifier-forward-error", "The driver forwards a request to a queue of another device; KMDF "
+                    "verifier refuses (WdfRequestForwardToIoQueue).", "verifier error", log, [{"rule": "WDF008", "needs_formats": True}])
+
+
 ALL = (healthy_start_stop, healthy_sx_cycle, healthy_idle_wake, healthy_surprise_removal, evtiostop_not_acked,
        request_leaked, power_ref_never_released, double_completion, state_machine_stuck, dropped_event,
-       wrapped_mid_scenario)
+       wrapped_mid_scenario, d0exit_failed, pool_leak_at_unload, verifier_forward_error)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.triage import analyze
+from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import DEBUGGER, read_log_text, read_report_text
 
@@ -28,16 +29,24 @@ def _cut_short(path: Path, line_no: int) -> bool:
 
 @pytest.mark.parametrize("path", LOGS + ANALYZE + MSDOCS, ids=lambda p: p.name)
 def test_every_real_paste_parses_and_keeps_every_line(path):
-    assert path.read_text(encoding="utf-8").startswith("# source:")
-    logset = _read(path)
-    assert len(logset.messages) == len(path.read_text(encoding="utf-8", errors="replace").splitlines())
+    """Every line is kept; a paste holding neither log records nor a bugcheck (wdfkd object dumps, a failed
+    !wdflogdump session) is one clear error naming what was looked for."""
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# source:")
+    logset = read_log_text(text, str(path))
+    assert len(logset.messages) == len(text.splitlines())
+    if all(m.level == DEBUGGER for m in logset.messages) and read_analyze_text(text, str(path)) is None:
+        with pytest.raises(EvidenceError, match="nothing recognised: no WDF log records"):
+            _read(path)
+    else:
+        assert len(_read(path).messages) == len(logset.messages)
 
 
 @pytest.mark.parametrize("path", LOGS + MSDOCS, ids=lambda p: p.name)
 def test_framework_lines_are_typed(path):
     """>= 95% of the framework's IFR lines (Fx* function prefix) get a catalog entry. The only
     exceptions allowed are lines the bug-report excerpt cut short (the test names them)."""
-    logset = _read(path)
+    logset = read_log_text(path.read_text(encoding="utf-8", errors="replace"), str(path))
     framework = [m for m in logset.messages if m.level != DEBUGGER and (m.function or "").startswith("Fx")]
     untyped = [m for m in framework if m.catalog_id is None]
     assert all(_cut_short(path, m.ref.line) for m in untyped), [(m.ref.line, m.text) for m in untyped]
@@ -50,13 +59,15 @@ def test_framework_lines_are_typed(path):
 EXPECTATIONS = {
     "OpenVPN_ovpn-dco-win_25_2_wdfcrashdump.txt": ("device stopped mid-removal at the crash: power policy left in "
                                                    "StoppingSendStatus", {"WDF004"}),
-    "nefarius_BthPS3_12_1.txt": ("D0Exit failed during disconnect; power policy stuck in Stopping, power in GotoD3Stopped",
-                                 {"WDF004"}),
-    "nefarius_DsHidMini_311_1.txt": ("after wake the device failed (PnP Failed) with self-managed I/O flushing",
-                                     {"WDF004"}),
+    "nefarius_BthPS3_12_1.txt": ("D0Exit failed (STATUS_DEVICE_NOT_CONNECTED) during disconnect; power policy stuck "
+                                 "in Stopping, power in GotoD3Stopped", {"WDF004", "WDF008"}),
+    "nefarius_DsHidMini_311_1.txt": ("after wake the device failed (PnP Failed) with self-managed I/O flushing; the "
+                                     "buffer-too-small IOCTL errors are callers probing sizes", {"WDF004"}),
     "nefarius_BthPS3_107_1.txt": ("a clean start: PnP Started, power policy Started; nothing wrong in this excerpt", set()),
-    "OpenVPN_ovpn-dco-win_25_1.txt": ("orderly removal with queues powered off; the leak is outside the log", set()),
-    "nefarius_ViGEmBus_7_1.txt": ("one verifier error (forwarding to another device's queue), no state to judge", set()),
+    "OpenVPN_ovpn-dco-win_25_1.txt": ("orderly removal, then at unload KMDF verifier reports leaked framework pool and "
+                                      "breaks into the debugger (FxVerifierDbgBreakPoint)", {"WDF008"}),
+    "nefarius_ViGEmBus_7_1.txt": ("one verifier error (forwarding to another device's queue), no state to judge",
+                                  {"WDF008"}),
 }
 
 
@@ -171,3 +182,20 @@ def test_the_same_format_at_two_call_sites_is_typed_by_its_function():
     assert [e.catalog_id for e in result.events][0] == "fxpkgio.cpp:630"
     [row] = result.timelines.requests.to_dict("records")
     assert row["requeued"] and row["first_index"] == 1
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_a_file_is_read_as_a_stream_the_same_as_the_text(tmp_path, encoding):
+    """Text evidence is read line by line (no whole-file size limit): CRLF, blank lines, a BOM and an
+    over-long line give what the same text read at once gives."""
+    from parsers.evidence import load
+
+    text = (REAL / "nefarius_BthPS3_12_1.txt").read_text(encoding="utf-8").replace("\n", "\r\n")
+    text += "\r\n\r\n" + "x" * 70_000 + "\r\n1311: FxPkgPnp::PowerPolicyEnterNewState - tail\r\n"
+    path = tmp_path / "paste.txt"
+    path.write_bytes(text.encode(encoding))  # Python's utf-16 codec writes a BOM
+    streamed = load(str(path)).logset
+    whole = read_report_text(text, str(path))
+    assert [(m.ref.line, m.text, m.catalog_id) for m in streamed.messages] == \
+        [(m.ref.line, m.text, m.catalog_id) for m in whole.messages]
+    assert streamed.warnings == whole.warnings and len(streamed.warnings) == 1

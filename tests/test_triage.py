@@ -27,11 +27,11 @@ def outcomes():
 
 def test_every_scenario_names_exactly_the_injected_bug(outcomes):
     print("\n" + render(outcomes))
-    assert len(outcomes) == 11
+    assert len(outcomes) == 14
     assert [o.name for o in outcomes if not o.ok] == []
     table = confusion(outcomes)
     assert (table["missed"] == 0).all() and (table["false_alarms"] == 0).all()
-    assert set(table["rule"]) == {"WDF001", "WDF002", "WDF003", "WDF004", "WDF005", "WDF006"}
+    assert set(table["rule"]) == {"WDF001", "WDF002", "WDF003", "WDF004", "WDF005", "WDF006", "WDF008"}
 
 
 def test_healthy_scenarios_report_nothing_at_warning_or_above(outcomes):

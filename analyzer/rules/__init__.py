@@ -1,4 +1,4 @@
-"""The rules, one module each (WDF001-WDF007). Each declares ``DEPENDS_ON``, the rules whose findings it
+"""The rules, one module each (WDF001-WDF008). Each declares ``DEPENDS_ON``, the rules whose findings it
 reads (WDF003 leaves alone the requests WDF001/WDF002 explain; WDF007 cites the findings that explain a
 0x9F); they run in an order that honours those declarations."""
 from __future__ import annotations
@@ -6,12 +6,12 @@ from __future__ import annotations
 from analyzer.result import Finding
 from analyzer.rules import (
     wdf001_stalled_queue, wdf002_evtiostop_not_acknowledged, wdf003_leaked_request, wdf004_state_machine_stuck,
-    wdf005_completion_error, wdf006_dropped_events, wdf007_bugcheck,
+    wdf005_completion_error, wdf006_dropped_events, wdf007_bugcheck, wdf008_reported_failures,
 )
 from analyzer.rules.base import RuleContext
 
 RULES = (wdf001_stalled_queue, wdf002_evtiostop_not_acknowledged, wdf003_leaked_request, wdf004_state_machine_stuck,
-         wdf005_completion_error, wdf006_dropped_events, wdf007_bugcheck)
+         wdf005_completion_error, wdf006_dropped_events, wdf007_bugcheck, wdf008_reported_failures)
 
 
 def run_order(rules=RULES) -> list:

@@ -1,0 +1,40 @@
+"""WDF008 on real logs: what the framework itself reports (a failed driver callback with its NTSTATUS name,
+leaked framework pool at unload, a verifier break or error, other error-level messages) becomes a finding
+with its evidence line and a fix hint."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from analyzer.triage import triage
+
+REAL = Path(__file__).parent / "data" / "real-logs"
+
+
+def _wdf008(name: str):
+    return [f for f in triage([str(REAL / name)]).findings if f.rule == "WDF008"]
+
+
+def test_failed_d0exit_is_named_with_its_status():
+    [finding] = _wdf008("nefarius_BthPS3_12_1.txt")
+    assert finding.severity.name == "ERROR" and finding.device == 0x187710D0E5F8
+    assert finding.summary == "the driver's EvtDeviceD0Exit failed with 0xc000009d (STATUS_DEVICE_NOT_CONNECTED)"
+    assert finding.evidence[0].ref.line == 21 and "EvtDeviceD0Exit" in finding.suggested_fix
+
+
+def test_leaked_pool_and_verifier_break_at_unload():
+    findings = {f.facts["kind"]: f for f in _wdf008("OpenVPN_ovpn-dco-win_25_1.txt")}
+    assert set(findings) == {"leak", "verifier break"}
+    leak = findings["leak"]
+    assert [e.role for e in leak.evidence] == ["pool totals at unload", "leaked allocation"]
+    assert "FX_POOL 0xFFFFCF0F92C95E48 leaked non-paged memory" in leak.evidence[1].text
+    assert "WdfObjectDelete" in leak.suggested_fix
+    assert "FxVerifierDbgBreakPoint" in findings["verifier break"].evidence[0].text
+
+
+def test_verifier_error_and_error_messages_by_severity():
+    [verifier] = _wdf008("nefarius_ViGEmBus_7_1.txt")
+    assert verifier.severity.name == "ERROR" and verifier.facts["kind"] == "verifier error"
+    [probing] = _wdf008("nefarius_DsHidMini_311_1.txt")  # IOCTL output buffer length zero: a caller probing a size
+    assert probing.severity.name == "INFO" and probing.facts["count"] == 8 and len(probing.evidence) == 5
+    [collection] = _wdf008("analyze/msdocs_hlk_kmdf_fault_injection_1.txt")  # output pasted onto the prompt line
+    assert collection.severity.name == "WARNING" and "STATUS_NOT_FOUND" in collection.summary
