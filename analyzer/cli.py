@@ -3,6 +3,9 @@
 Exit codes: 0 = done (and nothing at or above ``--fail-on`` when given); 1 = findings at or above ``--fail-on``
 (``triage``) or a check failed (``scenarios``, ``recognition``); 2 = bad input or usage (one line on stderr,
 never a traceback); 3 = internal error (one line; ``WDFTRIAGE_DEBUG=1`` shows the traceback).
+
+Start-up stays light: this module imports only click and the error classes; the pipeline (and with it pandas
+and pyarrow) is imported inside the commands that run it, so ``wdftriage --help`` costs no pandas import.
 """
 from __future__ import annotations
 
@@ -13,17 +16,20 @@ from pathlib import Path
 
 import click
 
-from analyzer.bugcheck import parse_cli as parse_bugcheck
-from parsers.decode import DecodeOptions
-from parsers.evidence import load
-from analyzer.result import Severity
-from analyzer.triage import triage as run_triage
 from reports import FORMATS as REPORT_FORMATS
 from parsers.errors import EvidenceError
 from parsers.records import DEBUGGER
 
 EXIT_OK, EXIT_FINDINGS, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 TIMELINE_KINDS = ("requests", "queues", "states")
+SEVERITY_NAMES = ("info", "warning", "error", "critical")  # analyzer.result.Severity, lowest first (test checks)
+
+
+def run_triage(*args, **kwargs):
+    """analyzer.triage.triage, imported on first use (it brings pandas)."""
+    from analyzer.triage import triage
+
+    return triage(*args, **kwargs)
 
 
 class _Group(click.Group):
@@ -54,6 +60,8 @@ def _decode_options(f):
 
     @functools.wraps(f)
     def with_options(*args, tmf, arch, tmf_cache, **kwargs):
+        from parsers.decode import DecodeOptions
+
         return f(*args, options=DecodeOptions(list(tmf), arch, tmf_cache), **kwargs)
 
     with_options = click.option("--tmf", "--pdb", "tmf", multiple=True, type=click.Path(exists=True),
@@ -81,6 +89,8 @@ def _bugcheck_option(f):
 def _parse_bugcheck(text: str | None):
     if text is None:
         return None
+    from analyzer.bugcheck import parse_cli as parse_bugcheck
+
     try:
         return parse_bugcheck(text)
     except ValueError as exc:
@@ -124,11 +134,12 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema reports/schema).")
 @click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
               help="Also write a report; the format follows the extension (.html, .md, .json, .txt).")
-@click.option("--fail-on", "fail_on", type=click.Choice(["never"] + [s.name.lower() for s in Severity]),
+@click.option("--fail-on", "fail_on", type=click.Choice(("never",) + SEVERITY_NAMES),
               default="never", show_default=True,
               help="Exit 1 when a finding is at or above this severity (for scripts and batch runs).")
 def triage(inputs, options, bugcheck, combine, as_json, report, fail_on):
     """Analyze evidence and print an !analyze-shaped verdict with evidence lines."""
+    from analyzer.result import Severity
     from reports import format_for_path, render
     from reports.text import render_text
 
@@ -167,6 +178,7 @@ def report(inputs, options, bugcheck, combine, fmt, output):
 @click.option("--driver", default=None, help="Only this driver's log (a crash dump holds one per KMDF driver).")
 def logdump(input_path, options, as_json, timestamps, driver):
     """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
+    from parsers.evidence import load
     from reports.logdump import render_logdump, render_logdump_json
 
     logset = load(input_path, options).logset
