@@ -1,3 +1,4 @@
 from analyzer.cli import main
 
-main()
+if __name__ == "__main__":  # spawned batch workers import this module too; they must not run the CLI
+    main()

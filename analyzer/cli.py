@@ -370,3 +370,49 @@ def layout_extract(pdb, output, all_types):
     profile = profile_from_pdb(pdb, None if all_types else list(WALKED_TYPES))
     _write(json.dumps(profile, indent=1, sort_keys=True) + "\n", output)
     click.echo(f"{len(profile['types'])} types", err=True)
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True))
+@_decode_options
+@click.option("-o", "--output", default="results.parquet", show_default=True, type=click.Path(dir_okay=False),
+              help="Inputs table; findings and buckets go beside it (NAME.findings.parquet, NAME.buckets.parquet).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Local worker processes (default: one per CPU; 0 runs in this process).")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run on the Dask distributed cluster whose scheduler is at ADDRESS (e.g. tcp://host:8786).")
+@click.option("--report", "report", type=click.Path(dir_okay=False), default=None,
+              help="Also write an HTML page of the buckets, inputs and findings.")
+def batch(inputs, options, output, workers, scheduler, report):
+    """Triage every file under INPUT... (files and folders, any mix of dumps, IFR logs and pasted text), each on
+    its own, into Parquet tables with failure buckets; inputs already in the output (by sha256) are skipped."""
+    from rich.console import Console
+
+    from analyzer.batch import OptionKey, buckets, run_batch
+    from reports.batch_html import print_summary, render_batch_html
+
+    key = OptionKey(tuple(options.tmf), options.arch, options.tmf_cache)
+    run = run_batch(list(inputs), output, key, workers, scheduler, _batch_progress)
+    console = Console() if sys.stdout.isatty() else Console(width=200)  # files and pipes get whole lines
+    print_summary(console, run.inputs, buckets(run.inputs, run.findings), run.triaged, run.skipped)
+    click.echo("wrote " + ", ".join(str(p) for p in run.files.values()), err=True)
+    if report:
+        _write(render_batch_html(run.inputs, run.findings, buckets(run.inputs, run.findings)), report)
+
+
+def _batch_progress(total: int):
+    """A rich progress bar on stderr for ``total`` inputs (when stderr is a terminal); returns its advance."""
+    if not sys.stderr.isatty():
+        return lambda: None
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = bar.add_task("triaging", total=total)
+    bar.start()
+
+    def advance():
+        bar.advance(task)
+        if bar.tasks[task].finished:
+            bar.stop()
+
+    return advance
