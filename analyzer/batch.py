@@ -200,7 +200,7 @@ def run_dask(paths: list[str], key: OptionKey, scheduler: str) -> Iterator[tuple
     """Triage ``paths`` on the Dask distributed cluster whose scheduler is at ``scheduler``."""
     from distributed import Client, as_completed
 
-    with Client(scheduler, set_as_default=False) as client:
+    with Client(scheduler) as client:
         futures = [client.submit(triage_input, path, key, pure=False) for path in paths]
         for future in as_completed(futures):
             yield future.result()
