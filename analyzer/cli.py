@@ -115,6 +115,26 @@ def _write(text: str, output: str | None) -> None:
         click.echo(f"wrote {output}", err=True)
 
 
+def _json_pieces(result):
+    from reports.json_report import iter_json
+
+    return iter_json(result)
+
+
+def _stream(pieces, output: str | None) -> None:
+    """Write text produced in pieces (JSON documents) to ``output`` or stdout without joining it first."""
+    if output is None:
+        for piece in pieces:
+            sys.stdout.write(piece)
+        sys.stdout.flush()
+        return
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    with open(output, "w", encoding="utf-8") as f:
+        for piece in pieces:
+            f.write(piece)
+    click.echo(f"wrote {output}", err=True)
+
+
 @click.group(cls=_Group)
 @click.version_option(package_name="wdftriage")
 def main() -> None:
@@ -145,11 +165,15 @@ def triage(inputs, options, bugcheck, combine, as_json, report, fail_on):
 
     result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress, combine=combine)
     if as_json:
-        click.echo(render(result, "json"))
+        _stream(_json_pieces(result), None)
     else:
         click.echo(render_text(result, color=sys.stdout.isatty()), nl=False)
     if report:
-        _write(render(result, format_for_path(report)), report)
+        fmt = format_for_path(report)
+        if fmt == "json":
+            _stream(_json_pieces(result), report)
+        else:
+            _write(render(result, fmt), report)
     worst = result.worst_severity()
     failed = fail_on != "never" and worst is not None and worst >= Severity.parse(fail_on)
     sys.exit(EXIT_FINDINGS if failed else EXIT_OK)
@@ -167,7 +191,10 @@ def report(inputs, options, bugcheck, combine, fmt, output):
     from reports import render
 
     result = run_triage(list(inputs), options, _parse_bugcheck(bugcheck), _progress, combine=combine)
-    _write(render(result, fmt), output)
+    if fmt == "json":
+        _stream(_json_pieces(result), output)
+    else:
+        _write(render(result, fmt), output)
 
 
 @main.command()
@@ -179,7 +206,7 @@ def report(inputs, options, bugcheck, combine, fmt, output):
 def logdump(input_path, options, as_json, timestamps, driver):
     """Print a decoded log shaped like !wdfkd.wdflogdump: sequence, function, message."""
     from parsers.evidence import load
-    from reports.logdump import render_logdump, render_logdump_json
+    from reports.logdump import iter_logdump_json, render_logdump
 
     logset = load(input_path, options).logset
     if not any(m.level != DEBUGGER for m in logset.messages):
@@ -190,7 +217,7 @@ def logdump(input_path, options, as_json, timestamps, driver):
     for warning in logset.warnings:
         click.echo(f"wdftriage: warning: {warning}", err=True)
     if as_json:
-        click.echo(render_logdump_json(logset))
+        _stream(iter_logdump_json(logset), None)
     else:
         click.echo(render_logdump(logset, timestamps=timestamps), nl=False)
 

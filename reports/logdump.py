@@ -1,12 +1,13 @@
 """A decoded log printed the way !wdfkd.wdflogdump prints it, or as JSON lines for machines."""
 from __future__ import annotations
 
-import json
-from itertools import groupby
-
 from datetime import datetime
+from itertools import groupby
+from typing import Iterator
 
+from parsers.catalog import load as load_catalog
 from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK, LogSet, TraceMessage
+from reports.json_report import dumps, hex_string, plain
 
 _PREFIX_FORMS = {"sequence": "{seq}: {func} - ", "timestamp": "{seq}: {time} {func} - "}
 
@@ -59,16 +60,36 @@ def render_logdump(logset: LogSet, timestamps: bool = False) -> str:
 
 
 def message_dict(m: TraceMessage) -> dict:
-    """One message as plain JSON types."""
+    """One message as plain JSON types: pointers and handles in its arguments as hex strings."""
     return {
         "log": m.log, "sequence": m.sequence, "time": m.timestamp.isoformat() if m.timestamp else None,
         "function": m.function, "text": m.text, "catalog_id": m.catalog_id, "known": m.known, "inferred": m.inferred,
-        "level": m.level, "source": str(m.ref),
-        "args": [a if isinstance(a, (int, str)) or a is None else str(a) for a in m.args],
+        "level": m.level, "source": str(m.ref), "args": _args(m),
     }
 
 
+def _args(m: TraceMessage) -> list:
+    """Arguments as JSON values: the catalog's pointer, hex and NTSTATUS holes as hex strings, numbers beyond 2**53 as hex."""
+    holes = load_catalog().entry(m.catalog_id).holes if m.catalog_id else ()
+    out = []
+    for n, value in enumerate(m.args):
+        hole = holes[n] if n < len(holes) else ""
+        if isinstance(value, int) and not isinstance(value, bool) and (hole[-1:] in ("p", "x", "X") or hole == "STATUS"):
+            out.append(hex_string(value))
+        else:
+            out.append(value if isinstance(value, (int, str)) or value is None else str(value))
+    return [plain(v) for v in out]
+
+
+def iter_logdump_json(logset: LogSet) -> Iterator[str]:
+    """{"source", "logs": facts, "warnings", "messages": [...]} in pieces, one message per line."""
+    head = {"source": logset.source, "logs": plain(logset.logs), "warnings": [str(w) for w in logset.warnings]}
+    yield dumps(head)[:-1] + ',\n"messages":['
+    for n, message in enumerate(logset.messages):
+        yield ("\n" if n == 0 else ",\n") + dumps(message_dict(message))
+    yield "]}\n" if not logset.messages else "\n]}\n"
+
+
 def render_logdump_json(logset: LogSet) -> str:
-    """{"source", "logs": facts, "warnings", "messages": [...]} as JSON."""
-    return json.dumps({"source": logset.source, "logs": logset.logs, "warnings": [str(w) for w in logset.warnings],
-                       "messages": [message_dict(m) for m in logset.messages]}, indent=1)
+    """The whole logdump JSON document as one string."""
+    return "".join(iter_logdump_json(logset))

@@ -5,7 +5,7 @@ import io
 
 import pandas as pd
 
-_HANDLE_COLUMNS = {"request", "irp", "queue", "device", "devobj", "status", "information"}
+from reports.json_report import HANDLE_FIELDS as _HANDLE_COLUMNS, dumps, frame_rows
 
 
 def _cell(column: str, value, missing: str) -> str:
@@ -22,15 +22,16 @@ def _display(frame: pd.DataFrame, missing: str) -> pd.DataFrame:
 
 
 def export_frame(frame: pd.DataFrame, fmt: str) -> str | bytes:
-    """Render ``frame`` as 'table' (text), 'csv', 'json' (records, ISO times) or 'parquet' (bytes)."""
+    """Render ``frame`` as 'table' (text), 'csv', 'json' (records, ISO times, handles as hex strings) or 'parquet'
+    (bytes)."""
     if fmt == "parquet":
         buffer = io.BytesIO()
         frame.to_parquet(buffer, index=False)
         return buffer.getvalue()
     if fmt == "csv":
         return _display(frame, "").to_csv(index=False)
-    if fmt == "json":
-        return frame.to_json(orient="records", date_format="iso", date_unit="ns", indent=1) + "\n"
+    if fmt == "json":  # one record per line; handles as hex strings, like the triage JSON
+        return "[" + ",\n".join(dumps(row) for row in frame_rows(frame)) + "]\n"
     if frame.empty:
         return "(no rows)\n"
     return _display(frame, "-").to_string(index=False) + "\n"

@@ -22,7 +22,7 @@ HOSTILE = ['<script>document.title="PWNED"</script>', '"><img src=x onerror=aler
 
 
 def _schema():
-    return json.loads(resources.files("reports").joinpath("schema/triage-result.v1.json").read_text())
+    return json.loads(resources.files("reports").joinpath("schema/triage-result.v2.json").read_text())
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +45,7 @@ def hostile_result():
 def test_json_validates_against_the_versioned_schema(result):
     doc = json.loads(render(result, "json"))
     jsonschema.validate(doc, _schema())
-    assert doc["schema_version"] == "1" and {f["rule"] for f in doc["findings"]} == {"WDF001", "WDF002", "WDF004"}
+    assert doc["schema_version"] == "2" and {f["rule"] for f in doc["findings"]} == {"WDF001", "WDF002", "WDF004"}
     wdf002 = next(f for f in doc["findings"] if f["rule"] == "WDF002")
     assert doc["events"][wdf002["evidence"][-1]["index"]]["text"] == wdf002["evidence"][-1]["text"]
     assert doc["timelines"]["requests"][-1]["outcome"] == "outstanding"
