@@ -108,7 +108,8 @@ def triage_input(path: str, key: OptionKey) -> tuple[dict, list[dict]]:
     else:
         source = result.inputs[0]
         b = result.bugcheck
-        row.update(sha256=source.sha256, size=source.size, kind=source.kind, drivers=sorted(n for n in result.logs if n),
+        row.update(sha256=source.sha256, size=source.size, kind=source.kind,
+                   drivers=sorted({log["name"] for log in result.logs if log["name"]}),
                    bugcheck=b.code if b else None, bugcheck_name=(result.bugcheck_analysis or {}).get("name"),
                    findings=len(result.findings), worst=_severity(result.worst_severity()))
         findings = [_finding_row(path, source.sha256, result, f) for f in result.findings]
