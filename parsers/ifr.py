@@ -21,6 +21,7 @@ import struct
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import NamedTuple
 
 from construct import Bytes, Const, Int8ul, Int16ul, Int32sl, Int32ul, Int64ul, Padding, Struct
 
@@ -55,6 +56,7 @@ IFR_RECORD_V2 = Struct("Signature" / Const(SIGNATURE_V2, Int16ul), *_RECORD_COMM
                        "TimeStampLow" / Int32ul, "TimeStampHigh" / Int32sl)
 
 HEADER_LAYOUTS = {"x64": IFR_HEADER_X64, "x86": IFR_HEADER_X86, "x86-old": IFR_HEADER_X86_OLD}
+HEADER_SIZES = {arch: layout.sizeof() for arch, layout in HEADER_LAYOUTS.items()}  # construct computes sizeof slowly
 
 
 def field_offset(layout: Struct, name: str) -> int:
@@ -70,13 +72,14 @@ def field_offset(layout: Struct, name: str) -> int:
 def header_size_field(arch: str) -> tuple[int, int]:
     """(offset of ``Size``, size of the whole header) in the WDF_IFR_HEADER of ``arch``."""
     layout = HEADER_LAYOUTS[arch]
-    return field_offset(layout, "Size"), layout.sizeof()
+    return field_offset(layout, "Size"), HEADER_SIZES[arch]
 RECORD_SIZES = {SIGNATURE_V1: IFR_RECORD_V1.sizeof(), SIGNATURE_V2: IFR_RECORD_V2.sizeof()}
 
 # Hot-loop decoder derived from the declarations above (checked at import time).
-_RECORD_PREFIX = struct.Struct("<HHiHH16s")
+_RECORD_PREFIX = struct.Struct("<HHiHH16s")  # WDF_IFR_RECORD_V1, and the common part of both
+_RECORD_V2 = struct.Struct("<HHiHH16sQ")  # WDF_IFR_RECORD: the prefix and the FILETIME
 _TIMESTAMP = struct.Struct("<Q")
-assert _RECORD_PREFIX.size == IFR_RECORD_V1.sizeof() == 0x1C
+assert _RECORD_PREFIX.size == IFR_RECORD_V1.sizeof() == 0x1C and _RECORD_V2.size == IFR_RECORD_V2.sizeof()
 assert IFR_RECORD_V2.sizeof() == 0x24 and IFR_HEADER_X64.sizeof() == 0x48 and IFR_HEADER_X86.sizeof() == 0x44
 
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
@@ -92,9 +95,9 @@ def filetime_to_datetime(value: int) -> datetime | None:
         return None
 
 
-@dataclass(frozen=True, slots=True)
-class IfrRecord:
-    """One record of the ring: where it sits, its header fields and its WPP argument bytes."""
+class IfrRecord(NamedTuple):
+    """One record of the ring: where it sits, its header fields and its WPP argument bytes. A named tuple: the
+    walk makes one per record, and a tuple is the cheapest object Python builds."""
 
     offset: int
     version: int  # 1 ('LR') or 2 ('L2')
@@ -109,6 +112,21 @@ class IfrRecord:
     @property
     def timestamp(self) -> datetime | None:
         return filetime_to_datetime(self.filetime) if self.filetime is not None else None
+
+
+_new_record = tuple.__new__  # IfrRecord without the keyword-handling __new__ (hot loop)
+
+
+class GuidCache(dict):
+    """GUID bytes (as stored, little-endian fields) -> uuid.UUID, built once per distinct GUID: a log holds a
+    few dozen message GUIDs across thousands of records, and building a UUID costs more than the rest of a record."""
+
+    def __missing__(self, raw: bytes) -> uuid.UUID:
+        value = self[raw] = uuid.UUID(bytes_le=raw)
+        return value
+
+
+_GUIDS = GuidCache()
 
 
 @dataclass(slots=True)
@@ -144,10 +162,10 @@ class IfrLog:
 
 def _parse_header(blob: bytes, arch: str, source: str) -> IfrHeader:
     layout = HEADER_LAYOUTS[arch]
-    h = layout.parse(blob[: layout.sizeof()])
+    h = layout.parse(blob[: HEADER_SIZES[arch]])
     return IfrHeader(
         arch="x86" if arch.startswith("x86") else "x64",
-        header_size=layout.sizeof(),
+        header_size=HEADER_SIZES[arch],
         guid=uuid.UUID(bytes_le=h.Guid),
         base=h.Base,
         size=h.Size,
@@ -186,10 +204,10 @@ def detect_arch(blob: bytes, address: int | None = None, choices=tuple(HEADER_LA
     candidates = []
     for arch in choices:
         layout = HEADER_LAYOUTS[arch]
-        if len(blob) < layout.sizeof():
+        if len(blob) < HEADER_SIZES[arch]:
             continue
         h = _parse_header(blob, arch, "")
-        if address is not None and h.base != address + layout.sizeof():
+        if address is not None and h.base != address + HEADER_SIZES[arch]:
             continue
         score = _plausible(h, len(blob))
         if score >= 0:
@@ -205,7 +223,7 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
     Raises :class:`EvidenceError` when the header itself cannot be trusted; a damaged ring yields
     the records that could be trusted plus warnings in ``IfrLog.warnings``.
     """
-    if len(blob) < IFR_HEADER_X86_OLD.sizeof():
+    if len(blob) < HEADER_SIZES["x86-old"]:
         raise EvidenceError(source, f"too short for an IFR header ({len(blob)} bytes)", offset=0)
     guid = uuid.UUID(bytes_le=bytes(blob[:16]))
     if guid != WDF_TRACE_GUID:
@@ -228,7 +246,7 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
             f"IFR header offsets Current=0x{header.current:x} Previous=0x{header.previous:x} past Size 0x{header.size:x}",
             offset=field_offset(HEADER_LAYOUTS[arch], "Offset"),
         )
-    area = memoryview(blob)[hs : hs + header.size]
+    area = bytes(blob[hs : hs + header.size])  # one copy of at most 64 KB; records are sliced from it
     if len(area) < header.size:
         log.warnings.append(
             EvidenceWarning(source, f"file truncated: log area holds 0x{len(area):x} of 0x{header.size:x} bytes", offset=len(blob))
@@ -238,60 +256,62 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
     return log
 
 
-def _walk(log: IfrLog, area: memoryview) -> None:
+def _walk(log: IfrLog, area: bytes) -> None:
+    """Follow PrevOffset from the newest record back to the oldest one that survived (the hot loop: one
+    ``unpack_from`` per record, GUIDs from a cache, payloads sliced from the blob)."""
     h = log.header
     src = log.source
     hs = h.header_size
     avail = len(area)
+    unpack_v2, unpack_prefix = _RECORD_V2.unpack_from, _RECORD_PREFIX.unpack_from
+    guids, new, record_type, size_v2 = _GUIDS, _new_record, IfrRecord, _RECORD_V2.size
     newest_first: list[IfrRecord] = []
-    seen_offsets: set[int] = set()
+    append = newest_first.append
+    first_lap: set[int] = set()  # offsets walked before the wrap (within a lap offsets only go down)
     seen_sequences: set[int] = set()
+    add_sequence = seen_sequences.add
     offset = h.previous
+    current, log_size = h.current, h.size
     past_wrap = truncated = False
     while True:
-        if offset in seen_offsets:
+        if past_wrap and offset in first_lap:
             log.warnings.append(EvidenceWarning(src, "PrevOffset chain loops back; walk stopped", offset=hs + offset))
             break
-        if offset + _RECORD_PREFIX.size > avail:
+        if offset + size_v2 <= avail:
+            sig, length, seq, prev, number, guid, filetime = unpack_v2(area, offset)
+        elif offset + _RECORD_PREFIX.size <= avail:
+            sig, length, seq, prev, number, guid = unpack_prefix(area, offset)
+            filetime = None
+        else:
             truncated = True
-            if offset + _RECORD_PREFIX.size <= h.size:
+            if offset + _RECORD_PREFIX.size <= log_size:
                 log.warnings.append(EvidenceWarning(src, "record lies in the missing (truncated) part of the file; older records skipped", offset=hs + offset))
             else:
                 log.warnings.append(EvidenceWarning(src, f"record offset 0x{offset:x} past log Size; walk stopped", offset=hs + offset))
             break
-        sig, length, seq, prev, number, guid = _RECORD_PREFIX.unpack_from(area, offset)
-        if sig not in RECORD_SIZES:
+        if sig == SIGNATURE_V2:
+            version, rec_size = 2, size_v2
+        elif sig == SIGNATURE_V1:
+            version, rec_size, filetime = 1, _RECORD_PREFIX.size, None
+        else:
             if not newest_first and sig == 0 and h.sequence == 0:
                 break  # empty log
             log.warnings.append(EvidenceWarning(src, f"bad record signature 0x{sig:04x}; older records skipped", offset=hs + offset))
             break
-        rec_size = RECORD_SIZES[sig]
-        if length < rec_size or length > rec_size + MAX_MESSAGE_SIZE or offset + length > h.size:
+        end = offset + length
+        if length < rec_size or length > rec_size + MAX_MESSAGE_SIZE or end > log_size:
             log.warnings.append(EvidenceWarning(src, f"bad record Length 0x{length:x}; older records skipped", offset=hs + offset + 2))
             break
-        if offset + length > avail:
+        if end > avail:
             truncated = True
             log.warnings.append(EvidenceWarning(src, "record cut by end of file; older records skipped", offset=hs + offset))
             break
         if seq in seen_sequences:
             log.warnings.append(EvidenceWarning(src, f"sequence {seq} seen twice; stale record, walk stopped", offset=hs + offset + 4))
             break
-        filetime = _TIMESTAMP.unpack_from(area, offset + 0x1C)[0] if sig == SIGNATURE_V2 else None
-        newest_first.append(
-            IfrRecord(
-                offset=offset,
-                version=2 if sig == SIGNATURE_V2 else 1,
-                length=length,
-                sequence=seq,
-                prev_offset=prev,
-                message_number=number,
-                message_guid=uuid.UUID(bytes_le=guid),
-                filetime=filetime,
-                payload=bytes(area[offset + rec_size : offset + length]),
-            )
-        )
-        seen_offsets.add(offset)
-        seen_sequences.add(seq)
+        append(new(record_type, (offset, version, length, seq, prev, number, guids[guid], filetime,
+                                 area[offset + rec_size: end])))
+        add_sequence(seq)
         if offset == 0:
             if prev == 0:
                 break  # the first record ever written
@@ -299,12 +319,13 @@ def _walk(log: IfrLog, area: memoryview) -> None:
                 log.warnings.append(EvidenceWarning(src, "walk wrapped twice; walk stopped", offset=hs))
                 break
             past_wrap = log.wrapped = True
+            first_lap = {r[0] for r in newest_first}  # IfrRecord.offset
         elif prev == offset:
             break  # first record ever (PrevOffset == own offset)
         elif prev > offset:
             log.warnings.append(EvidenceWarning(src, f"PrevOffset 0x{prev:x} points forward; walk stopped", offset=hs + offset + 8))
             break
-        if past_wrap and prev < h.current:
+        if past_wrap and prev < current:
             break  # older lap's records below Offset.Current were overwritten by the newest lap
         offset = prev
     newest_first.reverse()
@@ -319,7 +340,7 @@ def _walk(log: IfrLog, area: memoryview) -> None:
     log.records = newest_first
 
 
-def _salvage_forward(area: memoryview, avail: int, size: int, known: set[int]) -> list[IfrRecord]:
+def _salvage_forward(area: bytes, avail: int, size: int, known: set[int]) -> list[IfrRecord]:
     """Records read forward from offset 0 while each one chains to the one before it (PrevOffset)."""
     out: list[IfrRecord] = []
     offset = 0
@@ -332,26 +353,26 @@ def _salvage_forward(area: memoryview, avail: int, size: int, known: set[int]) -
             break
         filetime = _TIMESTAMP.unpack_from(area, offset + 0x1C)[0] if sig == SIGNATURE_V2 else None
         out.append(IfrRecord(offset, 2 if sig == SIGNATURE_V2 else 1, length, seq, prev, number,
-                             uuid.UUID(bytes_le=guid), filetime, bytes(area[offset + rec_size: offset + length])))
+                             _GUIDS[guid], filetime, bytes(area[offset + rec_size: offset + length])))
         offset += length
     return out
 
 
 def _account_sequences(log: IfrLog) -> None:
-    records = log.records
-    for earlier, later in zip(records, records[1:]):
-        if later.sequence < earlier.sequence:
-            log.out_of_order.append((earlier.sequence, later.sequence))  # concurrent writers, kept as found
-    ordered = sorted(r.sequence for r in records)
+    sequences = [r[3] for r in log.records]  # IfrRecord.sequence
+    for earlier, later in zip(sequences, sequences[1:]):
+        if later < earlier:
+            log.out_of_order.append((earlier, later))  # concurrent writers, kept as found
+    ordered = sorted(sequences)
     for earlier, later in zip(ordered, ordered[1:]):
         if later - earlier > 1:
             log.gaps.append((earlier, later - earlier - 1))
     log.dropped = sum(missing for _, missing in log.gaps)
-    if records:
-        newest = max(r.sequence for r in records)
+    if sequences:
+        newest = ordered[-1]
         if log.header.sequence > newest and not log.truncated:
             tail = log.header.sequence - newest
             log.gaps.append((newest, tail))
             log.dropped += tail
         if log.wrapped:
-            log.overwritten = max(0, min(r.sequence for r in records) - 1)
+            log.overwritten = max(0, ordered[0] - 1)

@@ -12,6 +12,7 @@ import re
 import struct
 import uuid
 from datetime import datetime
+from functools import lru_cache
 
 from parsers import catalog as catalog_module
 from parsers import ntstatus
@@ -90,8 +91,13 @@ def _take(payload: bytes, pos: int, arg: TmfArg, pointer_size: int):
     return value, pos + size
 
 
+@lru_cache(maxsize=None)
+def _enum_names(enum_names: tuple | None) -> dict[int, str]:
+    return dict(enum_names or ())
+
+
 def _enum_text(arg: TmfArg, value: int) -> str:
-    names = dict(arg.enum_names or ())
+    names = _enum_names(arg.enum_names)
     if arg.item_type.startswith("ItemList"):
         return names.get(value, f"!{value:X}!")
     bits = [names.get(i + 1, str(i + 1)) for i in range(32) if value >> i & 1]
@@ -173,6 +179,56 @@ def pointer_values(payload: bytes, pointer_size: int) -> tuple[int, ...]:
     return tuple(dict.fromkeys(v for v in values if v >= 0x10000))
 
 
+class _Plan:
+    """How the records of one (GUID, number) become messages, worked out once per log: the TMF entry, a single
+    struct layout for its arguments when they all have a fixed size, and where each catalog argument comes from."""
+
+    __slots__ = ("message", "layout", "enums", "catalog_id", "picks")
+
+    def __init__(self, message: TmfMessage | None, catalog, pointer_size: int):
+        self.message, self.layout, self.enums, self.catalog_id, self.picks = message, None, (), None, None
+        if message is None:
+            return
+        self.layout = _fixed_layout(message.args, pointer_size)
+        self.enums = tuple((i, a) for i, a in enumerate(message.args) if a.item_type.startswith(("ItemList", "ItemSet")))
+        match = catalog.match_format(message.format, message.function)
+        if match is not None:
+            entry, numbers = match
+            position = {a.number: i for i, a in enumerate(message.args)}
+            self.catalog_id = entry.id
+            self.picks = tuple((hole, position.get(n)) for hole, n in zip(entry.holes, numbers))
+
+    def decode(self, payload: bytes, pointer_size: int) -> list | None:
+        """The argument values, or None when the payload does not hold them."""
+        if self.layout is not None and len(payload) >= self.layout.size:
+            values = list(self.layout.unpack_from(payload))
+            for i, arg in self.enums:
+                values[i] = _enum_text(arg, values[i])
+            return values
+        try:
+            return decode_args(self.message, payload, pointer_size)
+        except WppError:
+            return None
+
+    def catalog_args(self, values: list) -> tuple:
+        if self.picks is None:
+            return tuple(values)
+        return tuple(_catalog_value(hole, None if i is None else values[i]) for hole, i in self.picks)
+
+
+def _fixed_layout(args: tuple[TmfArg, ...], pointer_size: int) -> struct.Struct | None:
+    """One little-endian struct for arguments that all have a fixed size (None when one does not)."""
+    codes = []
+    for arg in args:
+        if arg.item_type == "ItemPtr":
+            codes.append("Q" if pointer_size == 8 else "I")
+        elif arg.item_type in _FIXED and not _FIXED[arg.item_type].startswith(">"):
+            codes.append(_FIXED[arg.item_type])
+        else:
+            return None
+    return struct.Struct("<" + "".join(codes))
+
+
 def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None,
                       recognized=None) -> list[TraceMessage]:
     """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args.
@@ -180,16 +236,18 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
     (GUID, number); those messages are marked ``inferred``."""
     catalog = catalog or catalog_module.load()
     pointer_size = 8 if log.header.arch == "x64" else 4
-    matches: dict[tuple[uuid.UUID, int], tuple] = {}
+    plans: dict[tuple[uuid.UUID, int], _Plan] = {}
+    header_size, driver = log.header.header_size, log.header.driver_name
     out = []
     for record in log.records:
-        ref = SourceRef(file=source, offset=log.header.header_size + record.offset, sequence=record.sequence)
-        message = tmf.lookup(record.message_guid, record.message_number) if tmf is not None else None
-        common = dict(ref=ref, log=log.header.driver_name, sequence=record.sequence, timestamp=record.timestamp)
-        try:
-            values = decode_args(message, record.payload, pointer_size) if message else None
-        except WppError:
-            values = None
+        key = (record.message_guid, record.message_number)
+        plan = plans.get(key)
+        if plan is None:
+            plan = plans[key] = _Plan(tmf.lookup(*key) if tmf is not None else None, catalog, pointer_size)
+        message = plan.message
+        ref = SourceRef(file=source, offset=header_size + record.offset, sequence=record.sequence)
+        common = dict(ref=ref, log=driver, sequence=record.sequence, timestamp=record.timestamp)
+        values = plan.decode(record.payload, pointer_size) if message else None
         if message is None and recognized is not None:
             inferred = _inferred(record, recognized, catalog, pointer_size, common)
             if inferred is not None:
@@ -199,18 +257,9 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
             out.append(TraceMessage(text=unknown_text(record), known=False,
                                     pointers=pointer_values(record.payload, pointer_size), **common))
             continue
-        key = (record.message_guid, record.message_number)
-        if key not in matches:
-            matches[key] = catalog.match_format(message.format, message.function)
-        match = matches[key]
-        catalog_id, args = None, tuple(values)
-        if match is not None:
-            entry, numbers = match
-            by_number = {a.number: v for a, v in zip(message.args, values)}
-            catalog_id = entry.id
-            args = tuple(_catalog_value(hole, by_number.get(n)) for hole, n in zip(entry.holes, numbers))
         out.append(TraceMessage(text=render(message, values, pointer_size), function=message.function,
-                                catalog_id=catalog_id, args=args, level=message.level, **common))
+                                catalog_id=plan.catalog_id, args=plan.catalog_args(values), level=message.level,
+                                **common))
     return out
 
 

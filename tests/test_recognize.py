@@ -76,7 +76,7 @@ def test_numbering_is_used_only_when_every_anchor_of_the_file_agrees():
                  if (m := learned.get(r.message_guid, r.message_number)) and "EvtIoRead" in m.format}
     assert presented and all("numbered in line order" in learned.pairs[k].reason for k in presented)
     queue_state = next(k for k, m in learned.pairs.items() if m.format.startswith("WDFQUEUE 0x%p Power Transition"))
-    shifted = dataclasses.replace(log, records=[dataclasses.replace(r, message_number=r.message_number + 1000)
+    shifted = dataclasses.replace(log, records=[r._replace(message_number=r.message_number + 1000)
                                                 if (r.message_guid, r.message_number) == queue_state else r
                                                 for r in log.records])
     relearned = learn(shifted, shifted.records)
