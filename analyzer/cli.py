@@ -421,10 +421,11 @@ def batch(inputs, options, output, workers, scheduler, report):
     key = OptionKey(tuple(options.tmf), options.arch, options.tmf_cache)
     run = run_batch(list(inputs), output, key, workers, scheduler, _batch_progress)
     console = Console() if sys.stdout.isatty() else Console(width=200)  # files and pipes get whole lines
-    print_summary(console, run.inputs, buckets(run.inputs, run.findings), run.triaged, run.skipped)
+    groups = buckets(run.inputs, run.findings)
+    print_summary(console, run.inputs, groups, run.triaged, run.skipped)
     click.echo("wrote " + ", ".join(str(p) for p in run.files.values()), err=True)
     if report:
-        _write(render_batch_html(run.inputs, run.findings, buckets(run.inputs, run.findings)), report)
+        _write(render_batch_html(run.inputs, run.findings, groups), report)
 
 
 def _batch_progress(total: int):
