@@ -142,20 +142,27 @@ def _finding_row(path: str, sha256: str, result, finding) -> dict:
     from reports.common import objects
 
     return {"input": path, "sha256": sha256, "rule": finding.rule, "severity": _severity(finding.severity),
-            "driver": finding.log or (result.bugcheck and result.bugcheck.image_name) or None, "objects": objects(finding), "bucket": bucket(result, finding),
+            "driver": _driver(result, finding), "objects": objects(finding), "bucket": bucket(result, finding),
             "summary": finding.summary, "time": finding.at_time}
+
+
+def _driver(result, finding) -> str | None:
+    """The driver whose log holds the finding's evidence, else the bugcheck's IMAGE_NAME or MODULE_NAME."""
+    b = result.bugcheck
+    return finding.log or (b and (b.image_name or b.module_name)) or None
 
 
 def bucket(result, finding) -> str:
     """The failure bucket of a finding: ``RULE_BUGCHECK_driver!Function_qualifier`` (see the module doc)."""
     b = result.bugcheck
+    subcode = b.parameters[0] if b is not None and b.code in (0x9F, 0x10D) and b.parameters else None
     if b is None:
         bugcheck = "NOBUGCHECK"
-    elif b.code in (0x9F, 0x10D):
-        bugcheck = f"0x{b.code:X}_{b.parameters[0]:X}"  # Arg1 is the subcode of both
+    elif subcode is not None:
+        bugcheck = f"0x{b.code:X}_{subcode:X}"  # Arg1 is the subcode of both
     else:
         bugcheck = f"0x{b.code:X}"
-    driver = finding.log or (b and (b.image_name or b.module_name)) or "unknown_driver"
+    driver = _driver(result, finding) or "unknown_driver"
     function = _function(result, finding)
     parts = [finding.rule, bugcheck, f"{driver}!{function}" if function else driver]
     parts += [str(finding.facts[k]) for k in _QUALIFIERS if isinstance(finding.facts.get(k), (str, int))]
