@@ -38,7 +38,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-MAX_TASKS_PER_CHILD = 100  # inputs a local worker process triages before it is replaced (bounds its memory)
+MAX_TASKS_PER_CHILD = 100  # inputs a local worker process triages (about) before it is replaced (bounds its memory)
 CHECKPOINT_EVERY = 200  # results between two saves of the output files
 EXAMPLES = 3  # example inputs kept per bucket
 _QUALIFIERS = ("case", "callback", "stop_action", "machine", "state", "event", "reason", "problems")
@@ -185,7 +185,8 @@ def _function(result, finding) -> str | None:
 
 def run_local(paths: list[str], key: OptionKey, workers: int) -> Iterator[tuple[dict, list[dict]]]:
     """Triage ``paths`` in ``workers`` spawned processes (in this process when ``workers`` is 0), results in
-    completion order."""
+    completion order. The processes are replaced after MAX_TASKS_PER_CHILD inputs each (a new pool per slice
+    of inputs: the executor's own ``max_tasks_per_child`` can hang on Python 3.11 when many tasks are queued)."""
     if workers == 0:
         for path in paths:
             yield triage_input(path, key)
@@ -193,15 +194,17 @@ def run_local(paths: list[str], key: OptionKey, workers: int) -> Iterator[tuple[
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             max_tasks_per_child=MAX_TASKS_PER_CHILD) as pool:
-        futures = [pool.submit(triage_input, path, key) for path in paths]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            for future in futures:
-                future.cancel()
+    context = multiprocessing.get_context("spawn")
+    step = workers * MAX_TASKS_PER_CHILD
+    for start in range(0, len(paths), step):
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = [pool.submit(triage_input, path, key) for path in paths[start:start + step]]
+            try:
+                for future in as_completed(futures):
+                    yield future.result()
+            finally:
+                for future in futures:
+                    future.cancel()
 
 
 def run_dask(paths: list[str], key: OptionKey, scheduler: str) -> Iterator[tuple[dict, list[dict]]]:
