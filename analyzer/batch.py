@@ -33,6 +33,8 @@ import os
 import re
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -96,8 +98,7 @@ def triage_input(path: str, key: OptionKey) -> tuple[dict, list[dict]]:
     from parsers.errors import WdfTriageError
 
     start = time.perf_counter()
-    row = {"path": path, "sha256": None, "size": None, "modified": _mtime(path), "kind": None, "bugcheck": None,
-           "bugcheck_name": None, "drivers": [], "findings": 0, "worst": None, "status": "ok", "error": None}
+    row = _new_row(path)
     findings: list[dict] = []
     try:
         result = triage([path], _options(key))
@@ -118,6 +119,12 @@ def triage_input(path: str, key: OptionKey) -> tuple[dict, list[dict]]:
         row["size"] = _size(path)
     row["seconds"] = time.perf_counter() - start
     return row, findings
+
+
+def _new_row(path: str) -> dict:
+    """The input row before triage: nothing known but the path and the file's time."""
+    return {"path": path, "sha256": None, "size": None, "modified": _mtime(path), "kind": None, "bugcheck": None,
+            "bugcheck_name": None, "drivers": [], "findings": 0, "worst": None, "status": "ok", "error": None}
 
 
 def _severity(severity) -> str | None:
@@ -186,25 +193,50 @@ def _function(result, finding) -> str | None:
 def run_local(paths: list[str], key: OptionKey, workers: int) -> Iterator[tuple[dict, list[dict]]]:
     """Triage ``paths`` in ``workers`` spawned processes (in this process when ``workers`` is 0), results in
     completion order. The processes are replaced after MAX_TASKS_PER_CHILD inputs each (a new pool per slice
-    of inputs: the executor's own ``max_tasks_per_child`` can hang on Python 3.11 when many tasks are queued)."""
+    of inputs: the executor's own ``max_tasks_per_child`` can hang on Python 3.11 when many tasks are queued).
+    When a worker process dies (killed for memory, a crash), the inputs of its pool that were not finished are
+    run again one per process, so only the input that kills a process becomes an error row."""
     if workers == 0:
         for path in paths:
             yield triage_input(path, key)
         return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    context = multiprocessing.get_context("spawn")
     step = workers * MAX_TASKS_PER_CHILD
     for start in range(0, len(paths), step):
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(triage_input, path, key) for path in paths[start:start + step]]
-            try:
-                for future in as_completed(futures):
-                    yield future.result()
-            finally:
-                for future in futures:
-                    future.cancel()
+        chunk = paths[start:start + step]
+        finished: set[str] = set()
+        try:
+            for path, result in _pool_map(chunk, key, workers):
+                finished.add(path)
+                yield result
+        except BrokenProcessPool:
+            for path in chunk:
+                if path not in finished:
+                    yield _isolated(path, key)
+
+
+def _pool_map(paths: list[str], key: OptionKey, workers: int) -> Iterator[tuple[str, tuple[dict, list[dict]]]]:
+    """(path, triage_input result) from one pool of spawned processes, in completion order."""
+    import multiprocessing
+
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = {pool.submit(triage_input, path, key): path for path in paths}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _isolated(path: str, key: OptionKey) -> tuple[dict, list[dict]]:
+    """One input in a process of its own; an error row naming the input when that process dies too."""
+    try:
+        return next(_pool_map([path], key, 1))[1]
+    except BrokenProcessPool:
+        row = _new_row(path)
+        row.update(status="internal error", error=f"{path}: the worker process died triaging this input",
+                   sha256=file_sha256(path), size=_size(path), seconds=None)
+        return row, []
 
 
 def run_dask(paths: list[str], key: OptionKey, scheduler: str) -> Iterator[tuple[dict, list[dict]]]:

@@ -114,3 +114,24 @@ def test_batch_command_summary_and_html_report(tmp_path):
     html = page.read_text(encoding="utf-8")
     assert "<script" not in html and "&lt;script&gt;alert(1)&lt;&quot;x&quot;&gt;.txt" in html
     assert html.count("<tr>") >= 1 + 2 and "WDF002_NOBUGCHECK_wdfsample!" in html
+
+
+def test_an_input_that_kills_its_worker_is_an_error_row(lab, tmp_path, monkeypatch):
+    """A worker process that dies (killed for memory, a crash) costs only the input it was triaging."""
+    import analyzer.batch as batch
+
+    killer = lab / "logs" / "killer.ifr"
+    shutil.copy(lab / "logs" / "run1.ifr", killer)
+    monkeypatch.setattr(batch, "triage_input", _dies_on_killer)
+    rows = {row["path"].rsplit("/", 1)[-1]: row for row, _ in batch.run_local(
+        [str(killer), str(lab / "logs" / "run1.ifr"), str(lab / "logs" / "bthps3.txt")], KEY, 2)}
+    assert rows["killer.ifr"]["status"] == "internal error" and "worker process died" in rows["killer.ifr"]["error"]
+    assert rows["run1.ifr"]["status"] == rows["bthps3.txt"]["status"] == "ok"
+
+
+def _dies_on_killer(path, key):
+    import os
+
+    if path.endswith("killer.ifr"):
+        os._exit(9)  # what an out-of-memory kill looks like to the pool
+    return triage_input(path, key)
