@@ -23,8 +23,9 @@ in 400 dumps is one bucket.
 
 Work is spread over local processes (spawned, one input at a time, replaced every ``MAX_TASKS_PER_CHILD``
 inputs so memory stays bounded), or over a Dask distributed cluster given its scheduler address; each worker
-process builds its :class:`~parsers.decode.DecodeOptions` once. Runs are resumable: inputs whose sha256 is
-already in the output are skipped, and results are saved every ``CHECKPOINT_EVERY`` inputs.
+process builds its :class:`~parsers.decode.DecodeOptions` once. Runs are resumable: inputs whose sha256 (of the
+whole file, dumps included) is already in the output are skipped (a file with the path, size and mtime of a row
+is not even hashed again), and results are saved every ``CHECKPOINT_EVERY`` inputs.
 """
 from __future__ import annotations
 
@@ -109,11 +110,12 @@ def triage_input(path: str, key: OptionKey) -> tuple[dict, list[dict]]:
     else:
         source = result.inputs[0]
         b = result.bugcheck
-        row.update(sha256=source.sha256, size=source.size, kind=source.kind,
+        sha256 = file_sha256(path) if source.kind == "dump" else source.sha256  # a dump's identity hashes parts
+        row.update(sha256=sha256, size=source.size, kind=source.kind,
                    drivers=sorted({log["name"] for log in result.logs if log["name"]}),
                    bugcheck=b.code if b else None, bugcheck_name=(result.bugcheck_analysis or {}).get("name"),
                    findings=len(result.findings), worst=_severity(result.worst_severity()))
-        findings = [_finding_row(path, source.sha256, result, f) for f in result.findings]
+        findings = [_finding_row(path, sha256, result, f) for f in result.findings]
     if row["sha256"] is None:
         row["sha256"] = file_sha256(path)
         row["size"] = _size(path)
@@ -346,9 +348,8 @@ def run_batch(paths: list[str], output: str, key: OptionKey = OptionKey(), worke
     """Triage every input under ``paths`` not already in ``output`` (by sha256) and write the results.
     ``progress(total)`` returns a callable advanced once per finished input."""
     inputs, findings = read_results(output)
-    done = {row["sha256"] for row in inputs if row["sha256"]}
     candidates = collect_inputs(paths)
-    todo = [p for p in candidates if file_sha256(p) not in done] if done else candidates
+    todo = _not_done(candidates, inputs) if inputs else candidates
     advance = progress(len(todo)) if progress else (lambda: None)
     if workers is None:
         workers = os.cpu_count() or 1
@@ -364,6 +365,14 @@ def run_batch(paths: list[str], output: str, key: OptionKey = OptionKey(), worke
         inputs, findings = _ordered(inputs), sorted(findings, key=lambda f: (f["input"], f["rule"], f["bucket"]))
         files = write_results(output, inputs, findings)
     return BatchRun(inputs, findings, len(todo), len(candidates) - len(todo), files)
+
+
+def _not_done(paths: list[str], inputs: list[dict]) -> list[str]:
+    """The paths whose content is not in ``inputs`` yet: a file with the path, size and mtime of a row is that row
+    (no hashing); any other file is hashed and compared with every row's sha256."""
+    done = {row["sha256"] for row in inputs if row["sha256"]}
+    seen = {(row["path"], row["size"], row["modified"]) for row in inputs}
+    return [p for p in paths if (p, _size(p), _mtime(p)) not in seen and file_sha256(p) not in done]
 
 
 def _ordered(inputs: list[dict]) -> list[dict]:
