@@ -41,7 +41,7 @@ def _comparable(run):
 
 def test_batch_triages_each_input_on_its_own_into_parquet(lab, tmp_path):
     out = str(tmp_path / "out" / "results.parquet")
-    run = run_batch([str(lab)], out, KEY, workers=2)
+    run = run_batch([str(lab)], out, KEY, workers=0)  # spawned workers: the test below and bench/batch.py
     files = output_paths(out)
     inputs = pq.read_table(files["inputs"]).to_pylist()
     findings = pq.read_table(files["findings"]).to_pylist()
@@ -93,7 +93,7 @@ def test_dask_cluster_gives_the_local_results(lab, tmp_path):
     from distributed import LocalCluster
 
     local = run_batch([str(lab)], str(tmp_path / "local.parquet"), KEY, workers=0)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=True, dashboard_address=None) as cluster:
         distributed = run_batch([str(lab)], str(tmp_path / "dask.parquet"), KEY, scheduler=cluster.scheduler_address)
     assert _comparable(distributed) == _comparable(local)
     assert distributed.triaged == len(local.inputs)
