@@ -268,10 +268,11 @@ def _walk(log: IfrLog, area: bytes) -> None:
     newest_first: list[IfrRecord] = []
     append = newest_first.append
     first_lap: set[int] = set()  # offsets walked before the wrap (within a lap offsets only go down)
-    seen_sequences: set[int] = set()
-    add_sequence = seen_sequences.add
+    seen_sequences: set[int] | None = None  # built the first time a sequence is not below every earlier one
+    lowest = 1 << 32  # below every sequence walked so far: a record under it cannot be a stale repeat
     offset = h.previous
     current, log_size = h.current, h.size
+    limit, largest_v2 = min(log_size, avail), size_v2 + MAX_MESSAGE_SIZE
     past_wrap = truncated = False
     while True:
         if past_wrap and offset in first_lap:
@@ -289,29 +290,37 @@ def _walk(log: IfrLog, area: bytes) -> None:
             else:
                 log.warnings.append(EvidenceWarning(src, f"record offset 0x{offset:x} past log Size; walk stopped", offset=hs + offset))
             break
-        if sig == SIGNATURE_V2:
-            version, rec_size = 2, size_v2
-        elif sig == SIGNATURE_V1:
-            version, rec_size, filetime = 1, _RECORD_PREFIX.size, None
-        else:
-            if not newest_first and sig == 0 and h.sequence == 0:
-                break  # empty log
-            log.warnings.append(EvidenceWarning(src, f"bad record signature 0x{sig:04x}; older records skipped", offset=hs + offset))
-            break
         end = offset + length
-        if length < rec_size or length > rec_size + MAX_MESSAGE_SIZE or end > log_size:
-            log.warnings.append(EvidenceWarning(src, f"bad record Length 0x{length:x}; older records skipped", offset=hs + offset + 2))
-            break
-        if end > avail:
-            truncated = True
-            log.warnings.append(EvidenceWarning(src, "record cut by end of file; older records skipped", offset=hs + offset))
-            break
-        if seq in seen_sequences:
-            log.warnings.append(EvidenceWarning(src, f"sequence {seq} seen twice; stale record, walk stopped", offset=hs + offset + 4))
-            break
+        if sig == SIGNATURE_V2 and size_v2 <= length <= largest_v2 and end <= limit and seq < lowest:
+            version, rec_size = 2, size_v2  # the common case: nothing more to check
+        else:  # every check, each with its own warning
+            if sig == SIGNATURE_V2:
+                version, rec_size = 2, size_v2
+            elif sig == SIGNATURE_V1:
+                version, rec_size, filetime = 1, _RECORD_PREFIX.size, None
+            else:
+                if not newest_first and sig == 0 and h.sequence == 0:
+                    break  # empty log
+                log.warnings.append(EvidenceWarning(src, f"bad record signature 0x{sig:04x}; older records skipped", offset=hs + offset))
+                break
+            if length < rec_size or length > rec_size + MAX_MESSAGE_SIZE or end > log_size:
+                log.warnings.append(EvidenceWarning(src, f"bad record Length 0x{length:x}; older records skipped", offset=hs + offset + 2))
+                break
+            if end > avail:
+                truncated = True
+                log.warnings.append(EvidenceWarning(src, "record cut by end of file; older records skipped", offset=hs + offset))
+                break
+            if seen_sequences is None:
+                seen_sequences = {r[3] for r in newest_first}  # IfrRecord.sequence
+            if seq in seen_sequences:
+                log.warnings.append(EvidenceWarning(src, f"sequence {seq} seen twice; stale record, walk stopped", offset=hs + offset + 4))
+                break
         append(new(record_type, (offset, version, length, seq, prev, number, guids[guid], filetime,
                                  area[offset + rec_size: end])))
-        add_sequence(seq)
+        if seq < lowest:
+            lowest = seq
+        if seen_sequences is not None:
+            seen_sequences.add(seq)
         if offset == 0:
             if prev == 0:
                 break  # the first record ever written
