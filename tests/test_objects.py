@@ -80,7 +80,7 @@ def test_capture_then_triage_reproduces_the_findings(tmp_path):
     assert debugger.run(["capture", "-o", str(out), "--pdb", str(PDB)], fake) == 0
     assert "1 driver(s), 1 log(s)" in "".join(fake.output)
     result = json.loads(_cli("triage", out, "--tmf", SAMPLES / "tmf", "--json"))
-    schema = json.loads(resources.files("reports").joinpath("schema/triage-result.v1.json").read_text())
+    schema = json.loads(resources.files("reports").joinpath("schema/triage-result.v2.json").read_text())
     jsonschema.validate(result, schema)
     found = {(f["rule"], f["facts"].get("found_in")) for f in result["findings"]}
     assert ("WDF002", "log+objects") in found and ("WDF004", "log+objects") in found
