@@ -19,8 +19,8 @@ from reports.tables import export_frame
 
 TMF = str(SAMPLES / "tmf")
 INPUTS = sorted(DATA.rglob("*.txt")) + sorted((SAMPLES / "scenarios").glob("*.ifr")) + \
-    sorted((SAMPLES / "ifr").glob("*.ifr")) + sorted((SAMPLES / "dumps").glob("*.dmp"))
-HEX = r"^0x[0-9a-f]+$"
+    sorted((SAMPLES / "ifr").glob("*.ifr")) + sorted((SAMPLES / "dumps").glob("*.dmp")) + \
+    sorted((SAMPLES / "objects").glob("*.wdfsnap"))
 
 
 def _walk(value, path="$"):
