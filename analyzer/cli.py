@@ -430,11 +430,12 @@ def batch(inputs, options, output, workers, scheduler, report):
 
 def _batch_progress(total: int):
     """A rich progress bar on stderr for ``total`` inputs (when stderr is a terminal); returns its advance."""
-    if not sys.stderr.isatty():
+    if total == 0 or not sys.stderr.isatty():
         return lambda: None
+    from rich.console import Console
     from rich.progress import Progress
 
-    bar = Progress(transient=True)
+    bar = Progress(console=Console(stderr=True), transient=True)
     task = bar.add_task("triaging", total=total)
     bar.start()
 
