@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-MAX_TASKS_PER_CHILD = 100  # inputs a local worker process triages (about) before it is replaced (bounds its memory)
+MAX_TASKS_PER_CHILD = 500  # inputs a local worker process triages (about) before it is replaced (bounds its memory)
 CHECKPOINT_EVERY = 200  # results between two saves of the output files
 EXAMPLES = 3  # example inputs kept per bucket
 _QUALIFIERS = ("case", "callback", "stop_action", "machine", "state", "event", "reason", "problems")
