@@ -16,7 +16,7 @@ from analyzer.triage import analyze, triage
 from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
-from reports.json_report import to_json_dict
+from reports.json_report import render_json
 from reports.markdown import render_markdown
 from reports.text import render_text
 
@@ -81,7 +81,7 @@ def test_bugcheck_option_without_parameters_is_unknown_not_zero():
     result = analyze([], bugcheck=bug)
     text = render_text(result)
     assert text.count(f"Arg2: {NOT_IN_EVIDENCE}") == 1 and "0000000000000000" not in text
-    assert to_json_dict(result)["bugcheck"]["parameters"] == [None] * 4
+    assert json.loads(render_json(result))["bugcheck"]["parameters"] == [None] * 4
 
 
 def test_names_for_every_code_and_meanings_from_the_paste_else_the_docs():
