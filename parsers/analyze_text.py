@@ -18,6 +18,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from parsers.numbers import int_or_none
 from parsers.records import BugCheck
 
 _HEXV = r"(?:0x)?[0-9a-fA-F`]+"
@@ -92,8 +93,8 @@ def _codes_by_name() -> dict[str, int]:
     return {name: code for code, name in bugcheck_names().items()}
 
 
-def _hex(text: str) -> int:
-    return int(text.replace("`", "").lower().removeprefix("0x"), 16)
+def _hex(text: str) -> int | None:
+    return int_or_none(text, 16)
 
 
 def _complete(raw: str) -> bool:

@@ -20,6 +20,7 @@ from functools import lru_cache
 from importlib import resources
 
 from parsers import enums, ntstatus
+from parsers.numbers import int_or_none
 
 # printf-style specifier as written in the framework source, or a WPP extended type %!Name!.
 SOURCE_SPEC = re.compile(r"%(?:!(\w+)!|(%)|[-+ #0]*\d*(?:\.\d+)?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZ]))")
@@ -106,7 +107,7 @@ def tmf_skeleton(fmt: str) -> tuple[str, tuple[int, ...]]:
         pos = m.end()
         number, _spec, item, percent = m.groups()
         if number is not None:
-            numbers.append(int(number))
+            numbers.append(int_or_none(number, bits=16))  # None (no such argument) past a USHORT
             parts.append("\0")
         elif item == "FUNC":
             parts.append("%!FUNC!")
@@ -142,35 +143,27 @@ def _enum_value(hole: str, text: str):
     m = _ENUM_PRINTED.fullmatch(text)
     if m:
         return m.group(1)
-    if _DECIMAL.fullmatch(text):
-        return enums.name_of(hole, int(text)) or text
+    value = int_or_none(text, signed=text.startswith("-")) if _DECIMAL.fullmatch(text) else None
+    if value is not None:
+        return enums.name_of(hole, value) or text
     return text.strip("!")
 
 
 def _pointer(text: str):
-    try:
-        return int(text, 16)
-    except ValueError:
-        if text == "NULL":
-            return 0
-        try:
-            return int(text.replace("`", ""), 16)
-        except ValueError:
-            return text
+    if text == "NULL":
+        return 0
+    value = int_or_none(text, 16)  # WinDbg's backtick separator accepted; 17 hex digits are no handle
+    return text if value is None else value
 
 
 def _decimal(text: str):
-    try:
-        return int(text)
-    except ValueError:
-        return text
+    value = int_or_none(text, signed=text.startswith("-"))
+    return text if value is None else value
 
 
 def _octal(text: str):
-    try:
-        return int(text, 8)
-    except ValueError:
-        return text
+    value = int_or_none(text, 8)
+    return text if value is None else value
 
 
 @lru_cache(maxsize=None)

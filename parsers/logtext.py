@@ -26,9 +26,10 @@ from functools import lru_cache
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
 from parsers.errors import EvidenceError
+from parsers.numbers import int_or_none, parse_hex_bytes
 from parsers.prefix import KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
 from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK, LogSet, SourceRef, TraceMessage
-from parsers.wpp import pointer_values
+from parsers.wpp import TimeCheck, pointer_values
 
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
 _RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+(?:::[\w~<>$]+)*)?\s*-\s+)?(.*)$")
@@ -107,6 +108,7 @@ class _Reader:
         self.log = ""
         self.logs: dict[str, dict] = {}
         self.warnings: list = []
+        self.times = TimeCheck(source)
         self.prefixes = [_compiled(p) for p in KNOWN]
         self.caches: dict[str | None, dict[bytes, _Shape | None]] = {None: {}}  # line shapes per declared prefix
         self.shapes = self.caches[None]
@@ -187,12 +189,13 @@ class _Reader:
         entry = shape.entry
         if function and shape.multi_site:
             entry = self.catalog.site(entry, function)
-        sequence = int(m.group(shape.sequence)) if shape.sequence else None
+        sequence = int_or_none(m.group(shape.sequence)) if shape.sequence else None
         log = (m.group(shape.log) if shape.log else None) or log
         self.count(log, True)
         self.messages.append(TraceMessage(
             ref=SourceRef(self.source, line=line_no, sequence=sequence), text=m.group("body"), log=log,
-            sequence=sequence, timestamp=_time(m.group(shape.time)) if shape.time else None, function=function,
+            sequence=sequence, timestamp=self.times.checked(_time(m.group(shape.time)), line=line_no) if shape.time else None,
+            function=function,
             catalog_id=entry.id, args=self.catalog.values(entry, m.groups()[shape.first_arg - 1:]), level=entry.level))
         return True
 
@@ -211,10 +214,11 @@ class _Reader:
         unknown = None if match else _UNKNOWN.match(body)
         pointers = ()
         if unknown and unknown.group(1):  # wdftriage prints an unformatted record's raw argument bytes
-            raw = bytes.fromhex(unknown.group(1))
+            raw = parse_hex_bytes(unknown.group(1))
             pointers = tuple(dict.fromkeys(pointer_values(raw, 8) + pointer_values(raw, 4)))
         self.count(log, match is not None)
-        self.add(line_no, body, log=log, sequence=sequence, timestamp=_time(when), function=function,
+        self.add(line_no, body, log=log, sequence=sequence, timestamp=self.times.checked(_time(when), line=line_no),
+                 function=function,
                  catalog_id=match[0].id if match else None, args=match[1] if match else (),
                  level=match[0].level if match else None, inferred=inferred and match is not None,
                  general=general and match is not None, known=unknown is None, pointers=pointers)
@@ -273,7 +277,7 @@ class _Reader:
             return True
         m = _RECORD.match(text)
         if m and not named:
-            self.record(line_no, int(m.group(1)), m.group(2), m.group(3), m.group(4), log)
+            self.record(line_no, int_or_none(m.group(1)), m.group(2), m.group(3), m.group(4), log)
             return False
         m = _TRACEFMT.match(text)
         if m:
@@ -316,7 +320,8 @@ def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | Non
     with _bulk():
         for line_no, line in enumerate(_lines(text), 1):
             reader.line(line_no, line)
-    return LogSet(source=source, messages=reader.messages, warnings=reader.warnings, logs=reader.logs)
+    return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
+                  logs=reader.logs)
 
 
 def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
@@ -339,5 +344,5 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
     if bugcheck is None and not typed and not (records and looks_like_log_text("\n".join(head))):
         raise EvidenceError(source, "nothing recognised: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
                                     "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)")
-    return LogSet(source=source, messages=reader.messages, warnings=reader.warnings, logs=reader.logs,
-                  bugcheck=bugcheck)
+    return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
+                  logs=reader.logs, bugcheck=bugcheck)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import re
 
+from parsers.numbers import int_or_none
+
 NAMES: dict[int, str] = {
     0x00000000: "STATUS_SUCCESS",
     0x00000102: "STATUS_TIMEOUT",
@@ -79,14 +81,11 @@ def render(value: int) -> str:
 def parse(text: str) -> int | str:
     """Read a printed NTSTATUS back to its value; unknown names come back as text."""
     text = text.strip()
-    m = re.fullmatch(r"0x([0-9A-Fa-f]+)(?:\(\w+\))?", text)
-    if m:
-        return int(m.group(1), 16)
-    m = re.fullmatch(r"NTSTATUS=\s*([0-9A-Fa-f]+)", text)
-    if m:
-        return int(m.group(1), 16)
+    m = re.fullmatch(r"0x([0-9A-Fa-f]+)(?:\(\w+\))?", text) or re.fullmatch(r"NTSTATUS=\s*([0-9A-Fa-f]+)", text)
+    value = int_or_none(m.group(1), 16, bits=32) if m else None
+    if value is not None:
+        return value
     if text in _VALUES:
         return _VALUES[text]
-    if re.fullmatch(r"-?\d+", text):
-        return int(text) & 0xFFFFFFFF
-    return text
+    value = int_or_none(text, bits=32, signed=text.startswith("-"))
+    return value & 0xFFFFFFFF if value is not None else text

@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from construct import Bytes, Const, CString, Int16sl, Int16ul, Int32sl, Int32ul, Padding, Struct
+from construct import Bytes, Const, Int16sl, Int16ul, Int32sl, Int32ul, Padding, Struct
 
 from parsers.errors import EvidenceError
 from parsers.tmf import TmfMessage, parse_tmf_lines
@@ -53,14 +53,15 @@ MODULE_INFO = Struct(
     "Unused2" / Int32ul,
     "SourceFileNameIndex" / Int32ul,
     "PdbFilePathNameIndex" / Int32ul,
-    "ModuleName" / CString("utf8"),
-    "ObjFileName" / CString("utf8"),
-)
-assert SUPERBLOCK.sizeof() == 56 and DBI_HEADER.sizeof() == 64
+)  # then ModuleName and ObjFileName, NUL-terminated UTF-8 (read by _c_string: untrusted, maybe unterminated)
+assert SUPERBLOCK.sizeof() == 56 and DBI_HEADER.sizeof() == 64 and MODULE_INFO.sizeof() == 64
 
 
 class _Msf:
-    """The streams of an MSF 7.00 container, read from a bytes image with every index bounds-checked."""
+    """The streams of an MSF 7.00 container, read from a bytes image with every index bounds-checked.
+
+    Every block belongs to one stream at most and every size is checked against the file before anything
+    is joined, so a lying directory costs no more than the file's own size."""
 
     def __init__(self, data: bytes, source: str):
         self.data, self.source = data, source
@@ -70,15 +71,19 @@ class _Msf:
         if sb.BlockSize not in (512, 1024, 2048, 4096) or sb.NumBlocks * sb.BlockSize > len(data) + sb.BlockSize:
             raise EvidenceError(source, f"superblock BlockSize {sb.BlockSize} / NumBlocks {sb.NumBlocks} do not fit the file", offset=32)
         self.block_size, self.num_blocks = sb.BlockSize, sb.NumBlocks
+        if sb.NumDirectoryBytes > len(data):
+            raise EvidenceError(source, f"stream directory of {sb.NumDirectoryBytes} bytes is larger than the file",
+                                offset=44)
         dir_blocks = -(-sb.NumDirectoryBytes // sb.BlockSize)
         map_at = self._block_offset(sb.BlockMapAddr, 52)
-        indexes = struct.unpack_from(f"<{dir_blocks}I", data, map_at) if map_at + 4 * dir_blocks <= len(data) else None
-        if indexes is None:
+        if map_at + 4 * dir_blocks > len(data):
             raise EvidenceError(source, "stream directory block map runs past the end of the file", offset=map_at)
+        indexes = struct.unpack_from(f"<{dir_blocks}I", data, map_at)
+        self._claim(indexes, "the stream directory", map_at, set())
         directory = b"".join(self._block(i, map_at) for i in indexes)[: sb.NumDirectoryBytes]
         self.streams = self._parse_directory(directory)
 
-    def _block_offset(self, index: int, where: int) -> int:
+    def _block_offset(self, index: int, where: int | None) -> int:
         if index >= self.num_blocks or (index + 1) * self.block_size > len(self.data):
             raise EvidenceError(self.source, f"block index {index} outside the file", offset=where)
         return index * self.block_size
@@ -87,6 +92,15 @@ class _Msf:
         at = self._block_offset(index, where)
         return self.data[at: at + self.block_size]
 
+    def _claim(self, blocks: tuple[int, ...], owner: str, where: int | None, used: set[int]) -> None:
+        """Mark ``blocks`` as ``owner``'s; a block listed twice (anywhere) is a corrupt directory."""
+        for index in blocks:
+            if index in used:
+                raise EvidenceError(self.source, f"block {index} listed twice (again in {owner}): corrupt stream "
+                                                 "directory", offset=where)
+            self._block_offset(index, where)
+            used.add(index)
+
     def _parse_directory(self, directory: bytes) -> list[tuple[int, tuple[int, ...]]]:
         if len(directory) < 4:
             raise EvidenceError(self.source, "stream directory is empty")
@@ -94,12 +108,16 @@ class _Msf:
         if 4 + 4 * count > len(directory):
             raise EvidenceError(self.source, f"stream directory claims {count} streams, more than it holds")
         sizes = struct.unpack_from(f"<{count}I", directory, 4)
-        pos, streams = 4 + 4 * count, []
-        for size in sizes:
-            blocks = 0 if size == 0xFFFFFFFF else -(-size // self.block_size)
+        pos, streams, used = 4 + 4 * count, [], set()
+        for number, size in enumerate(sizes):
+            size = 0 if size == 0xFFFFFFFF else size
+            blocks = -(-size // self.block_size)
             if pos + 4 * blocks > len(directory):
-                raise EvidenceError(self.source, "stream directory block lists run past its end")
-            streams.append((0 if size == 0xFFFFFFFF else size, struct.unpack_from(f"<{blocks}I", directory, pos)))
+                raise EvidenceError(self.source, f"stream {number} of {size} bytes: its block list runs past the "
+                                                 "stream directory")
+            indexes = struct.unpack_from(f"<{blocks}I", directory, pos)
+            self._claim(indexes, f"stream {number}", None, used)
+            streams.append((size, indexes))
             pos += 4 * blocks
         return streams
 
@@ -119,12 +137,23 @@ def _module_streams(msf: _Msf) -> list[tuple[int, int, str]]:
     pos, end, modules = DBI_HEADER.sizeof(), DBI_HEADER.sizeof() + header.ModInfoSize, []
     if header.ModInfoSize < 0 or end > len(dbi):
         raise EvidenceError(msf.source, f"DBI module info size {header.ModInfoSize} runs past the stream")
-    while pos + 64 <= end:
-        info = MODULE_INFO.parse(dbi[pos:end])
-        modules.append((info.ModuleSymStream, info.SymByteSize, info.ModuleName))
-        size = 64 + len(info.ModuleName.encode()) + 1 + len(info.ObjFileName.encode()) + 1
-        pos += (size + 3) & ~3
+    while pos + MODULE_INFO.sizeof() <= end:
+        info = MODULE_INFO.parse(dbi[pos:pos + MODULE_INFO.sizeof()])
+        names_at = pos + MODULE_INFO.sizeof()
+        module, after = _c_string(dbi, names_at, end, msf.source, "module name")
+        _obj, after = _c_string(dbi, after, end, msf.source, "object file name")
+        modules.append((info.ModuleSymStream, info.SymByteSize, module))
+        pos += (after - pos + 3) & ~3
     return modules
+
+
+def _c_string(data: bytes, start: int, end: int, source: str, what: str) -> tuple[str, int]:
+    """The NUL-terminated string at ``start`` (undecodable bytes replaced) and the offset after its NUL."""
+    nul = data.find(b"\0", start, end)
+    if nul < 0:
+        raise EvidenceError(source, f"DBI {what} not terminated inside the module list (DBI stream offset "
+                                    f"0x{start:x})")
+    return data[start:nul].decode("utf-8", errors="replace"), nul + 1
 
 
 def _annotations_in(symbols: bytes, source: str, module: str) -> list[tuple[str, ...]]:

@@ -21,7 +21,9 @@ from pathlib import Path
 
 from parsers import enums, messages
 from parsers.catalog import Catalog, CatalogEntry, load, render_entry
+from parsers.errors import EvidenceWarning
 from parsers.ifr import IfrLog, IfrRecord
+from parsers.numbers import int_or_none
 
 STATE_FORMATS = messages.state_formats()
 _SMALL = {machine: messages.by_name(f"state.{machine}").enums()[0] for machine in ("idle", "selfio", "wakeint", "pwrreq")}
@@ -63,6 +65,7 @@ class RecognitionMap:
 
     def __init__(self) -> None:
         self.pairs: dict[tuple[uuid.UUID, int], Recognition] = {}
+        self.warnings: list[EvidenceWarning] = []  # what :meth:`load` skipped
 
     def get(self, guid: uuid.UUID, number: int) -> Recognition | None:
         return self.pairs.get((guid, number))
@@ -78,17 +81,56 @@ class RecognitionMap:
             (out / f"{guid}.json").write_text(json.dumps(numbers, indent=1, sort_keys=True) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, directory: str | Path) -> "RecognitionMap":
+    def load(cls, directory: str | Path, catalog: Catalog | None = None) -> "RecognitionMap":
+        """The maps saved in ``directory``. A file that is not a map of ours (not named after a GUID, not a
+        JSON object of message number -> recognition naming a catalog message) is skipped with a warning
+        in ``warnings``; so is each entry that does not check out."""
+        catalog = catalog or load()
         rmap = cls()
         for path in sorted(Path(directory).glob("*.json")):
-            try:
-                guid = uuid.UUID(path.stem)
-                for number, r in json.loads(path.read_text(encoding="utf-8")).items():
-                    rmap.pairs[(guid, int(number))] = Recognition(r["entry"], r["format"], r["reason"],
-                                                                             bool(r.get("general", False)))
-            except (ValueError, KeyError, TypeError):
-                continue  # not a cache file of ours
+            problem = rmap._load_file(path, catalog)
+            if problem:
+                rmap.warnings.append(EvidenceWarning(str(path), f"recognition cache {problem}; ignored"))
         return rmap
+
+    def _load_file(self, path: Path, catalog: Catalog) -> str | None:
+        """Add one cache file's entries; what is wrong with it, None when nothing is."""
+        try:
+            guid = uuid.UUID(path.stem)
+        except ValueError:
+            return "file not named <guid>.json"
+        try:
+            if path.stat().st_size > MAX_CACHE_BYTES:
+                return f"file larger than {MAX_CACHE_BYTES} bytes"
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than json reads
+            return f"not readable JSON ({type(exc).__name__})"
+        if not isinstance(document, dict):
+            return f"top level is a JSON {type(document).__name__}, not an object"
+        bad = 0
+        for number, r in document.items():
+            recognition = _checked(number, r, catalog)
+            if recognition is None:
+                bad += 1
+            else:
+                self.pairs[(guid, recognition[0])] = recognition[1]
+        return f"{bad} of {len(document)} entries do not name a catalog message" if bad else None
+
+
+MAX_CACHE_BYTES = 16 * 1024 * 1024
+
+
+def _checked(number: str, r, catalog: Catalog) -> tuple[int, Recognition] | None:
+    """(message number, Recognition) of one cache entry, None unless every field checks out: a USHORT
+    number, a catalog entry id, that entry's exact format, a reason string, a boolean ``general``."""
+    value = int_or_none(number, bits=16)
+    if value is None or not isinstance(r, dict):
+        return None
+    entry_id, fmt, reason, general = r.get("entry"), r.get("format"), r.get("reason"), r.get("general", False)
+    entry = catalog.by_id.get(entry_id) if isinstance(entry_id, str) else None
+    if entry is None or fmt != entry.format or not isinstance(reason, str) or not isinstance(general, bool):
+        return None
+    return value, Recognition(entry_id, fmt, reason, general)
 
 
 def _layout(entry: CatalogEntry) -> list[str]:
@@ -180,6 +222,7 @@ def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
     """Recognise the (GUID, number) pairs of ``unknown`` records; ``known`` pairs are kept as they are."""
     catalog = catalog or load()
     learner = _Learner(log, catalog, unknown)
+    log.warnings += known.warnings if known else []
     for key, recognition in (known.pairs.items() if known else ()):
         if key in learner.groups:  # what an earlier log taught is context for this one
             learner.claim(key, recognition.format, recognition.reason, recognition.general)

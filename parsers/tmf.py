@@ -16,11 +16,13 @@ from pathlib import Path
 from typing import Iterable
 
 from parsers.errors import EvidenceError
+from parsers.numbers import NumberError, parse_int
 
 _GUID_LINE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\s+(\S*)\s*(?://(.*))?$")
-_ARG = re.compile(r"^(.*),\s*(Item\w+)\s*(?:\((.*)\))?\s*--\s*(\d+)\s*$")
+_ARG = re.compile(r"^(.*),\s*(Item\w+)\s*(?:\((.*)\))?\s*--\s*([0-9]+)\s*$")
 _TRAILER_KEY = re.compile(r"(\w+)=(\S*)")
 MAX_TMF_BYTES = 64 * 1024 * 1024
+MESSAGE_NUMBER_BITS = 16  # WPP message numbers and argument numbers are USHORTs
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +53,15 @@ class TmfMessage:
 
 
 def _enum_names(text: str) -> tuple[tuple[int, str], ...]:
-    """``A,B=0x5,C`` -> ((0,'A'), (5,'B'), (6,'C')): names count up from the last explicit value."""
+    """``A,B=0x5,C`` -> ((0,'A'), (5,'B'), (6,'C')): names count up from the last explicit value.
+    Raises NumberError for a value that is not a 64-bit number."""
     names, value = [], 0
     for part in (p.strip() for p in text.split(",")):
         if not part:
             continue
         if "=" in part:
             part, explicit = (s.strip() for s in part.split("=", 1))
-            value = int(explicit, 0)
+            value = parse_int(explicit, 0, bits=64, signed=explicit.startswith("-"))
         names.append((value, part))
         value += 1
     return tuple(names)
@@ -70,7 +73,7 @@ def _trailer(text: str | None) -> dict[str, str]:
 
 def _split_typev(line: str) -> tuple[str, int, str, str | None] | None:
     """Name, number, format, trailer of a #typev line; the format ends at the last quote before ' //'."""
-    head = re.match(r"^#typev\s+(\S+)\s+(\d+)\s+\"", line)
+    head = re.match(r"^#typev\s+(\S+)\s+([0-9]+)\s+\"", line)
     if not head:
         return None
     rest = line[head.end():]
@@ -82,7 +85,7 @@ def _split_typev(line: str) -> tuple[str, int, str, str | None] | None:
             return None
     else:
         trailer = rest[cut + 4:]
-    return head.group(1), int(head.group(2)), rest[:cut], trailer
+    return head.group(1), parse_int(head.group(2), bits=MESSAGE_NUMBER_BITS), rest[:cut], trailer
 
 
 def parse_tmf_lines(lines: Iterable[str], source: str) -> list[TmfMessage]:
@@ -91,45 +94,49 @@ def parse_tmf_lines(lines: Iterable[str], source: str) -> list[TmfMessage]:
     guid = module = src = None
     pending = None  # (name, number, format, trailer, line number)
     args: list[TmfArg] | None = None
-    for lineno, raw in enumerate(lines, 1):
-        line = raw.strip().lstrip("\ufeff")
-        if not line or line.startswith("//") or line == "TMF:" or line == "PUBLIC_TMF:":
-            continue
-        if args is not None:
-            if line == "}":
-                name, number, fmt, trailer, at = pending
-                keys = _trailer(trailer)
-                messages.append(TmfMessage(
-                    guid=guid, number=number, name=name, format=fmt, level=keys.get("LEVEL"),
-                    flags=keys.get("FLAGS"), function=keys.get("FUNC"), module=module or "", source_file=src,
-                    args=tuple(sorted(args, key=lambda a: a.number)), origin=f"{source}:{at}"))
-                pending, args = None, None
+    lineno = 0
+    try:
+        for lineno, raw in enumerate(lines, 1):
+            line = raw.strip().lstrip("\ufeff")
+            if not line or line.startswith("//") or line == "TMF:" or line == "PUBLIC_TMF:":
                 continue
-            m = _ARG.match(line)
-            if not m:
-                raise EvidenceError(source, f"bad TMF argument line: {line[:80]!r}", line=lineno)
-            names = _enum_names(m.group(3)) if m.group(3) is not None else None
-            args.append(TmfArg(m.group(1).strip(), m.group(2), int(m.group(4)), names))
-            continue
-        if line == "{":
-            if pending is None:
-                raise EvidenceError(source, "argument block without a #typev line", line=lineno)
-            args = []
-            continue
-        if line.startswith("#typev") or line.startswith("#type"):
-            parts = _split_typev(line)
-            if parts is None:
-                raise EvidenceError(source, f"bad #typev line: {line[:80]!r}", line=lineno)
-            if guid is None:
-                raise EvidenceError(source, "#typev line before any GUID line", line=lineno)
-            pending = (*parts, lineno)
-            continue
-        m = _GUID_LINE.match(line)
-        if m:
-            guid, module = uuid.UUID(m.group(1)), m.group(2)
-            src = _trailer(m.group(3)).get("SRC")
-            continue
-        raise EvidenceError(source, f"not a TMF line: {line[:80]!r}", line=lineno)
+            if args is not None:
+                if line == "}":
+                    name, number, fmt, trailer, at = pending
+                    keys = _trailer(trailer)
+                    messages.append(TmfMessage(
+                        guid=guid, number=number, name=name, format=fmt, level=keys.get("LEVEL"),
+                        flags=keys.get("FLAGS"), function=keys.get("FUNC"), module=module or "", source_file=src,
+                        args=tuple(sorted(args, key=lambda a: a.number)), origin=f"{source}:{at}"))
+                    pending, args = None, None
+                    continue
+                m = _ARG.match(line)
+                if not m:
+                    raise EvidenceError(source, f"bad TMF argument line: {line[:80]!r}", line=lineno)
+                names = _enum_names(m.group(3)) if m.group(3) is not None else None
+                args.append(TmfArg(m.group(1).strip(), m.group(2), parse_int(m.group(4), bits=MESSAGE_NUMBER_BITS), names))
+                continue
+            if line == "{":
+                if pending is None:
+                    raise EvidenceError(source, "argument block without a #typev line", line=lineno)
+                args = []
+                continue
+            if line.startswith("#typev") or line.startswith("#type"):
+                parts = _split_typev(line)
+                if parts is None:
+                    raise EvidenceError(source, f"bad #typev line: {line[:80]!r}", line=lineno)
+                if guid is None:
+                    raise EvidenceError(source, "#typev line before any GUID line", line=lineno)
+                pending = (*parts, lineno)
+                continue
+            m = _GUID_LINE.match(line)
+            if m:
+                guid, module = uuid.UUID(m.group(1)), m.group(2)
+                src = _trailer(m.group(3)).get("SRC")
+                continue
+            raise EvidenceError(source, f"not a TMF line: {line[:80]!r}", line=lineno)
+    except NumberError as exc:
+        raise EvidenceError(source, f"bad TMF number: {exc}", line=lineno) from None
     if args is not None:
         raise EvidenceError(source, "argument block not closed at end of TMF", line=pending[4])
     return messages

@@ -11,13 +11,14 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from datetime import datetime
+from datetime import datetime, timezone
 from functools import lru_cache
 
 from parsers import catalog as catalog_module
 from parsers import ntstatus
+from parsers.errors import EvidenceWarning, WdfTriageError
 from parsers.ifr import IfrLog, IfrRecord
-from parsers.errors import WdfTriageError
+from parsers.numbers import NumberError, int_or_none, parse_int
 from parsers.records import SourceRef, TraceMessage
 from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
 
@@ -32,8 +33,12 @@ _FIXED = {  # item type -> struct format (little-endian)
     "ItemSetByte": "B", "ItemSetShort": "H", "ItemSetLong": "I",
 }
 _GUID_ITEMS = {"ItemGuid", "ItemCLSID", "ItemLIBID", "ItemIID"}
-_SPEC = re.compile(r"%(\d+)!([^!]*)!|%!(\w+)!|%%")
-_PRINTF = re.compile(r"^([-+ #0]*)(\d*)(?:\.(\d+))?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZegfE])$")
+_SPEC = re.compile(r"%([0-9]+)!([^!]*)!|%!(\w+)!|%%")
+_PRINTF = re.compile(r"^([-+ #0]*)([0-9]*)(?:\.([0-9]+))?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZegfE])$")
+MAX_WIDTH = 256  # printf widths and precisions are cut to this: a TMF is untrusted text, its output one line
+#: The record times timelines can hold (pandas' nanosecond range, 1677-09-21 .. 2262-04-11); outside it a
+#: time is not believable evidence either, and is kept as unknown.
+TIME_RANGE = (datetime(1677, 9, 22, tzinfo=timezone.utc), datetime(2262, 4, 11, tzinfo=timezone.utc))
 _STRING_HOLES = {"s", "S", "Z", "hs", "ls", "ws", "wZ", "hZ"}
 
 
@@ -122,11 +127,22 @@ def _display(arg: TmfArg, value) -> object:
     return value
 
 
+def _capped(digits: str | None) -> str:
+    """A printf width or precision as digits, at most MAX_WIDTH ('' when absent)."""
+    if not digits:
+        return ""
+    try:
+        return str(min(parse_int(digits), MAX_WIDTH))
+    except NumberError:  # more digits than any 64-bit value
+        return str(MAX_WIDTH)
+
+
 def _printf(spec: str, value, pointer_size: int) -> str:
     m = _PRINTF.match(spec)
     if not m:
         return str(value)
     flags, width, precision, _length, conv = m.groups()
+    width, precision = _capped(width), _capped(precision)
     if conv == "p":
         return f"{int(value) & ((1 << pointer_size * 8) - 1):0{pointer_size * 2}X}" if isinstance(value, int) else str(value)
     if conv in "sSZ":
@@ -137,6 +153,8 @@ def _printf(spec: str, value, pointer_size: int) -> str:
         return str(value)
     if conv in "egfE":
         return ("%" + flags + width + ("." + precision if precision else "") + conv) % value
+    if isinstance(value, float):  # an integer conversion on an ItemDouble: the TMF disagrees with itself
+        return str(value)
     if conv in "xXo" and isinstance(value, int) and value < 0:
         value &= (1 << (64 if _length in ("I64", "ll") else 32)) - 1
     return ("%" + flags + width + conv.replace("i", "d").replace("u", "d")) % value
@@ -152,7 +170,9 @@ def render(message: TmfMessage, values: list, pointer_size: int = 8) -> str:
             return {"FUNC": message.function or "", "LEVEL": message.level or "", "FLAGS": message.flags or ""}.get(item, "")
         if number is None:
             return "%"
-        n = int(number)
+        n = int_or_none(number, bits=16)
+        if n is None:
+            return "<NoValue>"
         if n < 10:
             return ""  # prefix items (%1..%9) belong to the line prefix, not the body
         if n not in by_number:
@@ -192,11 +212,12 @@ class _Plan:
         self.layout = _fixed_layout(message.args, pointer_size)
         self.enums = tuple((i, a) for i, a in enumerate(message.args) if a.item_type.startswith(("ItemList", "ItemSet")))
         match = catalog.match_format(message.format, message.function)
-        if match is not None:
+        position = {a.number: i for i, a in enumerate(message.args)}
+        # typed only when every hole of the framework message is one of the TMF entry's arguments
+        if match is not None and all(n in position for n in match[1]):
             entry, numbers = match
-            position = {a.number: i for i, a in enumerate(message.args)}
             self.catalog_id = entry.id
-            self.picks = tuple((hole, position.get(n)) for hole, n in zip(entry.holes, numbers))
+            self.picks = tuple((hole, position[n]) for hole, n in zip(entry.holes, numbers))
 
     def decode(self, payload: bytes, pointer_size: int) -> list | None:
         """The argument values, or None when the payload does not hold them."""
@@ -239,6 +260,7 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
     plans: dict[tuple[uuid.UUID, int], _Plan] = {}
     header_size, driver = log.header.header_size, log.header.driver_name
     out = []
+    times = TimeCheck(source)
     for record in log.records:
         key = (record.message_guid, record.message_number)
         plan = plans.get(key)
@@ -246,7 +268,8 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
             plan = plans[key] = _Plan(tmf.lookup(*key) if tmf is not None else None, catalog, pointer_size)
         message = plan.message
         ref = SourceRef(file=source, offset=header_size + record.offset, sequence=record.sequence)
-        common = dict(ref=ref, log=driver, sequence=record.sequence, timestamp=record.timestamp)
+        common = dict(ref=ref, log=driver, sequence=record.sequence,
+                      timestamp=times.checked(record.timestamp, offset=ref.offset))
         values = plan.decode(record.payload, pointer_size) if message else None
         if message is None and recognized is not None:
             inferred = _inferred(record, recognized, catalog, pointer_size, common)
@@ -260,7 +283,35 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
         out.append(TraceMessage(text=render(message, values, pointer_size), function=message.function,
                                 catalog_id=plan.catalog_id, args=plan.catalog_args(values), level=message.level,
                                 **common))
+    log.warnings += times.warnings()
     return out
+
+
+class TimeCheck:
+    """Record times outside :data:`TIME_RANGE` made unknown (None), with one warning per source naming
+    the first of them."""
+
+    def __init__(self, source: str):
+        self.source = source
+        self.outside = 0
+        self.first: tuple[datetime, int | None, int | None] | None = None
+
+    def checked(self, when: datetime | None, offset: int | None = None, line: int | None = None) -> datetime | None:
+        """``when`` if timelines can hold it, else None (counted for the warning)."""
+        if when is None or TIME_RANGE[0] <= when <= TIME_RANGE[1]:
+            return when
+        self.outside += 1
+        if self.first is None:
+            self.first = (when, offset, line)
+        return None
+
+    def warnings(self) -> list[EvidenceWarning]:
+        if not self.outside:
+            return []
+        when, offset, line = self.first
+        return [EvidenceWarning(self.source, f"{self.outside} record time(s) outside {TIME_RANGE[0].year}.."
+                                             f"{TIME_RANGE[1].year} (first: {when.isoformat()}) kept as unknown",
+                                offset=offset, line=line)]
 
 
 def _inferred(record: IfrRecord, recognized, catalog, pointer_size: int, common: dict) -> TraceMessage | None:
