@@ -650,17 +650,10 @@ def run_batch(jobs: list[tuple[str, int]], seeds, seed: int, limits: Limits, wor
 
 # -------------------------------------------------------------------------------------------- reducer
 
-def reduce_input(kind: str, data: bytes, options: dict, cls: str, limits: Limits, workdir: Path,
-                 budget: int = 200) -> bytes:
-    """The smallest input found (chunks deleted, then zeroed) that still fails with the same class."""
+def shrink(data: bytes, fails, budget: int = 200) -> bytes:
+    """The smallest ``data`` found for which ``fails(candidate)`` stays true: chunks deleted (halving the
+    chunk size down to one byte), then chunks zeroed; at most ``budget`` calls of ``fails``."""
     attempts = 0
-
-    def fails(candidate: bytes) -> bool:
-        nonlocal attempts
-        attempts += 1
-        results, _ = run_batch([(kind, -1)], None, 0, limits, workdir, inputs=[(candidate, options)])
-        return bool(results) and results[0].cls is not None and _same_class(results[0].cls, cls)
-
     for zero in (False, True):
         chunk = max(1, len(data) // 2)
         while chunk >= 1 and attempts < budget:
@@ -671,6 +664,7 @@ def reduce_input(kind: str, data: bytes, options: dict, cls: str, limits: Limits
                     i += chunk
                     continue
                 candidate = data[:i] + (bytes(len(piece)) if zero else b"") + data[i + chunk:]
+                attempts += 1
                 if candidate and fails(candidate):
                     data = candidate
                     if zero:
@@ -679,6 +673,16 @@ def reduce_input(kind: str, data: bytes, options: dict, cls: str, limits: Limits
                     i += chunk
             chunk //= 2
     return data
+
+
+def reduce_input(kind: str, data: bytes, options: dict, cls: str, limits: Limits, workdir: Path,
+                 budget: int = 200) -> bytes:
+    """The smallest input found that still fails with class ``cls`` (each attempt in a forked child)."""
+    def fails(candidate: bytes) -> bool:
+        results, _ = run_batch([(kind, -1)], None, 0, limits, workdir, inputs=[(candidate, options)])
+        return bool(results) and results[0].cls is not None and _same_class(results[0].cls, cls)
+
+    return shrink(data, fails, budget)
 
 
 def _same_class(a: str, b: str) -> bool:
