@@ -512,7 +512,7 @@ class Result:
     outcome: str  # ok | bad-input | contract | failure | hang | blowup | crash
     cls: str | None = None
     message: str = ""
-    seconds: float = 0.0
+    cpu_seconds: float = 0.0
     rss_growth_kib: int = 0
 
 
@@ -537,7 +537,7 @@ def _on_alarm(signum, frame):
 
 def _run_one(kind: str, data: bytes, options: dict, workdir: Path, limits: Limits) -> Result:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    start = time.perf_counter()
+    start = time.process_time()
     outcome, cls, message = "ok", None, ""
     contract = ContractBreach()
     with warnings.catch_warnings(record=True) as caught:
@@ -564,7 +564,7 @@ def _run_one(kind: str, data: bytes, options: dict, workdir: Path, limits: Limit
     growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     if outcome in ("ok", "bad-input") and growth > limits.growth_mib * 1024:
         outcome, cls, message = "blowup", f"memory growth over {limits.growth_mib} MiB ({kind})", f"+{growth} KiB"
-    return Result(kind, -1, outcome, cls, message, time.perf_counter() - start, growth)
+    return Result(kind, -1, outcome, cls, message, time.process_time() - start, growth)
 
 
 def _child(jobs, seeds, seed, limits: Limits, write_fd: int, workdir: Path, inputs=None) -> None:
@@ -703,6 +703,7 @@ class Campaign:
     outcomes: dict = field(default_factory=dict)  # kind -> Counter of outcomes
     classes: dict = field(default_factory=dict)  # class -> {"count", "kinds", "example"}
     peak_rss_kib: int = 0
+    peak_growth_kib: Counter = field(default_factory=Counter)  # per kind: most the peak RSS rose in one input
     slowest: list = field(default_factory=list)
     started: float = field(default_factory=time.time)
     inputs_run: int = 0
@@ -710,8 +711,9 @@ class Campaign:
     def record(self, result: Result, seeds) -> None:
         self.inputs_run += 1
         self.per_kind[result.kind] += 1
+        self.peak_growth_kib[result.kind] = max(self.peak_growth_kib[result.kind], result.rss_growth_kib)
         self.outcomes.setdefault(result.kind, Counter())[result.outcome] += 1
-        self.slowest = sorted(self.slowest + [(result.seconds, result.kind, result.index)], reverse=True)[:10]
+        self.slowest = sorted(self.slowest + [(result.cpu_seconds, result.kind, result.index)], reverse=True)[:10]
         if result.cls is None:
             return
         entry = self.classes.get(result.cls)
@@ -751,9 +753,10 @@ class Campaign:
                 "blowups": sum(e["count"] for e in self.classes.values() if e["outcome"] == "blowup"),
                 "contract": sum(e["count"] for e in self.classes.values() if e["outcome"] == "contract"),
                 "peak_rss_mib": round(self.peak_rss_kib / 1024, 1),
+                "peak_growth_mib_per_kind": {k: round(v / 1024, 1) for k, v in self.peak_growth_kib.items()},
                 "limits": self.limits.__dict__,
                 "classes": {c: {**e, "kinds": dict(e["kinds"])} for c, e in sorted(self.classes.items())},
-                "slowest": [{"seconds": round(s, 3), "kind": k, "index": i} for s, k, i in self.slowest]}
+                "slowest": [{"cpu_seconds": round(s, 3), "kind": k, "index": i} for s, k, i in self.slowest]}
 
     def write_summary(self) -> dict:
         summary = self.summary()
