@@ -21,8 +21,12 @@ _spec.loader.exec_module(fuzz)
 
 SEED = 16
 INPUTS_PER_KIND = 40
-#: Classes raised in files other work owns right now; reported, not failed on, until it lands.
-OWNED_ELSEWHERE = {"parsers/dump.py": "dump parsing rewrite (issue 13)"}
+#: Classes found in dump inputs whose fix belongs to parsers/dump.py (not this issue's to edit): reported in
+#: the assertion message of any other class, not failed on. Remove an entry when its fix lands.
+OWNED_ELSEWHERE = {
+    "Python warning ResourceWarning": "CrashDump leaves the file and mmap open when it refuses the header",
+    "a warning spans several lines": "'page layout unusable' quotes a construct error of two lines",
+}
 
 
 def test_inputs_are_a_pure_function_of_seed_kind_and_index():
@@ -39,7 +43,8 @@ def test_short_fixed_seed_run_finds_no_internal_error_hang_or_blowup(tmp_path):
                                 reduce_budget=30)
     assert summary["per_kind"] == {kind: INPUTS_PER_KIND for kind in fuzz.KINDS}
     broken = {cls: entry for cls, entry in summary["classes"].items()
-              if entry["outcome"] != "contract" and not any(f" {path}:" in cls for path in OWNED_ELSEWHERE)}
+              if entry["outcome"] != "contract"
+              and not (set(entry["kinds"]) == {"dump"} and any(cls.startswith(known) for known in OWNED_ELSEWHERE))}
     assert not broken, json.dumps(broken, indent=1)
     outcomes = {o for per_kind in summary["outcomes"].values() for o in per_kind}
     assert {"ok", "bad-input"} <= outcomes  # the mutators reach both sides of the promise

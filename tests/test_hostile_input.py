@@ -128,7 +128,6 @@ def test_ifr_shorter_than_the_header_of_the_arch_given(tmp_path):
     assert "StreamError" not in line
 
 
-@pytest.mark.xfail(reason="parsers/dump.py belongs to the dump rewrite (branch h13, issue 13)", strict=False)
 @pytest.mark.parametrize("signature", [b"PAGEDU64", b"PAGEDUMP"])
 def test_dump_of_eight_bytes(tmp_path, signature):
     path = tmp_path / "eight.dmp"
