@@ -104,6 +104,7 @@ def test_record_time_outside_pandas_range_is_unknown_with_a_warning(tmp_path, fi
     path, offset = _with_filetime(tmp_path, filetime)
     result = cli("logdump", path, "--tmf", TMF, "--timestamps")
     assert_ok(result, "kept as unknown", f"offset 0x{offset:x}")
+    assert result.stderr.count("kept as unknown") == 1
     assert result.stdout.splitlines()[3].startswith("1: --/--/-----:--:--.-------")
     every_output(path, [TMF])
 
@@ -113,7 +114,9 @@ def test_pasted_year_outside_pandas_range_is_unknown_with_a_warning(tmp_path, ye
     text = (DATA / "real-logs" / "nefarius_BthPS3_107_1.txt").read_text(encoding="utf-8")
     path = tmp_path / "years.txt"
     path.write_text(text.replace("07/11/2024-", f"07/11/{year}-", 3), encoding="utf-8")
-    assert_ok(cli("logdump", path), "kept as unknown", "line 2")
+    result = cli("logdump", path)
+    assert_ok(result, "3 record time(s) outside 1677..2262", "line 2")
+    assert result.stderr.count("kept as unknown") == 1
     every_output(path)
     times = [e["time"] for e in json.loads(cli("triage", path, "--json").stdout)["events"]]
     assert times[:3] == [None, None, None] and all(t.startswith("2024-07-11") for t in times[3:] if t)
