@@ -391,6 +391,10 @@ class Blowup(Exception):
     """An output out of proportion with the input."""
 
 
+class BrokenPromise(Exception):
+    """Output that breaks the one-line promise without an exception (a warning of several lines)."""
+
+
 class ContractBreach:
     """Breaches of the output contract that do not stop the pipeline (JSON numbers above 2**53)."""
 
@@ -426,7 +430,7 @@ def run_pipeline(path: str, options: DecodeOptions, contract: ContractBreach) ->
                                 "logdump --json")
     for warning in evidence.logset.warnings:
         if "\n" in str(warning):
-            raise Blowup("a warning spans several lines")
+            raise BrokenPromise("a warning spans several lines")
     result = analyze([evidence.logset], inputs=[InputFile(path=evidence.path, sha256=evidence.sha256,
                                                           size=evidence.size, kind=evidence.kind)])
     for fmt in ("text", "md", "json", "html"):
@@ -501,6 +505,8 @@ def classify(exc: BaseException) -> tuple[str, str] | None:
         return "blowup", f"MemoryError @ {_where(exc.__traceback__)}"
     if isinstance(exc, Blowup):
         return "blowup", f"{re.sub(r'[0-9]+', 'N', str(exc))} @ {_where(exc.__traceback__)}"
+    if isinstance(exc, BrokenPromise):
+        return "failure", f"{exc} ({type(exc).__name__})"
     return "failure", f"{type(exc).__name__} @ {_where(exc.__traceback__)}"
 
 
@@ -558,7 +564,8 @@ def _run_one(kind: str, data: bytes, options: dict, workdir: Path, limits: Limit
             signal.setitimer(signal.ITIMER_PROF, 0)
     if outcome in ("ok", "bad-input") and caught:
         first = caught[0]
-        outcome, cls = "failure", f"Python warning {first.category.__name__} @ {Path(first.filename).name}"
+        words = " ".join(str(first.message).split()[:2])  # "unclosed file", without the path that varies
+        outcome, cls = "failure", f"Python warning {first.category.__name__}: {words} @ {Path(first.filename).name}"
         message = str(first.message)[:300]
     if outcome in ("ok", "bad-input") and contract.found:
         outcome, cls, message = "contract", f"{contract.found[0]} ({kind})", contract.found[0]
