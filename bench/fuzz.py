@@ -5,10 +5,12 @@ The promise checked: bad input is one line (an ``EvidenceError``/``WdfTriageErro
 traceback (any other exception: exit 3), a hang, an allocation proportional to a lying field, nor a
 Python warning on stderr; reports hold no JSON number above 2**53.
 
-Kinds and their seeds (``SEEDS``): ``ifr`` (samples/ifr, samples/scenarios), ``dump`` (samples/dumps),
+Kinds and their seeds (``load_seeds``): ``ifr`` (samples/ifr, samples/scenarios), ``dump`` (samples/dumps),
 ``text`` (pasted logs, tests/data/real-logs), ``analyze`` (``!analyze -v`` pastes), ``tmf``
-(samples/tmf, tests/data/tmf, used to decode a scenario), ``pdb`` (samples/pdb), ``tmf-cache``
-(the recognition cache learned from the scenarios). Each kind has mutators that know its structure
+(samples/tmf, tests/data/tmf, used to decode a scenario), ``pdb`` (samples/pdb and samples/objects: WPP
+annotations and type layouts), ``tmf-cache`` (the recognition cache learned from the scenarios),
+``snapshot`` (samples/objects/*.wdfsnap: triage and the object views) and ``layout`` (the layout profile
+of samples/objects' PDB, given as ``--layout`` to the object views of a snapshot or a dump). Each kind has mutators that know its structure
 (header fields, record fields, numbers and timestamps in text, TMF widths and item types, the MSF stream
 directory, JSON shapes) on top of generic byte mutations. Evidence kinds run load -> logdump (text, JSON)
 -> triage -> every report format (text, md, json, html) -> every timeline (table, csv, json, parquet).
@@ -52,16 +54,21 @@ from parsers import ifr as ifr_module  # noqa: E402
 from parsers.decode import DecodeOptions  # noqa: E402
 from parsers.errors import WdfTriageError  # noqa: E402
 from parsers.evidence import load  # noqa: E402
+from analyzer.objects.commands import open_file, run_view  # noqa: E402
+from analyzer.objects.layout import WALKED_TYPES  # noqa: E402
 from parsers.pdb import SUPERBLOCK, tmf_messages_from_pdb  # noqa: E402
+from parsers.pdb_types import profile_from_pdb  # noqa: E402
+from parsers.snapshot import PREFIX as SNAPSHOT_PREFIX  # noqa: E402
 from parsers.tmf import write_tmf_files  # noqa: E402
 from reports import render  # noqa: E402
 from reports.logdump import render_logdump, render_logdump_json  # noqa: E402
 from reports.tables import export_frame  # noqa: E402
 
 SAMPLES, DATA = ROOT / "samples", ROOT / "tests" / "data"
-KINDS = ("ifr", "dump", "text", "analyze", "tmf", "pdb", "tmf-cache")
+KINDS = ("ifr", "dump", "text", "analyze", "tmf", "pdb", "tmf-cache", "snapshot", "layout")
 EXTENSIONS = {"ifr": ".ifr", "dump": ".dmp", "text": ".txt", "analyze": ".txt", "tmf": ".tmf", "pdb": ".pdb",
-              "tmf-cache": ".json"}
+              "tmf-cache": ".json", "snapshot": ".wdfsnap", "layout": ".json"}
+OBJECT_VIEWS = ("driverinfo", "devicequeues")  # the views that walk every object without a handle
 MAX_INPUT = 4 << 20  # mutated inputs are cut to 4 MiB
 MAX_OUTPUT = 64 << 20  # a rendered output larger than this from a small input is a blowup
 MAX_JSON_INT = 1 << 53
@@ -109,8 +116,11 @@ def load_seeds() -> dict[str, list[Seed]]:
         "text": [Seed(p.name, p.read_bytes()) for p in _files("tests/data/real-logs/*.txt", "tests/data/real-logs/msdocs/*.txt")],
         "analyze": [Seed(p.name, p.read_bytes()) for p in _files("tests/data/real-logs/analyze/*.txt")],
         "tmf": [Seed(p.name, p.read_bytes()) for p in _files("samples/tmf/*.tmf", "tests/data/tmf/*.tmf")],
-        "pdb": [Seed(p.name, p.read_bytes()) for p in _files("samples/pdb/*.pdb")],
+        "pdb": [Seed(p.name, p.read_bytes()) for p in _files("samples/pdb/*.pdb", "samples/objects/*.pdb")],
         "tmf-cache": _cache_seeds(),
+        "snapshot": [Seed(p.name, p.read_bytes()) for p in _files("samples/objects/*.wdfsnap")],
+        "layout": [Seed(p.stem + ".json", json.dumps(profile_from_pdb(p, list(WALKED_TYPES))).encode())
+                   for p in _files("samples/objects/*.pdb")],
     }
     for seed in seeds["ifr"]:
         seed.ifr_records = _record_offsets(seed.data)
@@ -371,8 +381,61 @@ def mutate_cache(seed: Seed, rng: random.Random, others: list[Seed]) -> tuple[by
         (seed.name, seed.name, "not-a-guid.json", f"{uuid.UUID(int=0)}.json"))}
 
 
+HOSTILE_JSON = (None, -1, 0, 1, 1 << 64, 10 ** 30, 1.5, True, "", "x", "0x" + "f" * 40, "0x10", HUGE_DECIMAL, [], {},
+                [[[[]]]], {"a": {"b": {}}})
+
+
+def mutate_json(doc, rng: random.Random):
+    """One node of a JSON document replaced by a hostile value, deleted, or a list repeated."""
+    nodes, stack = [], [doc]
+    while stack and len(nodes) < 5000:
+        node = stack.pop()
+        for key, child in (node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()):
+            nodes.append((node, key))
+            stack.append(child)
+    if not nodes:
+        return rng.choice(HOSTILE_JSON)
+    parent, key = rng.choice(nodes)
+    op = rng.randrange(4)
+    if op == 0 and isinstance(parent, dict):
+        del parent[key]
+    elif op == 1 and isinstance(parent[key], list) and parent[key]:
+        parent[key] = parent[key] * rng.choice((2, 100))
+    else:
+        parent[key] = rng.choice(HOSTILE_JSON)
+    return doc
+
+
+def mutate_snapshot(seed: Seed, rng: random.Random, others: list[Seed]) -> tuple[bytes, dict]:
+    prefix = SNAPSHOT_PREFIX.parse(seed.data)
+    start = SNAPSHOT_PREFIX.sizeof()
+    header, body = json.loads(seed.data[start:start + prefix.HeaderSize]), seed.data[start + prefix.HeaderSize:]
+    op = rng.randrange(4)
+    if op <= 1:  # a header field lies; the prefix stays right
+        text = json.dumps(mutate_json(header, rng)).encode()
+        data = seed.data[:8] + (1).to_bytes(4, "little") + len(text).to_bytes(4, "little") + text + body
+    elif op == 2:  # the header size or version lies
+        blob = bytearray(seed.data)
+        _put_int(blob, rng.choice((8, 12)), rng.choice(INTERESTING), 4)
+        data = bytes(blob)
+    else:
+        data = mutate_bytes(seed.data, rng, others)
+    return data[:MAX_INPUT], {}
+
+
+def mutate_layout(seed: Seed, rng: random.Random, others: list[Seed]) -> tuple[bytes, dict]:
+    if rng.random() < 0.8:
+        doc = json.loads(seed.data)
+        for _ in range(rng.randint(1, 3)):
+            doc = mutate_json(doc, rng)
+        data = json.dumps(doc).encode()
+    else:
+        data = mutate_bytes(seed.data, rng, others, ('"offset"', '"size"', "[[[[", "1e999"))
+    return data[:MAX_INPUT], {"target": rng.choice(("snapshot", "dump"))}
+
+
 MUTATORS = {"ifr": mutate_ifr, "dump": mutate_dump, "text": mutate_text, "analyze": mutate_text, "tmf": mutate_tmf,
-            "pdb": mutate_pdb, "tmf-cache": mutate_cache}
+            "pdb": mutate_pdb, "tmf-cache": mutate_cache, "snapshot": mutate_snapshot, "layout": mutate_layout}
 
 
 def make_input(seed: int, kind: str, index: int, seeds: dict[str, list[Seed]]) -> tuple[bytes, dict]:
@@ -443,6 +506,14 @@ def run_pipeline(path: str, options: DecodeOptions, contract: ContractBreach) ->
             _bounded(export_frame(frame, fmt), f"{kind} {fmt}")
 
 
+def _views(target) -> None:
+    try:
+        for view in OBJECT_VIEWS:
+            _bounded(run_view(view, target), view)
+    finally:
+        getattr(target.target, "close", lambda: None)()  # a crash dump stays open while views read it
+
+
 def _scenario(number: int) -> str:
     scenarios = _files("samples/scenarios/*.ifr")
     return str(scenarios[number % len(scenarios)])
@@ -463,7 +534,16 @@ def run_target(kind: str, data: bytes, options: dict, workdir: Path, contract: C
     elif kind == "pdb":
         path.write_bytes(data)
         write_tmf_files(tmf_messages_from_pdb(path), workdir / "extracted", ("fuzz",))
+        profile_from_pdb(path, list(WALKED_TYPES))
         run_pipeline(_scenario(options["evidence"]), DecodeOptions(tmf=[str(path)]), contract)
+    elif kind == "snapshot":
+        path.write_bytes(data)
+        run_pipeline(str(path), DecodeOptions(), contract)
+        _views(open_file(str(path)))
+    elif kind == "layout":
+        path.write_bytes(data)
+        evidence = _files("samples/objects/*.wdfsnap" if options["target"] == "snapshot" else "samples/dumps/kmdf-*.dmp")
+        _views(open_file(str(evidence[0]), (), str(path)))
     elif kind == "tmf-cache":
         cache = workdir / "cache"
         cache.mkdir()
@@ -516,7 +596,7 @@ def classify(exc: BaseException) -> tuple[str, str] | None:
 class Result:
     kind: str
     index: int
-    outcome: str  # ok | bad-input | contract | failure | hang | blowup | crash
+    outcome: str  # ok | bad-input | contract | leak | failure | hang | blowup | crash
     cls: str | None = None
     message: str = ""
     cpu_seconds: float = 0.0
@@ -565,7 +645,9 @@ def _run_one(kind: str, data: bytes, options: dict, workdir: Path, limits: Limit
     if outcome in ("ok", "bad-input") and caught:
         first = caught[0]
         words = " ".join(str(first.message).split()[:2])  # "unclosed file", without the path that varies
-        outcome, cls = "failure", f"Python warning {first.category.__name__}: {words} @ {Path(first.filename).name}"
+        # a ResourceWarning is a leak (ignored by Python's default filters, so no stderr line): reported apart
+        outcome = "leak" if issubclass(first.category, ResourceWarning) else "failure"
+        cls = f"Python warning {first.category.__name__}: {words} @ {Path(first.filename).name}"
         message = str(first.message)[:300]
     if outcome in ("ok", "bad-input") and contract.found:
         outcome, cls, message = "contract", f"{contract.found[0]} ({kind})", contract.found[0]
@@ -739,7 +821,7 @@ class Campaign:
         folder.mkdir(parents=True, exist_ok=True)
         ext = EXTENSIONS[result.kind]
         (folder / f"original{ext}").write_bytes(data)
-        budget = {"failure": self.reduce_budget, "crash": self.reduce_budget, "contract": 0}.get(
+        budget = {"failure": self.reduce_budget, "crash": self.reduce_budget, "contract": 0, "leak": 0}.get(
             result.outcome, min(20, self.reduce_budget))  # hangs and blowups cost seconds per attempt
         with tempfile.TemporaryDirectory() as tmp:
             minimal = reduce_input(result.kind, data, options, result.cls, self.limits, Path(tmp), budget)
@@ -760,6 +842,7 @@ class Campaign:
                 "hangs": sum(e["count"] for e in self.classes.values() if e["outcome"] == "hang"),
                 "blowups": sum(e["count"] for e in self.classes.values() if e["outcome"] == "blowup"),
                 "contract": sum(e["count"] for e in self.classes.values() if e["outcome"] == "contract"),
+                "leaks": sum(e["count"] for e in self.classes.values() if e["outcome"] == "leak"),
                 "peak_rss_mib": round(self.peak_rss_kib / 1024, 1),
                 "peak_growth_mib_per_kind": {k: round(v / 1024, 1) for k, v in self.peak_growth_kib.items()},
                 "limits": self.limits.__dict__,
