@@ -8,7 +8,10 @@ anything else is a :class:`NumberError` (a ``ValueError``), or None through :fun
 """
 from __future__ import annotations
 
-_DIGITS = {2: "01", 8: "01234567", 10: "0123456789", 16: "0123456789abcdefABCDEF"}
+import re
+from functools import lru_cache
+
+_DIGITS = {2: re.compile("[01]+"), 8: re.compile("[0-7]+"), 10: re.compile("[0-9]+"), 16: re.compile("[0-9a-fA-F]+")}
 _PREFIXES = {"0x": 16, "0X": 16, "0o": 8, "0O": 8, "0b": 2, "0B": 2}
 
 
@@ -16,9 +19,17 @@ class NumberError(ValueError):
     """Text that is not a number of the expected base and width."""
 
 
+@lru_cache(maxsize=None)
 def _max_digits(base: int, bits: int) -> int:
     """Digits a ``bits``-wide value can need in ``base`` (leading zeros beyond it are allowed)."""
     return len(format((1 << bits) - 1, {2: "b", 8: "o", 10: "d", 16: "x"}[base]))
+
+
+@lru_cache(maxsize=None)
+def _plain(base: int, bits: int) -> re.Pattern:
+    """Digits of ``base`` few enough that any value they spell fits ``bits`` unsigned bits."""
+    most = _max_digits(base, bits) - (0 if base in (2, 16) else 1)
+    return re.compile(f"{_DIGITS[base].pattern[:-1]}{{1,{most}}}")
 
 
 def parse_int(text: str, base: int = 10, *, bits: int = 64, signed: bool = False) -> int:
@@ -28,6 +39,8 @@ def parse_int(text: str, base: int = 10, *, bits: int = 64, signed: bool = False
     ``-`` only when ``signed``. The value must fit ``bits`` bits (unsigned: ``0 .. 2**bits-1``; signed:
     ``-2**(bits-1) .. 2**(bits-1)-1``). Raises :class:`NumberError` otherwise.
     """
+    if not signed and base and _plain(base, bits).fullmatch(text):  # the common case: digits that always fit
+        return int(text, base)
     raw = text
     text = text.strip()
     negative = text.startswith("-")
@@ -40,16 +53,16 @@ def parse_int(text: str, base: int = 10, *, bits: int = 64, signed: bool = False
         if base != 10:
             text = text[2:]
     elif base == 16:
-        text = text.replace("`", "")
+        if "`" in text:
+            text = text.replace("`", "")
         if text[:2] in ("0x", "0X"):
             text = text[2:]
     digits = _DIGITS.get(base)
     if digits is None:
         raise ValueError(f"base {base} is not supported")
-    if not text or any(c not in digits for c in text):
+    if not digits.fullmatch(text):  # ASCII digits of the base only (no sign, space, underscore, other scripts)
         raise NumberError(f"{_show(raw)} is not a base-{base} number")
-    significant = text.lstrip("0")
-    if len(significant) > _max_digits(base, bits):
+    if len(text) > _max_digits(base, bits) and len(text.lstrip("0")) > _max_digits(base, bits):
         raise NumberError(f"{_show(raw)} does not fit {bits} bits")
     value = -int(text, base) if negative else int(text, base)
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
@@ -71,7 +84,7 @@ def int_or_none(text: str | None, base: int = 10, *, bits: int = 64, signed: boo
 def parse_hex_bytes(text: str) -> bytes:
     """Bytes from hex digits in pairs, any whitespace between them (``01 ff\\u00a0a0``); NumberError otherwise."""
     joined = "".join(text.split())
-    if len(joined) % 2 or any(c not in _DIGITS[16] for c in joined):
+    if len(joined) % 2 or (joined and not _DIGITS[16].fullmatch(joined)):
         raise NumberError(f"{_show(text)} is not a list of hex bytes")
     return bytes.fromhex(joined)
 
