@@ -234,9 +234,9 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
             arch = detect_arch(blob, address, choices)
         except LookupError:
             raise EvidenceError(source, "IFR header Size/Offset fields fit no x64 or x86 layout", offset=0x10) from None
-    if len(blob) < HEADER_LAYOUTS[arch].sizeof():
-        raise EvidenceError(source, f"{len(blob)} bytes is too short for the 0x{HEADER_LAYOUTS[arch].sizeof():x}-byte "
-                                    f"{arch} IFR header", offset=len(blob))
+    if len(blob) < HEADER_SIZES[arch]:
+        raise EvidenceError(source, f"{len(blob)} bytes is too short for the 0x{HEADER_SIZES[arch]:x}-byte {arch} IFR "
+                                    "header", offset=len(blob))
     header = _parse_header(blob, arch, source)
     log = IfrLog(source=source, header=header)
     hs = header.header_size
