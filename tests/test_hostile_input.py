@@ -149,7 +149,7 @@ def test_bugcheck_parameters_that_are_not_numbers(tmp_path, arg):
     result = cli("triage", path, "--json")
     assert_ok(result)
     bugcheck = json.loads(result.stdout)["bugcheck"]
-    assert bugcheck["code"] == 0x9F and bugcheck["parameters"][2:] == [0x82D3FAE0, 0x852BC6F0]
+    assert bugcheck["code"] == 0x9F and bugcheck["parameters"][2:] == ["0x82d3fae0", "0x852bc6f0"]
     every_output(path)
 
 
