@@ -70,7 +70,7 @@ def _decode_options(f):
     with_options = click.option("--arch", type=click.Choice(["x64", "x86"]), default=None,
                                 help="Pointer size of the IFR log (default: detected from the header).")(with_options)
     return click.option("--tmf-cache", "tmf_cache", type=click.Path(file_okay=False), default=None,
-                        help="Directory where formats recognised without a TMF are saved and reused, per GUID."
+                        help="Directory where formats recognized without a TMF are saved and reused, per GUID."
                         )(with_options)
 
 

@@ -154,7 +154,7 @@ class _Columns:
                     if name != "_":
                         row[name] = _field_value(name, value)
                 row.update(fixed)
-                if message.general:  # recognised as the general form: the variant's own facts are not known
+                if message.general:  # recognized as the general form: the variant's own facts are not known
                     row["detail"] = "reason not known without the TMF"
                 if kind is EventKind.REQUEST_ACKNOWLEDGED:
                     row["detail"] = f"{row['detail']} requeue"  # "with requeue" / "without requeue"

@@ -1,4 +1,4 @@
-"""How well messages are recognised with no TMF: every sample IFR log decoded twice, with its TMF
+"""How well messages are recognized with no TMF: every sample IFR log decoded twice, with its TMF
 (the truth) and with the TMF hidden, compared record by record per message kind."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from parsers.recognize import learn
 from parsers.tmf import TmfDatabase
 from parsers.wpp import messages_from_ifr
 
-COLUMNS = ("kind", "records", "recognised", "general", "wrong", "unknown")
+COLUMNS = ("kind", "records", "recognized", "general", "wrong", "unknown")
 
 
 def sample_logs(base: Path | None = None) -> list[Path]:
@@ -25,8 +25,8 @@ def sample_logs(base: Path | None = None) -> list[Path]:
 
 
 def accuracy(paths: list[Path], tmf_dir: Path) -> pd.DataFrame:
-    """Per message kind (of the true message): records, recognised exactly, recognised as the general form
-    of their message family, recognised wrong, left unknown."""
+    """Per message kind (of the true message): records, recognized exactly, recognized as the general form
+    of their message family, recognized wrong, left unknown."""
     catalog, tmf = load(), TmfDatabase.from_paths([tmf_dir])
     counts: dict[str, dict[str, int]] = {}
     for path in paths:
@@ -45,7 +45,7 @@ def accuracy(paths: list[Path], tmf_dir: Path) -> pd.DataFrame:
             if not guess.inferred:
                 row["unknown"] += 1
             elif catalog.entry(guess.catalog_id).format == catalog.entry(true.catalog_id).format and guess.args == true.args:
-                row["recognised"] += 1
+                row["recognized"] += 1
             elif guess.general and guess.args == true.args[:len(guess.args)] and \
                     catalog.entry(true.catalog_id).format.startswith(catalog.entry(guess.catalog_id).format):
                 row["general"] += 1  # right message family and values, its trailing words not known
@@ -59,7 +59,7 @@ def render(table: pd.DataFrame) -> str:
     total = table[list(COLUMNS[1:])].sum()
     lines = ["Recognition with no TMF, per message kind (truth: the same logs decoded with their TMF)", "",
              table.to_string(index=False), "",
-             f"all kinds: {total['recognised']} of {total['records']} recognised exactly, {total['general']} as "
+             f"all kinds: {total['recognized']} of {total['records']} recognized exactly, {total['general']} as "
              f"the general form of their message (true, less specific), {total['wrong']} wrong, "
              f"{total['unknown']} left unknown (kept with raw arguments)"]
     return "\n".join(lines) + "\n"

@@ -37,7 +37,7 @@ class EvidenceLine:
     index: int | None = None  # event index in TriageResult.events
     sequence: int | None = None
     timestamp: datetime | None = None
-    inferred: bool = False  # the line was recognised by shape (no TMF), not read from a TMF
+    inferred: bool = False  # the line was recognized by shape (no TMF), not read from a TMF
 
 
 @dataclass(slots=True)

@@ -72,7 +72,7 @@ def score(name: str, bug: str, expected: list[dict], findings: list[Finding]) ->
 
 def evaluate(directory: Path | None = None, with_tmf: bool = True) -> list[ScenarioOutcome]:
     """Triage every scenario of the corpus with the bundled sample TMFs (or with none: formats are then
-    recognised from payload shapes) and score it."""
+    recognized from payload shapes) and score it."""
     base = directory or samples_dir()
     outcomes = []
     for spec_path in sorted((base / "scenarios").glob("*.expected.json")):

@@ -2,7 +2,8 @@
 same file, on a small dump and on a multi-GiB sparse full dump holding the same evidence (the 0x9F sample's
 drivers: blamed 4-page log, wrapped log, quiet log, decoy, freed header copy, secondary data), same process.
 
-Prints, per dump: the scan's GB/s (file bytes covered / seconds, opening the dump with kdmp-parser included), also with the sparse file's holes read like data
+Prints, per dump: the scan's GB/s (file bytes covered / seconds, opening the dump with kdmp-parser included),
+also with the sparse file's holes read like data
 pages (what a real, dense dump costs: one 16-byte compare per page), and mmap.find's GB/s over the same file, both
 triage times (load + rules; the TMF is parsed once beforehand), and the process's private (anonymous) memory.
 Scan and find figures are the best of two runs, with the file in the page cache (a first pass over a fresh sparse

@@ -5,7 +5,7 @@ microsoft/Windows-Driver-Frameworks (MIT): source file:line, level, flag and the
 (wdf-trace-functions.tsv, derived by tools/wdf_functions.py) the function each call sits in, spelled as
 %!FUNC! prints it. The same format at several call sites is told apart by that function when the TMF or
 the pasted line names it.
-A message is recognised by its exact format: either its TMF/PDB format string has the same literal
+A message is recognized by its exact format: either its TMF/PDB format string has the same literal
 skeleton as a catalog entry (:meth:`Catalog.match_format`), or its rendered text is a full match of
 the regular expression compiled from the entry (:meth:`Catalog.match_text`), or ends a line after any
 prefix (:meth:`Catalog.locate`: found through an index of formats by first word and the catalog's function
@@ -127,7 +127,7 @@ def _hole_pattern(hole: str) -> str:
     if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
         return _STATUS
     conv = hole[-1]
-    if len(hole) > 1 and not hole[:-1] in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
+    if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
         return _ENUM  # a WPP custom type: enum, IRPMJ, pnpmn, ...
     return _HOLE_REGEX.get(conv, r"(.*?)")
 

@@ -203,7 +203,6 @@ def detect_arch(blob: bytes, address: int | None = None, choices=tuple(HEADER_LA
     """
     candidates = []
     for arch in choices:
-        layout = HEADER_LAYOUTS[arch]
         if len(blob) < HEADER_SIZES[arch]:
             continue
         h = _parse_header(blob, arch, "")
@@ -289,7 +288,8 @@ def _walk(log: IfrLog, area: bytes) -> None:
         else:
             truncated = True
             if offset + _RECORD_PREFIX.size <= log_size:
-                log.warnings.append(EvidenceWarning(src, "record lies in the missing (truncated) part of the file; older records skipped", offset=hs + offset))
+                log.warnings.append(EvidenceWarning(
+                    src, "record lies in the missing (truncated) part of the file; older records skipped", offset=hs + offset))
             else:
                 log.warnings.append(EvidenceWarning(src, f"record offset 0x{offset:x} past log Size; walk stopped", offset=hs + offset))
             break

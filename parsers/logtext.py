@@ -342,7 +342,7 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
     typed = any(facts["typed"] for facts in reader.logs.values())
     records = any(m.level != DEBUGGER for m in reader.messages)
     if bugcheck is None and not typed and not (records and looks_like_log_text("\n".join(head))):
-        raise EvidenceError(source, "nothing recognised: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
+        raise EvidenceError(source, "nothing recognized: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
                                     "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)")
     return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
                   logs=reader.logs, bugcheck=bugcheck)

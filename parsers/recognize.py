@@ -1,13 +1,13 @@
-"""Recognising the framework's key IFR messages with no TMF, by payload shape, value ranges and context.
+"""Recognizing the framework's key IFR messages with no TMF, by payload shape, value ranges and context.
 
 An IFR record carries only (message GUID, number) and raw argument bytes; without Wdf01000.pdb nothing
 says what it means. But the messages that matter have shapes of their own: a state transition is two
 pointers and two 32-bit values inside one state machine's enum range; a queue power transition is a
 pointer and a value in 1..12; a completion is two pointers, a 64-bit and a 32-bit value. Those are
-recognised first, which tells which handles are devices and queues and what power state each queue
+recognized first, which tells which handles are devices and queues and what power state each queue
 is in; the messages of identical shape (two handles, one handle) are then told apart by that context.
 A (GUID, number) pair is claimed only when every record of it fits the same message; everything else
-stays unknown. The learned map is saved per GUID (``--tmf-cache``) and reused. Every recognised
+stays unknown. The learned map is saved per GUID (``--tmf-cache``) and reused. Every recognized
 message is marked ``inferred``.
 """
 from __future__ import annotations
@@ -50,7 +50,7 @@ _NOT_OWNER_ONLY = {"WdfDevStatePwrPolGotoDx", "WdfDevStatePwrPolGotoDxInDx", "Wd
 
 @dataclass(frozen=True)
 class Recognition:
-    """What one (GUID, number) pair was recognised as, and why. ``general`` marks the general form of a
+    """What one (GUID, number) pair was recognized as, and why. ``general`` marks the general form of a
     family of messages that share the payload and differ only in trailing words (the dropped-event
     reasons): the text is true but says less than the exact message would."""
 
@@ -186,7 +186,7 @@ class _Learner:
         for r in unknown:
             self.groups[(r.message_guid, r.message_number)].append(r)
         self.found: dict[tuple, Recognition] = {}
-        self.values: dict[int, tuple] = {}  # record sequence -> decoded args of its recognised message
+        self.values: dict[int, tuple] = {}  # record sequence -> decoded args of its recognized message
 
     def claim(self, key, fmt: str, reason: str, general: bool = False) -> bool:
         entry = self.by_format[fmt]
@@ -199,7 +199,7 @@ class _Learner:
         return True
 
     def handles(self, fmt: str, position: int) -> set[int]:
-        """The values at ``position`` of every record recognised as ``fmt`` (e.g. the devices)."""
+        """The values at ``position`` of every record recognized as ``fmt`` (e.g. the devices)."""
         return {self.values[r.sequence][position] for key, recs in self.groups.items()
                 if key in self.found and self.found[key].format == fmt for r in recs}
 
@@ -219,7 +219,7 @@ def _state_machine(values: list[tuple]) -> str | None:
 
 def learn(log: IfrLog, unknown: list[IfrRecord], catalog: Catalog | None = None,
           known: RecognitionMap | None = None) -> RecognitionMap:
-    """Recognise the (GUID, number) pairs of ``unknown`` records; ``known`` pairs are kept as they are."""
+    """Recognize the (GUID, number) pairs of ``unknown`` records; ``known`` pairs are kept as they are."""
     catalog = catalog or load()
     learner = _Learner(log, catalog, unknown)
     log.warnings += known.warnings if known else []
@@ -372,7 +372,7 @@ def _context(learner: _Learner, devices: set[int], queues: set[int]) -> None:
 def _dropped_events(learner: _Learner) -> None:
     """'WDFDEVICE D !devobj O current <machine> state S dropping event E [because ...]': two pointers and
     two 32-bit values, like a transition, but D/O is a known device and its device object, S is the state
-    that machine of D is in at that moment (from the recognised transitions) and E one of the machine's
+    that machine of D is in at that moment (from the recognized transitions) and E one of the machine's
     events. The variants (full queue, closed queue, not handled, already enqueued) share this payload and
     differ only in trailing words, so a pair is claimed as the general form, marked ``general``."""
     ptr = learner.ptr
@@ -449,7 +449,7 @@ def _device_messages(learner: _Learner, proposals) -> None:
 
 def _by_numbering(learner: _Learner) -> None:
     """tracewpp numbers a source file's messages from 10 in line order, one GUID per file. Where every
-    message already recognised under a GUID sits at the same offset between its number and its rank
+    message already recognized under a GUID sits at the same offset between its number and its rank
     among the file's call sites (the build matches the catalog's source), the numbers between the first
     and the last of those anchors name their call sites too. Only between: a call site added or removed
     before the first anchor or after the last would shift the numbers there unnoticed. A GUID whose
@@ -469,10 +469,10 @@ def _by_numbering(learner: _Learner) -> None:
         ((file, offset),) = anchors
         sites = catalog.sites_in_file(file)
         learner.claim(key, sites[key[1] - offset].format,
-                      f"numbered in line order of {file}, between recognised messages of it that agree")
+                      f"numbered in line order of {file}, between recognized messages of it that agree")
 
 
-def recognised_text(recognition: Recognition, values: tuple, pointer_size: int, catalog: Catalog | None = None) -> str:
+def recognized_text(recognition: Recognition, values: tuple, pointer_size: int, catalog: Catalog | None = None) -> str:
     """The message text as wdfkd would print it."""
     catalog = catalog or load()
     return render_entry(catalog.entry(recognition.entry_id), values, pointer_size)

@@ -12,10 +12,10 @@ from datetime import datetime
 
 
 DEBUGGER = "debugger"  # TraceMessage.level of pasted lines that are not log records (debugger chatter)
-#: The marks wdftriage prints after a message recognised by its payload shape (no TMF), in every output;
+#: The marks wdftriage prints after a message recognized by its payload shape (no TMF), in every output;
 #: parsers/logtext.py reads them back when wdftriage's own output is pasted.
-INFERRED_MARK = "[inferred: no TMF, recognised by shape]"
-GENERAL_MARK = "[inferred: no TMF, recognised by shape; general form, the exact wording needs the TMF]"
+INFERRED_MARK = "[inferred: no TMF, recognized by shape]"
+GENERAL_MARK = "[inferred: no TMF, recognized by shape; general form, the exact wording needs the TMF]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +45,8 @@ class TraceMessage:
     of the framework's own; ``args`` then holds its argument values in format order (ints for
     pointers/numbers/status, str for enum names and strings). ``known`` is False when no format
     was found (the text then holds the raw arguments in hex). ``inferred`` marks a format that was
-    recognised from the payload shape rather than read from a TMF or PDB; ``general`` that it was
-    recognised only as the general form of messages sharing that payload (a dropped event whose reason
+    recognized from the payload shape rather than read from a TMF or PDB; ``general`` that it was
+    recognized only as the general form of messages sharing that payload (a dropped event whose reason
     is not known). ``pointers`` (records with
     no format only) lists every pointer-sized value found in the raw arguments, so the analyzer can see
     which handles an unidentified message names.

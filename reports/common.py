@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 
+from parsers.records import INFERRED_MARK as INFERRED  # noqa: F401 - the one mark, for every renderer
 from analyzer.result import Finding, TriageResult, hexh
 
-INFERRED = "[inferred: no TMF]"  # after an evidence line recognised by shape
 MAX_TEXT = 2000  # characters of one evidence-derived string shown in a report
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
 

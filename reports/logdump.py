@@ -27,7 +27,7 @@ def format_line(message: TraceMessage, prefix: str = "sequence") -> str:
 
 
 def inferred_marker(inferred: bool, general: bool = False) -> str:
-    """The note a recognised line carries in every text output ('' for lines decoded with a TMF)."""
+    """The note a recognized line carries in every text output ('' for lines decoded with a TMF)."""
     if not inferred:
         return ""
     return "  " + (GENERAL_MARK if general else INFERRED_MARK)

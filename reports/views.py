@@ -99,7 +99,8 @@ def render_request(request: RequestView) -> str:
     title = f"WDFREQUEST 0x{request.handle:x}  (FxRequest 0x{request.address:x})"
     queue = UNAVAILABLE if request.queue_handle is None else f"WDFQUEUE 0x{request.queue_handle:x}"
     return "\n".join([title, f"  IRP: {_hex(request.irp)}", f"  queue: {queue}",
-                      f"  on list: {LIST_TITLES.get(request.list_name, 'not found on its queue') if request.list_name else 'not walked from a queue'}",
+                      "  on list: " + (LIST_TITLES.get(request.list_name, "not found on its queue") if request.list_name
+                                       else "not walked from a queue"),
                       f"  presented to the driver: {_flag(request.presented, 'yes', 'no')}",
                       f"  completed: {_flag(request.completed, 'yes', 'no')}  canceled: {_flag(request.canceled, 'yes', 'no')}",
                       "  EvtIoStop: " + (UNAVAILABLE if request.power_stop_state is None else

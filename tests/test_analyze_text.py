@@ -139,7 +139,7 @@ def test_every_printed_hex_value_is_in_the_input(path):
     try:
         result = triage([str(path)])
     except EvidenceError:
-        return  # nothing recognised: nothing printed
+        return  # nothing recognized: nothing printed
     shown = _COMMAND_FLAGS.sub("", render_text(result).split("\nINPUTS:")[0])
     invented = _values(shown, _PRINTED_HEX) - _values(path.read_text(encoding="utf-8", errors="replace"), _ANY_HEX)
     assert not invented, sorted(hex(v) for v in invented)

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from analyzer.batch import OptionKey, buckets, output_paths, run_batch, triage_input
 from analyzer.cli import main
 from analyzer.triage import triage
-from conftest import DATA, SAMPLES
+from paths import DATA, SAMPLES
 from parsers.decode import DecodeOptions
 
 TMF = str(SAMPLES / "tmf")

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from paths import ROOT, SAMPLES
 
 CASES = {
     "random.bin": (bytes(range(256)) * 8, "match no known format"),

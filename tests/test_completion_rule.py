@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from parsers.decode import DecodeOptions
-from conftest import other_build
+from tmf_builds import other_build
 from analyzer.triage import triage
 from samples.generate import _write_log
 from samples.kmdf_model import Handles, Log, Request
@@ -20,7 +20,7 @@ API_COMPLETE = "Completing WDFREQUEST 0x%p, %!STATUS!"
 
 
 # a framework build with one more trace call in the middle of fxioqueue.cpp (after the request arrival
-# messages, before the queue power ones): the messages recognised in that file disagree on the numbering,
+# messages, before the queue power ones): the messages recognized in that file disagree on the numbering,
 # so no-TMF recognition leaves its rarer messages (the arrivals completed on the spot) unknown
 _OTHER_BUILD = other_build("fxioqueue.cpp", 2900)
 

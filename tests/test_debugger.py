@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from analyzer import debugger
 from analyzer.cli import main
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.memory import ImageMemory
 
 sys.path.insert(0, str(Path(__file__).parent / "fakes"))

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.triage import triage
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.decode import DecodeOptions
 from parsers.dump import read_dump
 from parsers.evidence import load
@@ -173,7 +173,7 @@ def test_small_memory_dump_log_from_its_secondary_data(capfd):
 
 
 def test_triage_of_the_small_dump_names_the_hang_and_decodes_the_bugcheck():
-    for tmf in ([str(SAMPLES / "tmf")], []):  # with the TMF and with formats recognised by shape
+    for tmf in ([str(SAMPLES / "tmf")], []):  # with the TMF and with formats recognized by shape
         result = triage([str(SMALL)], DecodeOptions(tmf))
         rules = {f.rule: f.severity.name for f in result.findings}
         assert rules["WDF002"] == "CRITICAL" and rules["WDF001"] == "CRITICAL" and rules["WDF007"] == "CRITICAL"

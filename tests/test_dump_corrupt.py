@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.dump import read_dump
 from parsers.dumpformat import HEADER64_SIZE, PAGE
 from samples.dump_samples import busy_log

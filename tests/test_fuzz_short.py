@@ -10,7 +10,7 @@ import sys
 
 from hypothesis import given, settings, strategies as st
 
-from conftest import ROOT
+from paths import ROOT
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
 from parsers.numbers import NumberError, parse_int

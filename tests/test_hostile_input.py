@@ -20,7 +20,7 @@ from parsers.decode import DecodeOptions
 from parsers.evidence import load
 from reports import render
 from reports.tables import export_frame
-from conftest import DATA, SAMPLES
+from paths import DATA, SAMPLES
 from parsers.ifr import parse_ifr
 from parsers.numbers import NumberError, int_or_none, parse_hex_bytes, parse_int
 from parsers.pdb import SUPERBLOCK

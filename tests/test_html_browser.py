@@ -10,7 +10,7 @@ import pytest
 
 from parsers.decode import DecodeOptions
 from analyzer.triage import triage
-from conftest import SAMPLES
+from paths import SAMPLES
 from reports import render
 from test_reports import hostile_result
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.errors import EvidenceError
 from parsers.ifr import parse_ifr
 from samples.ifr_writer import IfrWriter

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from analyzer.cli import main
 from analyzer.triage import triage
-from conftest import DATA, SAMPLES
+from paths import DATA, SAMPLES
 from parsers.decode import DecodeOptions
 from parsers.errors import EvidenceError
 from parsers.evidence import load

@@ -36,7 +36,7 @@ def test_every_real_paste_parses_and_keeps_every_line(path):
     logset = read_log_text(text, str(path))
     assert len(logset.messages) == len(text.splitlines())
     if all(m.level == DEBUGGER for m in logset.messages) and read_analyze_text(text, str(path)) is None:
-        with pytest.raises(EvidenceError, match="nothing recognised: no WDF log records"):
+        with pytest.raises(EvidenceError, match="nothing recognized: no WDF log records"):
             _read(path)
     else:
         assert len(_read(path).messages) == len(logset.messages)
@@ -132,7 +132,7 @@ def test_pasted_noise_crlf_fences_wrapping_and_two_logs():
     assert len(logset.messages) == len(text.splitlines()) - 1  # the wrapped continuation joined its record
 
 
-def test_unrecognisable_text_is_a_clear_error():
+def test_unrecognizable_text_is_a_clear_error():
     with pytest.raises(EvidenceError) as exc:
         read_report_text("Dear team,\nmy laptop is slow.\n", "letter.txt")
     assert exc.value.source == "letter.txt" and "!analyze" in exc.value.message

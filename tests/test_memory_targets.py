@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.errors import EvidenceError, TargetReadError
 from parsers.memory import ImageMemory, RecordingTarget, read_ifr
 from parsers.records import BugCheck

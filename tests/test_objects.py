@@ -17,7 +17,7 @@ from analyzer.objects.commands import ObjectTarget, run_view, walk_all
 from analyzer.objects.findings import object_findings
 from analyzer.objects.layout import resolve_layout
 from analyzer.objects.walk import Walker, to_handle
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.enums import value_of
 from parsers.memory import ImageMemory
 from parsers.pdb_types import profile_from_pdb
@@ -228,7 +228,7 @@ def test_pending_irps_lead_to_their_requests_through_the_csq_context():
     view = _walker_over(memory).queue(queue)
     assert [(r.handle, r.irp, r.list_name) for r in view.lists["m_Queue"]] == [(to_handle(request, 8), irp, "m_Queue")]
     text = run_view("queue", ObjectTarget(memory, resolve_layout(memory, profile_from_pdb(PDB)), "test"), QUEUE)
-    assert "Number of waiting requests: 1" in text and f"pending (queued, not yet presented) (m_Queue): 1" in text
+    assert "Number of waiting requests: 1" in text and "pending (queued, not yet presented) (m_Queue): 1" in text
 
 
 def test_x86_objects_laid_out_from_the_x86_pdb():

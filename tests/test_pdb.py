@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.catalog import load
 from parsers.errors import EvidenceError
 from parsers.pdb import read_annotations, tmf_messages_from_pdb

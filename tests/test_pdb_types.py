@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from analyzer.cli import main
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.errors import EvidenceError
 from parsers.pdb_types import profile_from_pdb, read_types
 

@@ -8,7 +8,8 @@ from click.testing import CliRunner
 from analyzer.cli import main
 from analyzer.recognition import accuracy, render, sample_logs
 from analyzer.scenarios import evaluate, render as render_scenarios
-from conftest import SAMPLES, other_build
+from paths import SAMPLES
+from tmf_builds import other_build
 from parsers.ifr import parse_ifr
 from parsers.recognize import RecognitionMap, learn
 
@@ -16,12 +17,12 @@ def test_accuracy_table_states_are_perfect_and_nothing_is_wrong():
     table = accuracy(sample_logs(), SAMPLES / "tmf")
     print("\n" + render(table))
     states = table[table["kind"] == "state"].iloc[0]
-    assert states["records"] > 400 and states["recognised"] == states["records"] and states["wrong"] == 0
+    assert states["records"] > 400 and states["recognized"] == states["records"] and states["wrong"] == 0
     assert table["wrong"].sum() == 0
     for kind in ("power_stop_notify", "queue_power_state", "request_completed", "queue_power_stop"):
         row = table[table["kind"] == kind].iloc[0]
-        assert row["recognised"] == row["records"], kind
-    # a dropped event's reason is trailing words the payload does not carry: recognised as the general form
+        assert row["recognized"] == row["records"], kind
+    # a dropped event's reason is trailing words the payload does not carry: recognized as the general form
     dropped = table[table["kind"] == "dropped_event"].iloc[0]
     assert dropped["general"] == dropped["records"] > 0
 
@@ -58,15 +59,15 @@ def test_logdump_marks_inferred_lines_and_the_command_prints_the_table(tmp_path)
                                     "--tmf-cache", str(tmp_path)])
     assert run.exit_code == 0
     notify = next(line for line in run.output.splitlines() if "Power Stop Notifying Driver" in line)
-    assert notify.endswith("[inferred: no TMF, recognised by shape]")
+    assert notify.endswith("[inferred: no TMF, recognized by shape]")
     assert list(tmp_path.glob("*.json"))
     table = CliRunner().invoke(main, ["recognition"])
     assert table.exit_code == 0 and "state" in table.output and "0 wrong" in table.output
 
 
 def test_numbering_is_used_only_when_every_anchor_of_the_file_agrees():
-    """Shift the number of one recognised fxioqueue.cpp message (as another framework build would): the
-    messages recognised only through numbering in that file (EvtIoRead presentation) must go back to unknown."""
+    """Shift the number of one recognized fxioqueue.cpp message (as another framework build would): the
+    messages recognized only through numbering in that file (EvtIoRead presentation) must go back to unknown."""
     import dataclasses
     from parsers.catalog import load
     log = parse_ifr((SAMPLES / "scenarios" / "evtiostop-not-acked.ifr").read_bytes(), "s")
@@ -86,7 +87,7 @@ def test_numbering_is_used_only_when_every_anchor_of_the_file_agrees():
 
 def test_numbering_is_trusted_only_between_messages_that_agree_on_it(tmp_path):
     """A build with one more trace call in fxioqueue.cpp between 'is shut down' (line 876) and the first
-    message recognised by shape (Queuing, line 2343): the recognised messages agree on the numbering, but
+    message recognized by shape (Queuing, line 2343): the recognized messages agree on the numbering, but
     extrapolating it below them would read 'is shut down' as the call site before it ('Invalid WDFQUEUE
     state'), which has the same payload. It must stay unknown instead."""
     from samples.generate import _write_log
@@ -108,7 +109,7 @@ def test_dropped_event_is_marked_as_general_form_and_triage_says_the_reason_is_u
     path = str(SAMPLES / "scenarios" / "dropped-event.ifr")
     dump = CliRunner().invoke(main, ["logdump", path])
     line = next(line for line in dump.output.splitlines() if "dropping event PwrPolWakeArrived" in line)
-    assert line.endswith("[inferred: no TMF, recognised by shape; general form, the exact wording needs the TMF]")
+    assert line.endswith("[inferred: no TMF, recognized by shape; general form, the exact wording needs the TMF]")
     assert "because" not in line
     found = CliRunner().invoke(main, ["triage", path])
     assert "dropped PwrPolWakeArrived in Started (reason not known without the TMF)" in found.output

@@ -10,9 +10,10 @@ import pytest
 
 from parsers.decode import DecodeOptions
 from analyzer.triage import analyze, triage
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.errors import EvidenceError
 from parsers.logtext import read_log_text
+from parsers.records import INFERRED_MARK
 from reports import FORMATS, render
 from reports.common import MAX_TEXT
 
@@ -108,7 +109,7 @@ def test_every_real_input_renders_and_validates(path):
     try:
         result = triage([str(path)], DecodeOptions([str(SAMPLES / "tmf")]))
     except EvidenceError as exc:  # neither log records nor a bugcheck: one clear error instead of an empty report
-        assert "nothing recognised" in str(exc)
+        assert "nothing recognized" in str(exc)
         return
     jsonschema.validate(json.loads(render(result, "json")), _schema())
     page = render(result, "html")
@@ -134,15 +135,15 @@ def test_hostile_markdown_stays_inert_when_rendered():
     assert "<script" not in page and "<img" not in page and "<b id=pwn>" not in page
 
 
-def test_evidence_recognised_without_tmf_is_marked_in_every_format():
+def test_evidence_recognized_without_tmf_is_marked_in_every_format():
     path = [str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")]
     guessed, exact = triage(path), triage(path, DecodeOptions(tmf=[str(SAMPLES / "tmf")]))
     lines = [e for f in guessed.findings for e in f.evidence]
     assert lines and all(e.inferred for e in lines)
     assert not any(e.inferred for f in exact.findings for e in f.evidence)
     for fmt in ("text", "md", "html"):
-        assert render(guessed, fmt).count("[inferred: no TMF]") == len(lines), fmt
-        assert "[inferred: no TMF]" not in render(exact, fmt), fmt
+        assert render(guessed, fmt).count(INFERRED_MARK) == len(lines), fmt
+        assert INFERRED_MARK not in render(exact, fmt), fmt
     doc = json.loads(render(guessed, "json"))
     jsonschema.validate(doc, _schema())
     assert all(e["inferred"] for f in doc["findings"] for e in f["evidence"])

@@ -9,7 +9,7 @@ import pytest
 from parsers.decode import DecodeOptions
 from parsers.evidence import load
 from analyzer.triage import analyze
-from conftest import DATA, SAMPLES
+from paths import DATA, SAMPLES
 from parsers.errors import EvidenceError
 from parsers.pdb import read_annotations
 

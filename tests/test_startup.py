@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+from paths import ROOT
 
 
 def test_cli_import_loads_no_pandas_or_pyarrow():

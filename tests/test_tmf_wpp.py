@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLES
+from paths import SAMPLES
 from parsers.catalog import load
 from parsers.errors import EvidenceError
 from parsers.ifr import parse_ifr

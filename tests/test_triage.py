@@ -14,7 +14,7 @@ from parsers.decode import DecodeOptions
 from analyzer.scenarios import confusion, evaluate, render
 from analyzer.timelines import QUEUE_COLUMNS, REQUEST_COLUMNS, STATE_COLUMNS
 from analyzer.triage import triage
-from conftest import SAMPLES
+from paths import SAMPLES
 
 SCENARIO = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")
 TMF = str(SAMPLES / "tmf")
@@ -148,7 +148,7 @@ def test_json_outputs_of_logdump_and_triage():
 @pytest.mark.parametrize("tmf", [[TMF], []], ids=["tmf", "no-tmf"])
 def test_pasted_logdump_output_triages_like_the_buffer_it_came_from(tmp_path, tmf):
     """Someone pastes wdftriage's own logdump into a bug; triage of that text finds what the IFR gives,
-    including what rests on recognised ([inferred]) lines and on unknown records' raw arguments."""
+    including what rests on recognized ([inferred]) lines and on unknown records' raw arguments."""
     def key(finding):
         return finding.rule, finding.severity, finding.device, finding.queue, finding.request, finding.summary
 

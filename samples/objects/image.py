@@ -25,7 +25,8 @@ PDB = Path(__file__).resolve().parent / "wdf_objects.pdb"
 IFR_HEADER = 0xFFFFB30C4A2F1000  # where the scenario's log lives (its Base self-pointer is this + 0x48)
 OTHERS = 0xFFFFC30A1B300000  # packages, FxDriver, driver globals, IRP: objects the log never names
 WDF01000 = 0xFFFFF80561200000  # Wdf01000.sys image: FxLibraryGlobals, g_WdfTriageInfo and its tables
-FX_TYPE_DRIVER, FX_TYPE_PACKAGE_IO, FX_TYPE_PACKAGE_FDO = (value_of(n) for n in ("FX_TYPE_DRIVER", "FX_TYPE_PACKAGE_IO", "FX_TYPE_PACKAGE_FDO"))
+FX_TYPE_DRIVER, FX_TYPE_PACKAGE_IO, FX_TYPE_PACKAGE_FDO = (
+    value_of(n) for n in ("FX_TYPE_DRIVER", "FX_TYPE_PACKAGE_IO", "FX_TYPE_PACKAGE_FDO"))
 BUGCHECK = BugCheck(0x9F, (0x3, 0xFFFFAA06B8BAB840, 0xFFFFF8055A272750, 0xFFFFAA06AFB99560))
 def symbols_at(wdf01000: int) -> dict[str, int]:
     """Where the sample puts FxLibraryGlobals and g_WdfTriageInfo in a Wdf01000 image loaded at ``wdf01000``."""
