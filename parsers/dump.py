@@ -133,11 +133,15 @@ class CrashDump:
             self.data = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b""
         except (OSError, ValueError) as exc:
             raise EvidenceError(self.source, f"cannot read the dump: {exc}") from None
-        self._header()
         self.layout: PhysicalLayout | None = None
         self.parser = None
-        if self.arch == "x64" and self.dump_type_value not in (2, 3, 4):
-            self._open_pages()
+        try:
+            self._header()
+            if self.arch == "x64" and self.dump_type_value not in (2, 3, 4):
+                self._open_pages()
+        except BaseException:
+            self.close()  # the file and its mapping are not left open when the header cannot be trusted
+            raise
 
     # -- header ---------------------------------------------------------------------------------------------
     def _header(self) -> None:
@@ -172,7 +176,8 @@ class CrashDump:
             self.layout = physical_layout(self.header, self.data, self.size, found)
         except (LayoutError, ConstructError, ValueError) as exc:
             where = exc.offset if isinstance(exc, LayoutError) else HEADER64_SIZE
-            self._warn(f"page layout unusable ({exc}); IFR logs found by a flat scan of the file only", where)
+            reason = " ".join(str(exc).split())  # construct errors span lines; a warning is one line
+            self._warn(f"page layout unusable ({reason}); IFR logs found by a flat scan of the file only", where)
             return
         for message, offset in found:
             self._warn(message, offset)

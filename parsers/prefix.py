@@ -78,11 +78,10 @@ def infer_prefix(text: str, functions: frozenset[str]) -> str:
     """A regular expression (source) for a prefix seen in a line: a leading number followed by ``:`` is the
     sequence number, a time is the time, a framework function name is the function; other numbers match
     any number, other text stays literal."""
-    out, used = [], set()
+    out, used, seen_word = [], set(), False
     tokens = list(_TOKEN.finditer(text))
-    for i, m in enumerate(tokens):
+    for m in tokens:
         kind, value = m.lastgroup, m.group()
-        rest = text[m.end():].lstrip()
         if kind == "time" and "time" not in used:
             used.add("time")
             out.append(f"(?P<time>{TIME})")
@@ -90,8 +89,9 @@ def infer_prefix(text: str, functions: frozenset[str]) -> str:
             used.add("function")
             out.append(f"(?P<function>{FUNCTION})")
         elif kind in ("number", "function") and _HEX.fullmatch(value):
-            first = not any(t.lastgroup != "space" for t in tokens[:i])
-            if first and value.isdigit() and rest.startswith(":") and "sequence" not in used:
+            first = not seen_word
+            if first and value.isdigit() and text.startswith(":", _next_non_space(text, m.end())) \
+                    and "sequence" not in used:
                 used.add("sequence")
                 out.append(r"(?P<sequence>\d+)")
             else:
@@ -100,7 +100,15 @@ def infer_prefix(text: str, functions: frozenset[str]) -> str:
             out.append(r"\s*")
         else:
             out.append(re.escape(value))
+        seen_word = seen_word or kind != "space"
     return r"\s*" + "".join(out)
+
+
+def _next_non_space(text: str, at: int) -> int:
+    """The position of the first non-blank character at or after ``at`` (linear in the blanks skipped)."""
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
 
 
 def looks_like_prefix(text: str, functions: frozenset[str]) -> bool:

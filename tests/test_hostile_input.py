@@ -320,3 +320,20 @@ def test_module_name_not_terminated(tmp_path):
     path = tmp_path / "names.pdb"
     path.write_bytes(bytes(data))
     assert_one_line_error(cli("tmf", "extract", path, "-o", tmp_path / "out"), path, "not terminated")
+
+
+def test_prefix_inference_on_a_huge_line_is_linear():
+    """A 200 KB pasted line of tokens (the quadratic prefix inference took 24 s on 58 KB) is read at once."""
+    from parsers.prefix import infer_prefix
+
+    line = "12: " + "ab 12 " * 35_000
+    assert infer_prefix(line, frozenset()).startswith(r"\s*(?P<sequence>\d+)")
+
+
+def test_layout_profile_with_a_type_that_is_not_a_name_is_one_error():
+    from analyzer.objects.layout import check_profile
+    from parsers.errors import EvidenceError
+
+    profile = {"format": "wdftriage-layout", "types": {"FxIoQueue": {"size": 8, "fields": {"m_Queue": {"offset": 0, "size": 8, "type": 7}}}}}
+    with pytest.raises(EvidenceError, match="type name"):
+        check_profile(profile, "bad.json")
