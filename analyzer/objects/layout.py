@@ -112,7 +112,7 @@ def check_profile(profile, source: str) -> dict:
         size = layout.get("size") if isinstance(layout, dict) else None
         if not isinstance(fields, dict) or not (size is None or isinstance(size, int) and 0 <= size < 1 << 20) or \
                 not all(isinstance(f, dict) and _small(f.get("offset")) and (f.get("size") is None or _small(f["size"]))
-                        and isinstance(f.get("type", ""), str) for f in fields.values()):
+                        and (f.get("type") is None or isinstance(f["type"], str)) for f in fields.values()):
             raise EvidenceError(source, f"layout of {name}: fields must be {{name: {{offset, size, type}}}} with "
                                         "offsets and sizes below 1 MiB and a type name")
     return profile
