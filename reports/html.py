@@ -21,6 +21,7 @@ import pandas as pd
 from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
 from analyzer.result import hexh
+from reports.views import render_finding_view
 from reports.common import INFERRED, clean, headline, objects
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
@@ -170,7 +171,16 @@ def _finding_html(n: int, f: Finding) -> str:
             f'{f.rule} {_e(f.title)} [{f.severity.name}]</span></h3><p>{_e(f.summary)}{pin}</p>'
             f'<p><b>Objects:</b> <span class="mono">{_e(objects(f))}</span></p>'
             f'<p><b>Probable cause:</b> {_e(f.probable_cause)}</p><p><b>Suggested fix:</b> {_e(f.suggested_fix)}</p>'
-            f'<table><tr><th>evidence</th><th>role</th><th>line</th></tr>{lines}</table></div>')
+            f'<table><tr><th>evidence</th><th>role</th><th>line</th></tr>{lines}</table>{_object_view_html(f)}</div>')
+
+
+def _object_view_html(f: Finding) -> str:
+    """The object view an objects finding rests on, and where the finding was found."""
+    if f.object_view is None:
+        return ""
+    view = "\n".join(render_finding_view(f.object_view).splitlines()[:40])
+    return (f'<p><b>Objects in memory</b> (found in: {_e(f.facts.get("found_in", "objects"))}):</p>'
+            f'<pre class="mono">{_e(view, 8000)}</pre>')
 
 
 def _devices(result: TriageResult) -> list[int]:

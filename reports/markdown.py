@@ -4,6 +4,7 @@ from __future__ import annotations
 import html
 
 from analyzer.result import TriageResult
+from reports.views import render_finding_view
 from reports.common import INFERRED, clean, headline, objects
 
 
@@ -47,6 +48,11 @@ def render_markdown(result: TriageResult) -> str:
             out += ["<details><summary>Evidence (" + str(len(f.evidence)) + " lines)</summary>", ""]
             out += _fence([f"{clean(e.ref, 200)}  [{clean(e.role, 80)}]\n    {clean(e.text, 400)}"
                            + (f"  {INFERRED}" if e.inferred else "") for e in f.evidence])
+            out += ["", "</details>", ""]
+        if f.object_view is not None:
+            out += [f"<details><summary>Objects in memory (found in: {_cell(f.facts.get('found_in', 'objects'))})"
+                    "</summary>", ""]
+            out += _fence([clean(line, 300) for line in render_finding_view(f.object_view).splitlines()[:40]])
             out += ["", "</details>", ""]
     out += ["| input | kind | bytes | sha256 |", "|---|---|---|---|"]
     out += [f"| {_cell(i.path)} | {i.kind} | {i.size} | `{i.sha256}` |" for i in result.inputs]

@@ -97,6 +97,15 @@ def test_text_report_shows_the_object_view_a_finding_rests_on():
     assert f"!wdfrequest 0x{REQUEST:x}" in wdf002
 
 
+@pytest.mark.parametrize("fmt", ["md", "html"])
+def test_markdown_and_html_reports_show_the_object_view_too(fmt, tmp_path):
+    out = tmp_path / f"report.{fmt}"
+    _cli("report", SNAPSHOT, "--tmf", SAMPLES / "tmf", "--format", fmt, "-o", out)
+    page = out.read_text(encoding="utf-8")
+    assert "Objects in memory" in page and "found in: log+objects" in page
+    assert f"!wdfrequest 0x{REQUEST:x}" in page
+
+
 def test_g_wdftriageinfo_alone_gives_lists_but_not_power_state():
     """No PDB: the framework's offset tables give the request lists they cover; the rest is unavailable."""
     fake = _fake_over_snapshot()
