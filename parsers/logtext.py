@@ -39,7 +39,7 @@ _LOGDUMP_CMD = re.compile(r"!(?:wdfkd\.|rcdrkd\.)?(?:wdflogdump|rcdrlogdump)\s+(
 _ORIGIN_STARTS = set("FDUK")
 _LOG_NAME_STARTS = set("TDL")
 _LOG_NAME = re.compile(r"^(?:There are \d+ log entries for (\S+)|Driver:\s*(\S+)|Log at \S+ for (\S+)|Log of (\S+) \(\w+ IFR\))")
-_TIME = re.compile(r"(\d+)/(\d\d)/(\d+)-(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
+_TIME = re.compile(r"(\d{1,4})/(\d\d)/(\d{1,4})-(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
 _UNKNOWN = re.compile(r"^\w+\(\s*\d+\): GUID=[0-9A-Fa-f-]+ \(No Format Information found\)\.\s*((?:[0-9A-Fa-f]{2}\s?)*)$")
 _MAX_LINE = 64 * 1024
 _MAX_SHAPES = 50_000  # distinct line shapes remembered (a log has a few hundred; this bounds hostile input)
@@ -189,7 +189,7 @@ class _Reader:
         entry = shape.entry
         if function and shape.multi_site:
             entry = self.catalog.site(entry, function)
-        sequence = int_or_none(m.group(shape.sequence)) if shape.sequence else None
+        sequence = int_or_none(m.group(shape.sequence), bits=32) if shape.sequence else None  # a ULONG record number
         log = (m.group(shape.log) if shape.log else None) or log
         self.count(log, True)
         self.messages.append(TraceMessage(
@@ -277,7 +277,7 @@ class _Reader:
             return True
         m = _RECORD.match(text)
         if m and not named:
-            self.record(line_no, int_or_none(m.group(1)), m.group(2), m.group(3), m.group(4), log)
+            self.record(line_no, int_or_none(m.group(1), bits=32), m.group(2), m.group(3), m.group(4), log)
             return False
         m = _TRACEFMT.match(text)
         if m:

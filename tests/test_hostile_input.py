@@ -337,3 +337,19 @@ def test_layout_profile_with_a_type_that_is_not_a_name_is_one_error():
     profile = {"format": "wdftriage-layout", "types": {"FxIoQueue": {"size": 8, "fields": {"m_Queue": {"offset": 0, "size": 8, "type": 7}}}}}
     with pytest.raises(EvidenceError, match="type name"):
         check_profile(profile, "bad.json")
+
+
+def test_pasted_time_with_thousands_of_digits_is_unknown_not_a_crash():
+    from parsers.logtext import _time
+
+    assert _time("1" * 5000 + "/11/2026-09:30:00.1234567") is None
+
+
+def test_pasted_sequence_number_beyond_32_bits_is_unknown():
+    """A record number is a ULONG: a longer one is not a record number (and never a JSON number above 2**53)."""
+    from parsers.logtext import read_log_text
+
+    text = ("71552220715522202: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x000067FDA2E2F1A8 !devobj 0xFFFF980D5D1D0E00 "
+            "entering PnP State WdfDevStatePnpInit from WdfDevStatePnpObjectCreated\n")
+    messages = read_log_text(text, "paste.txt").messages
+    assert messages and all(m.sequence is None or m.sequence < 1 << 32 for m in messages)
