@@ -115,11 +115,6 @@ def _specs_by_catalog_id() -> dict[str, tuple[str, tuple[str, ...], tuple]]:
     return table
 
 
-def typed_formats() -> list[str]:
-    """The framework format strings the event model types (the rest become FRAMEWORK or RAW events)."""
-    return [spec.format for spec in message_table.table()]
-
-
 def kind_of(message: TraceMessage) -> EventKind:
     """The event kind one message becomes."""
     if message.catalog_id is None:
@@ -219,19 +214,6 @@ class EventTable:
 
     def __len__(self) -> int:
         return len(self.frame)
-
-    def values(self, name: str) -> list:
-        """Column ``name`` as a Python list (None for missing values), computed once."""
-        if name not in self._values:
-            column = self.frame[name]
-            if name == "timestamp":
-                values = [None if pd.isna(v) else v.to_pydatetime() for v in column]
-            elif column.dtype == object:
-                values = column.tolist()
-            else:
-                values = column.astype(object).where(column.notna(), None).tolist()
-            self._values[name] = values
-        return self._values[name]
 
     def _value(self, name: str, index: int):
         cached = self._values.get(name)

@@ -80,15 +80,6 @@ def is_in(column: pd.Series, values) -> np.ndarray:
     return column.isin(list(values)).to_numpy(dtype=bool)
 
 
-def ends_request(kind: pd.Series, detail: pd.Series) -> np.ndarray:
-    """True for events after which the framework no longer holds the request: a completion (also one the
-    queue did itself on arrival), or a cancellation the framework completes itself (cancelled while still
-    on the queue). A cancel routine being called leaves the request with the driver, which must still
-    complete it."""
-    cancelled = is_in(kind, [EventKind.REQUEST_CANCELLED.value])
-    return is_in(kind, _END_KINDS) & (~cancelled | is_in(detail, [_CANCELLED_ON_QUEUE]))
-
-
 def empty(columns: tuple[str, ...]) -> pd.DataFrame:
     """A frame with ``columns`` and no rows, with the project's dtypes."""
     return conform(pd.DataFrame({c: [] for c in columns}), columns)
@@ -290,6 +281,9 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFram
     c = {name: _Column(events[name], rows) for name in ("kind", "detail")}
     index = np.asarray(events.index, dtype=np.int64)[rows]
     kind = c["kind"]
+    # an event ends a request when the framework no longer holds it: a completion (also one the queue did itself on
+    # arrival) or a cancellation it completes itself (cancelled on the queue); after a cancel routine is called the
+    # request is still the driver's to complete
     cancelled = kind.has([EventKind.REQUEST_CANCELLED.value])
     is_end = kind.has(_END_KINDS) & (~cancelled | c["detail"].has([_CANCELLED_ON_QUEUE]))
     is_arrival = kind.has(ARRIVAL_KINDS)
