@@ -18,7 +18,7 @@ INFERRED_MARK = "[inferred: no TMF, recognized by shape]"
 GENERAL_MARK = "[inferred: no TMF, recognized by shape; general form, the exact wording needs the TMF]"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class SourceRef:
     """Where a message came from: file plus line (text) or byte offset (binary) and sequence."""
 
@@ -36,7 +36,7 @@ class SourceRef:
         return self.file
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TraceMessage:
     """One decoded trace message.
 
