@@ -266,12 +266,24 @@ class Catalog:
         m = self.pattern(entry).fullmatch(text, pos)
         return (self.site(entry, function), self.values(entry, m.groups())) if m else None
 
-    def values(self, entry: CatalogEntry, printed) -> tuple:
-        """The argument values of ``entry`` from their printed forms (regex groups in format order)."""
+    def _converters_of(self, entry: CatalogEntry) -> tuple:
         converters = self._converters.get(entry.id)
         if converters is None:
             converters = self._converters[entry.id] = tuple(converter(h) for h in entry.holes)
-        return tuple([convert(v) for convert, v in zip(converters, printed)])
+        return converters
+
+    def values(self, entry: CatalogEntry, printed) -> tuple:
+        """The argument values of ``entry`` from their printed forms (regex groups in format order)."""
+        return tuple([convert(v) for convert, v in zip(self._converters_of(entry), printed)])
+
+    def value_rows(self, entry: CatalogEntry, columns, count: int) -> list[tuple]:
+        """:meth:`values` of ``count`` messages of ``entry`` at once, their printed forms given as one column
+        per argument (format order); each distinct printed form of a column is converted once."""
+        converted = []
+        for convert, column in zip(self._converters_of(entry), columns):
+            table = {text: convert(text) for text in set(column)}
+            converted.append(map(table.__getitem__, column))
+        return list(zip(*converted)) if converted else [()] * count
 
     def locate(self, text: str) -> tuple[int, CatalogEntry, tuple] | None:
         """The framework message in a line, whatever prefix precedes it: where it starts in the line with

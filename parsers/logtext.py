@@ -19,9 +19,13 @@ import gc
 import re
 from collections.abc import Iterable
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from bisect import bisect_right
+from collections import Counter
 from functools import lru_cache
+from itertools import islice, repeat
+from typing import NamedTuple
 
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
@@ -53,6 +57,16 @@ _HEAD = 200_000  # characters of a paste looked at to tell whether it is a log
 _SHORT = 24  # a message with less literal text than this, alone on a line, is typed only inside a log
 _NOT_HERE = object()  # shape_of: a framework message, but not accepted at this place of the paste
 _LOG_START = ("--- start of log", "There are ")
+_BLOCK = 1 << 16  # lines read together: lines whose shape is known are typed per shape, many at a time
+#: A line whose key (the line without hex digits, see :meth:`_Reader.typed`) this does not find cannot take
+#: another way through :meth:`_Reader.line` than a plain framework line, whatever its hex digits: no origin
+#: tag, prompt (``kd>`` -> ``k>``), prefix declaration (``efix``/``EFIX`` -> ``ix``/``IX``), log start/end or
+#: log name (``There are`` -> ``Thr r``, ``Driver:`` -> ``rivr:``, ``Log at``/``Log of``). Lines of other keys
+#: are typed in bulk only after :data:`_ROUTED` finds none of these in them.
+_ROUTED_KEY = re.compile(rb"k>|ix|IX|^\s*(?:X\s*-|RV|UM|KM|---|Thr r|rivr:|Log t|Log o)")
+_ROUTED = re.compile(r"^(?:FX|DRV|UMDF|KMDF)\s*-|^(?:--- start of log|There are |---- end of log)|kd>|efix|EFIX|"
+                     r"^[^\S\n]*(?:There are|Driver:|Log at|Log of)", re.MULTILINE)
+_SMALL_DECIMALS = re.compile(r"[0-9]{1,9}(?:\n[0-9]{1,9})*")  # record numbers that always fit a ULONG
 _LOG_END = ("---- end of log",)
 
 
@@ -68,6 +82,13 @@ def _time(text: str | None) -> datetime | None:
                         tzinfo=timezone.utc)
     except ValueError:
         return None
+
+
+def _sequences(printed) -> list[int | None]:
+    """Record numbers (ULONGs) from their printed forms; a form that is not one is unknown."""
+    if _SMALL_DECIMALS.fullmatch("\n".join(printed)):
+        return list(map(int, printed))
+    return [int_or_none(text, bits=32) for text in printed]
 
 
 def looks_like_log_text(text: str) -> bool:
@@ -86,7 +107,7 @@ def _compiled(prefix: str) -> re.Pattern:
     return re.compile(compile_prefix(prefix))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Shape:
     """How to read every line of one shape: prefix fields and the framework message, in one expression."""
 
@@ -98,6 +119,25 @@ class _Shape:
     function: int = 0
     log: int = 0
     multi_site: bool = False  # the format is logged at several call sites: the function picks one
+    lines_rx: re.Pattern | None = None  # the same expression over many lines joined by newlines (made on first use)
+    routed_check: bool = False  # lines of this shape in bulk must be checked for another way through the reader
+    twin: "_Shape | None" = None  # the copy of this shape with routed_check set
+
+    def checking(self) -> "_Shape":
+        """This shape for keys that could also be lines taking another way (checked in bulk with _ROUTED)."""
+        if self.twin is None:
+            self.twin = replace(self, routed_check=True, lines_rx=None, twin=None)
+        return self.twin
+
+    def rows(self, texts: list[str]) -> list[tuple] | None:
+        """The groups of every line of ``texts`` in one pass (``findall`` over the lines joined); None
+        unless each line matches whole (a line of the same shape key that is another message)."""
+        if self.lines_rx is None:
+            self.lines_rx = re.compile(f"^(?:{self.rx.pattern})$", re.MULTILINE)
+        found = self.lines_rx.findall("\n".join(texts))
+        if len(found) != len(texts):
+            return None
+        return [(row,) for row in found] if self.rx.groups == 1 else found
 
 
 class _Reader:
@@ -115,6 +155,10 @@ class _Reader:
         self.compiled: dict[tuple[str, str], _Shape] = {}
         self.untyped: set[tuple[bytes, str | None]] = set()  # shapes of record bodies that are no framework message
         self.in_log = False  # inside a dumped log (after its start marker or a framework line)
+        self.bulk_caches: dict[str | None, dict[bytes, _Shape]] = {None: {}}  # per declared prefix:
+        self.bulk = self.bulk_caches[None]  # key of a whole line -> its shape, for lines typed in bulk
+        self.not_bulk: set[bytes] = set()  # keys shared by lines that are not all the same message
+        self.previous_typed = False  # the line before was a framework message (no wrapped record to rejoin)
 
     def add(self, line_no: int, text: str, **fields) -> None:
         self.messages.append(TraceMessage(ref=SourceRef(self.source, line=line_no, sequence=fields.get("sequence")),
@@ -132,7 +176,9 @@ class _Reader:
         self.prefixes = [_compiled(p) for p in (prefix, *KNOWN)]
         if prefix not in self.caches and len(self.caches) > 64:
             self.caches.clear()
+            self.bulk_caches.clear()
         self.shapes = self.caches.setdefault(prefix, {})
+        self.bulk = self.bulk_caches.setdefault(prefix, {})
 
     def shape_of(self, text: str) -> _Shape | None:
         """The shape of a line holding a framework message (declared or known prefix, else found anywhere).
@@ -168,36 +214,64 @@ class _Reader:
                                         entry.skeleton in self.catalog.multi_site)
         return self.compiled[key]
 
-    def typed(self, line_no: int, text: str, log: str) -> bool:
-        """Emit the line as a typed framework message if it holds one (False otherwise)."""
-        text = text.rstrip()
-        key = text.encode("utf-8", "replace").translate(None, _HEX_DIGITS)
-        shape = self.shapes.get(key, False)
-        m = shape.rx.fullmatch(text) if shape else None
-        if m is None and shape is not None:
+    def typed(self, line_no: int, text: str, log: str, key: bytes | None = None) -> _Shape | None:
+        """Emit the line as a typed framework message if it holds one; the line's shape (None otherwise).
+        ``key``: the text's key when the caller has it."""
+        if key is None or text[-1:].isspace():
+            text = text.rstrip()
+            key = text.encode("utf-8", "replace").translate(None, _HEX_DIGITS)
+        known = self.shapes.get(key, False)
+        m = known.rx.fullmatch(text) if known else None
+        shape = known
+        if m is None and known is not None:
             shape = self.shape_of(text)
             if shape is _NOT_HERE:
-                return False
+                return None
             if len(self.shapes) >= _MAX_SHAPES:
                 self.shapes.clear()
-            self.shapes[key] = shape
+            if shape is not None or known is False:  # a line sharing a framework line's key: not forgotten
+                self.shapes[key] = shape
             m = shape.rx.fullmatch(text) if shape else None
         if m is None:
-            return False
+            return None
         self.in_log = True
-        function = m.group(shape.function) if shape.function else None
+        self.messages += self.emit(shape, [m.groups()], [line_no], log)
+        return shape
+
+    def emit(self, shape: _Shape, rows: list[tuple], line_nos: list[int], log: str | list[str]) -> list[TraceMessage]:
+        """The typed messages of lines of one shape from their groups (``rows``, one tuple per line) and their
+        log (one for all, or one per line)."""
+        count = len(rows)
+        columns = list(zip(*rows))
         entry = shape.entry
-        if function and shape.multi_site:
-            entry = self.catalog.site(entry, function)
-        sequence = int_or_none(m.group(shape.sequence), bits=32) if shape.sequence else None  # a ULONG record number
-        log = (m.group(shape.log) if shape.log else None) or log
-        self.count(log, True)
-        self.messages.append(TraceMessage(
-            ref=SourceRef(self.source, line=line_no, sequence=sequence), text=m.group("body"), log=log,
-            sequence=sequence, timestamp=self.times.checked(_time(m.group(shape.time)), line=line_no) if shape.time else None,
-            function=function,
-            catalog_id=entry.id, args=self.catalog.values(entry, m.groups()[shape.first_arg - 1:]), level=entry.level))
-        return True
+        sequences = _sequences(columns[shape.sequence - 1]) if shape.sequence else [None] * count
+        functions = [f or None for f in columns[shape.function - 1]] if shape.function else [None] * count
+        if shape.log:
+            logs = [found or name for found, name in zip(columns[shape.log - 1], repeat(log) if isinstance(log, str) else log)]
+        else:
+            logs = [log] * count if isinstance(log, str) else log
+        times = [self.times.checked(_time(t), line=n) for t, n in zip(columns[shape.time - 1], line_nos)] \
+            if shape.time else [None] * count
+        if shape.multi_site:
+            sites = {f: self.catalog.site(entry, f) for f in set(functions)}
+            entries = list(map(sites.__getitem__, functions))
+        else:
+            entries = [entry] * count
+        first = shape.first_arg - 1
+        if shape.multi_site and len({site.holes for site in sites.values()}) > 1:  # sites differ in argument types
+            args = [self.catalog.values(site, row[first:]) for site, row in zip(entries, rows)]
+        else:
+            args = self.catalog.value_rows(entry, columns[first:first + len(entry.holes)], count)
+        for name, n in (Counter(logs).items() if shape.log or not isinstance(log, str) else ((log, count),)):
+            facts = self.logs.get(name)
+            if facts is None:
+                facts = self.logs[name] = {"kind": "text", "records": 0, "typed": 0}
+            facts["records"] += n
+            facts["typed"] += n
+        refs = map(SourceRef, repeat(self.source, count), line_nos, repeat(None, count), sequences)
+        bodies = columns[first - 1]
+        return list(map(TraceMessage, refs, bodies, logs, sequences, times, functions, [e.id for e in entries], args,
+                        [e.level for e in entries]))
 
     def record(self, line_no: int, sequence: int | None, when: str | None, function: str | None, body: str,
                log: str) -> None:
@@ -223,9 +297,10 @@ class _Reader:
                  level=match[0].level if match else None, inferred=inferred and match is not None,
                  general=general and match is not None, known=unknown is None, pointers=pointers)
 
-    def rejoin(self, line_no: int, continuation: str) -> bool:
+    def rejoin(self, continuation: str, previous_typed: bool) -> bool:
         """Join a wrapped continuation to the previous record when that makes a framework message."""
-        if not self.messages or self.messages[-1].catalog_id or self.messages[-1].level == DEBUGGER:
+        if previous_typed or not self.messages or self.messages[-1].catalog_id or \
+                self.messages[-1].level == DEBUGGER:
             return False
         last = self.messages[-1]
         for joined in (last.text + continuation.strip(), last.text + " " + continuation.strip()):
@@ -238,10 +313,13 @@ class _Reader:
                 return True
         return False
 
-    def line(self, line_no: int, raw: str) -> bool:
-        """Read one line; True when it was a framework message on its own line (so no !analyze text)."""
+    def line(self, line_no: int, raw: str, key: bytes | None = None) -> bool:
+        """Read one line; True when it was a framework message on its own line (so no !analyze text).
+        ``key`` (the line without hex digits) lets a framework line teach its shape to the bulk path."""
         text = raw.rstrip("\r\n")
-        if len(text) > _MAX_LINE:
+        previous_typed, self.previous_typed = self.previous_typed, False
+        if len(text) > _MAX_LINE or len(text) != len(raw):
+            key = None
             self.warnings.append(f"{self.source} line {line_no}: line of {len(text)} characters cut to {_MAX_LINE}")
             text = text[:_MAX_LINE]
         origin = _ORIGIN.match(text) if text[:1] in _ORIGIN_STARTS else None
@@ -273,7 +351,12 @@ class _Reader:
         named = _LOG_NAME.match(text.strip()) if text.lstrip()[:1] in _LOG_NAME_STARTS else None
         if named:
             self.log = next(g for g in named.groups() if g)
-        elif self.typed(line_no, text, log):
+        elif (shape := self.typed(line_no, text, log, key if origin is None else None)) is not None:
+            self.previous_typed = True
+            if key is not None and origin is None and key not in self.not_bulk:
+                if len(self.bulk) >= _MAX_SHAPES:
+                    self.bulk.clear()
+                self.bulk[key] = shape.checking() if _ROUTED_KEY.search(key) else shape
             return True
         m = _RECORD.match(text)
         if m and not named:
@@ -287,10 +370,153 @@ class _Reader:
         if len(cells) >= 7 and _time(cells[4].strip()):
             self.record(line_no, None, cells[4].strip(), cells[1].strip() or None, cells[-1], cells[0].strip() or log)
             return False
-        if text.strip() and not text.startswith(("#", "[", "`")) and self.rejoin(line_no, text):
+        if text.strip() and not text.startswith(("#", "[", "`")) and self.rejoin(text, previous_typed):
             return False
         self.add(line_no, text, log=log, level=DEBUGGER)
         return False
+
+
+class _Checkpoint(NamedTuple):
+    """What a window of lines can change, to read the window again line by line."""
+
+    messages: int
+    last: TraceMessage | None
+    logs: dict
+    warnings: int
+    times: tuple
+    state: tuple
+
+
+class _LogChanges:
+    """The log in force at each line of a block: the log at its start and the lines where another begins."""
+
+    def __init__(self, log: str):
+        self.starts: list[int] = [0]
+        self.names: list[str] = [log]
+
+    def change(self, line: int, log: str) -> None:
+        if self.names[-1] != log:
+            self.starts.append(line)
+            self.names.append(log)
+
+    def of(self, lines: list[int]) -> str | list[str]:
+        """The log of each of ``lines`` (sorted), or the one log of them all."""
+        if len(self.names) == 1 or lines[-1] < self.starts[1]:
+            return self.names[0]
+        at = bisect_right(self.starts, lines[0]) - 1
+        if at == len(self.starts) - 1 or lines[-1] < self.starts[at + 1]:
+            return self.names[at]
+        return [self.names[bisect_right(self.starts, i) - 1] for i in lines]
+
+
+class _BlockReader(_Reader):
+    """:class:`_Reader` over blocks of lines: a line whose key (the line without hex digits) is that of a
+    framework line already read is put aside with the other lines of its shape, and each shape's lines are
+    matched and typed together (one ``findall`` and one conversion per distinct value); the other lines
+    are read one by one in order. Should a shape's lines not all match, the window is read again line by
+    line, so the result is always that of reading every line in order."""
+
+    def __init__(self, source: str, catalog: Catalog, analyze: AnalyzeReader | None = None):
+        super().__init__(source, catalog)
+        self.analyze = analyze
+
+    def read(self, lines: Iterable[str]) -> list[str]:
+        """Read every line; the first :data:`_HEAD` characters of the text (for :func:`looks_like_log_text`)."""
+        head, size, first = [], 0, 1
+        iterator = iter(lines)
+        while block := list(islice(iterator, _BLOCK)):
+            keys = "\n".join(block).encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
+            if len(keys) != len(block):  # a line holding a newline (a caller's own list of lines)
+                keys = [line.encode("utf-8", "replace").translate(None, _HEX_DIGITS) for line in block]
+            self.window(block, keys, first)
+            for line in block:
+                if size >= _HEAD:
+                    break
+                head.append(line)
+                size += len(line) + 1
+            first += len(block)
+        return head
+
+    def window(self, block: list[str], keys: list[bytes], first: int) -> None:
+        """Read a block: lines whose key is known put aside per shape, the others read in order."""
+        saved = self.checkpoint()
+        bulk, log = self.bulk, self.log
+        shaped: dict[_Shape, list[int]] = {}
+        logs = _LogChanges(log)
+        for_analyze: list[int] = []
+        typed_run = False
+        for i, key in enumerate(keys):
+            shape = bulk.get(key)
+            if shape is not None:
+                lines = shaped.get(shape)
+                if lines is None:
+                    shaped[shape] = [i]
+                else:
+                    lines.append(i)
+                typed_run = True
+                continue
+            if typed_run:
+                self.in_log = self.previous_typed = True
+                typed_run = False
+            if not self.line(first + i, block[i], key):
+                for_analyze.append(i)
+            if self.bulk is not bulk or self.log != log:  # a declared prefix, another log: from the next line on
+                bulk, log = self.bulk, self.log
+                logs.change(i + 1, log)
+        if typed_run:
+            self.in_log = self.previous_typed = True
+        if not self.merge(shaped, logs, block, keys, first, saved.messages):
+            self.restore(saved)
+            for_analyze = [i for i, key in enumerate(keys) if not self.line(first + i, block[i], key)]
+        if self.analyze is not None:
+            for i in for_analyze:
+                self.analyze.feed(block[i])
+
+    def merge(self, shaped: dict, logs: "_LogChanges", block: list[str], keys: list[bytes], first: int,
+              since: int) -> bool:
+        """Type the lines put aside and merge them, in line order, with the messages read since ``since``;
+        False (nothing changed) when some line is not the message its key promised."""
+        typed: list | None = []
+        for shape, lines in shaped.items():
+            texts = list(map(str.rstrip, map(block.__getitem__, lines)))
+            routed = shape.routed_check and _ROUTED.search("\n".join(texts))
+            rows = None if routed or max(map(len, texts)) > _MAX_LINE else shape.rows(texts)
+            if rows is None:
+                for i, text in zip(lines, texts):
+                    if len(text) > _MAX_LINE or not shape.rx.fullmatch(text) or (routed and _ROUTED.search(text)):
+                        self.not_bulk.add(keys[i])
+                        for cache in self.bulk_caches.values():
+                            cache.pop(keys[i], None)
+                typed = None
+            elif typed is not None:
+                typed.append((lines, self.emit(shape, rows, [first + i for i in lines], logs.of(lines))))
+        if typed is None:
+            return False
+        if not typed:
+            return True
+        slots: list[TraceMessage | None] = [None] * len(block)
+        for message in self.messages[since:]:
+            slots[message.ref.line - first] = message
+        for lines, messages in typed:
+            for i, message in zip(lines, messages):
+                slots[i] = message
+        self.messages[since:] = [m for m in slots if m is not None]
+        return True
+
+    def checkpoint(self) -> _Checkpoint:
+        return _Checkpoint(len(self.messages), self.messages[-1] if self.messages else None,
+                           {name: dict(facts) for name, facts in self.logs.items()}, len(self.warnings),
+                           (self.times.outside, self.times.first),
+                           (self.log, self.in_log, self.previous_typed, self.prefixes, self.shapes, self.bulk))
+
+    def restore(self, saved: _Checkpoint) -> None:
+        del self.messages[saved.messages:]
+        if saved.last is not None:
+            self.messages[-1] = saved.last
+        self.logs = saved.logs
+        del self.warnings[saved.warnings:]
+        self.times.outside, self.times.first = saved.times
+        self.log, self.in_log, self.previous_typed, self.prefixes, self.shapes, self.bulk = saved.state
 
 
 def _lines(text: str | Iterable[str]) -> Iterable[str]:
@@ -316,10 +542,9 @@ def _bulk():
 
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:
     """Every line of a pasted log (a str, or a stream of lines) as a TraceMessage, framework messages typed."""
-    reader = _Reader(source, catalog or load())
+    reader = _BlockReader(source, catalog or load())
     with _bulk():
-        for line_no, line in enumerate(_lines(text), 1):
-            reader.line(line_no, line)
+        reader.read(_lines(text))
     return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
                   logs=reader.logs)
 
@@ -327,17 +552,10 @@ def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | Non
 def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
     """A bug report's text (a str, or a stream of lines read from a file): pasted logs and/or ``!analyze``
     output; EvidenceError when it holds neither."""
-    reader = _Reader(source, load())
     analyze = AnalyzeReader(source)
-    head: list[str] = []
-    size = 0
+    reader = _BlockReader(source, load(), analyze)
     with _bulk():
-        for line_no, line in enumerate(_lines(text), 1):
-            if not reader.line(line_no, line):  # a framework message is no !analyze text
-                analyze.feed(line)
-            if size < _HEAD:
-                head.append(line)
-                size += len(line) + 1
+        head = reader.read(_lines(text))
     bugcheck = analyze.result()
     typed = any(facts["typed"] for facts in reader.logs.values())
     records = any(m.level != DEBUGGER for m in reader.messages)

@@ -1,0 +1,73 @@
+"""Pasted text read in blocks: lines whose shape is already known are typed many at a time. The result must be
+that of reading every line in order, which the reader itself falls back to when a shape's lines do not all
+match; the reference here is that fallback, forced (every bulk line counts as possibly routed elsewhere)."""
+from __future__ import annotations
+
+import re
+from dataclasses import astuple
+from pathlib import Path
+
+import pytest
+
+import parsers.logtext as logtext
+from parsers.logtext import read_log_text, read_report_text
+
+REAL = Path(__file__).parent / "data" / "real-logs"
+PASTES = sorted(REAL.glob("*.txt")) + sorted((REAL / "msdocs").glob("*.txt")) + sorted((REAL / "analyze").glob("*.txt"))
+
+
+def _everything(logset) -> tuple:
+    return ([astuple(m) for m in logset.messages], logset.logs, [str(w) for w in logset.warnings],
+            astuple(logset.bugcheck) if logset.bugcheck else None)
+
+
+def _line_by_line(monkeypatch, read, *args):
+    """``read(*args)`` with every bulk bucket rejected: every window is read again line by line."""
+    with monkeypatch.context() as patch:
+        patch.setattr(logtext, "_ROUTED_KEY", re.compile(b""))  # every key suspect ...
+        patch.setattr(logtext, "_ROUTED", re.compile(""))  # ... and found routed: no line is typed in bulk
+        return read(*args)
+
+
+@pytest.fixture(scope="module")
+def pastes() -> str:
+    """Every real paste, three times over: most lines of the 2nd and 3rd copies have a known shape."""
+    text = "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in PASTES)
+    return "\n".join([text] * 3)
+
+
+def test_bulk_typing_equals_reading_line_by_line(pastes, monkeypatch):
+    bulk = read_report_text(pastes, "all.txt")
+    once = read_report_text(pastes[:len(pastes) // 3], "once.txt")
+    assert sum(m.catalog_id is not None for m in bulk.messages) == 3 * sum(m.catalog_id is not None for m in once.messages) > 200
+    assert _everything(bulk) == _everything(_line_by_line(monkeypatch, read_report_text, pastes, "all.txt"))
+
+
+def test_bulk_typing_from_a_stream_equals_a_string(pastes, monkeypatch):
+    """Blocks of a stream of lines (a file read line by line) end anywhere: same result as the whole text."""
+    monkeypatch.setattr(logtext, "_BLOCK", 97)
+    lines = pastes.splitlines(keepends=True)
+    assert _everything(read_log_text(iter(lines), "all.txt")) == _everything(read_log_text(pastes, "all.txt"))
+
+
+def test_a_line_sharing_a_framework_lines_key_is_read_for_what_it_is(monkeypatch):
+    """Same key (the text without hex digits), another text: ``WDFDEVICB`` differs from ``WDFDEVICE`` only
+    in a hex letter. The bulk path must not type it as the framework message it resembles."""
+    framework = ("{n}: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x00001F7F2E8B7FD8 !devobj 0xFFFFE0817D4D4030 "
+                 "entering PnP State WdfDevStatePnpInit from WdfDevStatePnpObjectCreated")
+    lines = [framework.format(n=n) for n in range(1, 6)]
+    lines.insert(3, lines[2].replace("WDFDEVICE", "WDFDEVICB").replace(": 3:", ": 33:"))
+    text = "\n".join(lines * 2)
+    logset = read_log_text(text, "paste.txt")
+    typed = [m.catalog_id is not None for m in logset.messages]
+    assert typed == [True, True, True, False, True, True] * 2
+    assert _everything(logset) == _everything(_line_by_line(monkeypatch, read_log_text, text, "paste.txt"))
+
+
+def test_logs_named_between_framework_lines_keep_their_names():
+    """A log name changes between lines of one shape: each line keeps the log it was printed under."""
+    line = ("{n}: FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x00003FFF8E8C2F68 on WDFQUEUE 0x00003FFF8B6DA5C8")
+    text = "\n".join(["kd> !wdflogdump first.sys"] + [line.format(n=n) for n in range(1, 4)] +
+                     ["kd> !wdflogdump second.sys"] + [line.format(n=n) for n in range(1, 4)])
+    messages = [m for m in read_log_text(text, "paste.txt").messages if m.catalog_id]
+    assert [m.log for m in messages] == ["first.sys"] * 3 + ["second.sys"] * 3
