@@ -357,7 +357,8 @@ def _object_view(view: str, handle_required: bool):
     @click.option("--layout", "layout", type=click.Path(exists=True, dir_okay=False), default=None,
                   help="Layout profile (wdftriage layout extract), used for fields no earlier source gives.")
     def command(target_path, handle, pdb, layout):
-        from analyzer.objects.commands import open_file, run_view
+        from analyzer.object_views import run_view
+        from analyzer.objects.commands import open_file
 
         click.echo(run_view(view, open_file(target_path, pdb, layout), _handle(handle)), nl=False)
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from analyzer.objects.commands import VIEWS, ObjectTarget, driver_globals, pdb_profile, run_view, walk_all
+from analyzer.object_views import VIEWS, run_view
+from analyzer.objects.commands import ObjectTarget, driver_globals, pdb_profile, walk_all
 from analyzer.objects.findings import object_findings, summary
 from analyzer.objects.layout import read_profile, resolve_layout
 from analyzer.objects.walk import DriverView, Walker

@@ -54,7 +54,8 @@ from parsers import ifr as ifr_module  # noqa: E402
 from parsers.decode import DecodeOptions  # noqa: E402
 from parsers.errors import WdfTriageError  # noqa: E402
 from parsers.evidence import load  # noqa: E402
-from analyzer.objects.commands import open_file, run_view  # noqa: E402
+from analyzer.object_views import run_view  # noqa: E402
+from analyzer.objects.commands import open_file  # noqa: E402
 from analyzer.objects.layout import WALKED_TYPES  # noqa: E402
 from parsers.pdb import SUPERBLOCK, tmf_messages_from_pdb  # noqa: E402
 from parsers.pdb_types import profile_from_pdb  # noqa: E402

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from analyzer import debugger
 from analyzer.cli import main
-from analyzer.objects.commands import ObjectTarget, run_view, walk_all
+from analyzer.object_views import run_view
+from analyzer.objects.commands import ObjectTarget, walk_all
 from analyzer.objects.findings import object_findings
 from analyzer.objects.layout import resolve_layout
 from analyzer.objects.walk import Walker, to_handle
@@ -190,7 +191,8 @@ def test_corrupt_object_memory_never_crashes_or_hangs(seed, tmp_path):
     """Seeded corruption of the sample's object bytes: every view and triage end in output or one error line."""
     import random
 
-    from analyzer.objects.commands import VIEWS, open_file
+    from analyzer.object_views import VIEWS
+    from analyzer.objects.commands import open_file
     from parsers.errors import WdfTriageError
     from parsers.snapshot import write_snapshot
 

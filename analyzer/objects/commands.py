@@ -1,9 +1,8 @@
-"""The object views as commands, the same code offline (a snapshot or crash dump) and in the debugger.
+"""Memory targets for the object walker, the same offline (a snapshot or crash dump) and in the debugger.
 
 :func:`open_file` turns a snapshot (or a crash dump, when the dump target is available) into an
-:class:`ObjectTarget`; the debugger adapter builds one over pykd. :func:`run_view` walks what a view needs
-and renders it with reports/views.py; :func:`walk_all` walks every driver for ``capture`` and for the
-object rules.
+:class:`ObjectTarget`; the debugger adapter builds one over pykd. :func:`walk_all` walks every driver for
+``capture``, the views (analyzer/object_views.py) and the object rules.
 """
 from __future__ import annotations
 
@@ -12,13 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from analyzer.objects.layout import WALKED_TYPES, Layout, check_profile, read_profile, resolve_layout
-from analyzer.objects.walk import FX_TYPE_DEVICE, FX_TYPE_QUEUE, FX_TYPE_REQUEST, DriverView, Walker, to_handle
+from analyzer.objects.walk import DriverView, Walker
 from parsers.errors import EvidenceError
 from parsers.records import BugCheck
 
-VIEWS = ("driverinfo", "device", "devicequeues", "queue", "request", "handle")
 LIBRARY_SYMBOL = "Wdf01000!FxLibraryGlobals"
-_EXPECTED = {"device": FX_TYPE_DEVICE, "devicequeues": FX_TYPE_DEVICE, "queue": FX_TYPE_QUEUE, "request": FX_TYPE_REQUEST}
 
 
 @dataclass
@@ -104,47 +101,3 @@ def walk_all(target: ObjectTarget) -> tuple[list[DriverView], Walker]:
     """Every driver with its devices, queues and requests."""
     walker = Walker(target.target, target.layout)
     return [walker.driver(g) for g in driver_globals(walker, target)], walker
-
-
-def run_view(view: str, target: ObjectTarget, handle: int | None = None) -> str:
-    """The text of ``view`` (one of VIEWS) for ``handle``; EvidenceError when the handle names no object of
-    the view's type."""
-    from reports import views as render
-
-    walker = Walker(target.target, target.layout)
-    if view == "driverinfo":
-        text = render.render_driverinfo([walker.driver(g) for g in driver_globals(walker, target)])
-    elif view == "devicequeues" and handle is None:
-        drivers = [walker.driver(g) for g in driver_globals(walker, target)]
-        text = "".join(render.render_devicequeues(d) for driver in drivers for d in driver.devices)
-    else:
-        if handle is None:
-            raise EvidenceError(target.source, f"{view} needs a handle")
-        address = walker.object_of_handle(handle)
-        fx_type = walker.object_type(address) if address is not None else None
-        expected = _EXPECTED.get(view)
-        if address is None or (expected is not None and fx_type not in (expected, None)):
-            raise EvidenceError(target.source, f"handle 0x{handle:x} is a {render.type_name(fx_type)}, not a "
-                                               f"{render.type_name(expected)}")
-        text = _render_object(view, walker, address, handle, fx_type)
-    return text + render.render_notes(walker.warnings, walker.missing)
-
-
-def _render_object(view: str, walker: Walker, address: int, handle: int, fx_type: int | None) -> str:
-    from reports import views as render
-
-    if view == "device":
-        return render.render_device(walker.device(address))
-    if view == "devicequeues":
-        return render.render_devicequeues(walker.device(address))
-    if view == "queue":
-        return render.render_queue_view(walker.queue(address))
-    if view == "request":
-        request = walker.request(address)
-        if request.queue:
-            lists = walker.queue(request.queue).lists
-            request.list_name = next((name for name, requests in lists.items()
-                                      if any(r.address == address for r in requests)), "")
-        return render.render_request(request)
-    return render.render_handle(handle, address, fx_type,
-                                [(walker.object_type(c), to_handle(c, walker.ptr)) for c in walker.children(address)])
