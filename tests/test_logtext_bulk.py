@@ -16,9 +16,13 @@ REAL = Path(__file__).parent / "data" / "real-logs"
 PASTES = sorted(REAL.glob("*.txt")) + sorted((REAL / "msdocs").glob("*.txt")) + sorted((REAL / "analyze").glob("*.txt"))
 
 
+FIELDS = ("ref", "text", "log", "sequence", "timestamp", "function", "catalog_id", "args", "level", "known", "inferred",
+          "general", "pointers")
+
+
 def _everything(logset) -> tuple:
-    return ([astuple(m) for m in logset.messages], logset.logs, [str(w) for w in logset.warnings],
-            astuple(logset.bugcheck) if logset.bugcheck else None)
+    return ([tuple(getattr(m, name) for name in FIELDS) for m in logset.messages], logset.logs,
+            [str(w) for w in logset.warnings], astuple(logset.bugcheck) if logset.bugcheck else None)
 
 
 def _line_by_line(monkeypatch, read, *args):
