@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import repeat
 from importlib import resources
 
 from parsers import enums, ntstatus
@@ -166,6 +167,11 @@ def _octal(text: str):
     return text if value is None else value
 
 
+#: converter -> (a column of printed values it reads as plain ``int(text, base)``, one per line; base)
+_PLAIN_COLUMNS = {_pointer: (re.compile(r"[0-9A-Fa-f]{1,16}(?:\n[0-9A-Fa-f]{1,16})*"), 16),
+                  _decimal: (re.compile(r"-?[0-9]{1,18}(?:\n-?[0-9]{1,18})*"), 10)}
+
+
 @lru_cache(maxsize=None)
 def converter(hole: str):
     """The function turning the printed form of a ``hole`` argument back into its value."""
@@ -278,9 +284,14 @@ class Catalog:
 
     def value_rows(self, entry: CatalogEntry, columns, count: int) -> list[tuple]:
         """:meth:`values` of ``count`` messages of ``entry`` at once, their printed forms given as one column
-        per argument (format order); each distinct printed form of a column is converted once."""
+        per argument (format order): a column of plain numbers is checked with one expression and converted
+        by ``int``; in other columns each distinct printed form is converted once."""
         converted = []
         for convert, column in zip(self._converters_of(entry), columns):
+            plain = _PLAIN_COLUMNS.get(convert)
+            if plain is not None and plain[0].fullmatch("\n".join(column)):
+                converted.append(map(int, column, repeat(plain[1])))
+                continue
             table = {text: convert(text) for text in set(column)}
             converted.append(map(table.__getitem__, column))
         return list(zip(*converted)) if converted else [()] * count
