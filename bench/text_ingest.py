@@ -4,7 +4,8 @@ pasted (debugger chatter, stacks, driver lines and framework lines) and their fr
 
 For each size prints lines/s and framework lines/s of parsers.logtext.read_report_text, and the ratio to a
 baseline measured in the same run on the same text: one pass of one compiled regular expression over it
-(a wdfkd record pattern, ``finditer`` over the whole text, every match's groups read).
+(a wdfkd record pattern, ``finditer`` over the whole text, every match's groups read). The last column is
+the rate from text to the analyzer's event table (read + ``EventTable.from_messages``), what triage waits for.
 Usage: python bench/text_ingest.py [LINES...]   (default 10000 100000 1000000)
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from analyzer.events import EventTable
 from parsers.catalog import load
 from parsers.logtext import read_report_text
 
@@ -40,17 +42,20 @@ def main() -> None:
     sizes = [int(a) for a in sys.argv[1:]] or [10_000, 100_000, 1_000_000]
     load()  # the catalog is read once per process; each size still learns its line shapes
     print(f"{'paste':>15} {'lines':>9} {'framework':>9} {'lines/s':>11} {'fw lines/s':>11} {'regex pass lines/s':>19} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6} {'to event table lines/s':>23}")
     for size, framework_only in [(size, only) for only in (False, True) for size in sizes]:
         paste = build_paste(size, framework_only)
         start = time.perf_counter()
         logset = read_report_text(paste, "bench.txt")
         elapsed = time.perf_counter() - start
         typed = sum(m.catalog_id is not None for m in logset.messages)
+        start = time.perf_counter()
+        EventTable.from_messages([("bench.txt", logset.messages)])
+        table = elapsed + time.perf_counter() - start
         base = baseline_seconds(paste)
         print(f"{'framework only' if framework_only else 'as pasted':>15} {size:9,} {typed:9,} {size / elapsed:11,.0f} "
               f"{typed / elapsed:11,.0f} {size / base:19,.0f} "
-              f"{elapsed / base:5.1f}x")
+              f"{elapsed / base:5.1f}x {size / table:23,.0f}")
 
 
 if __name__ == "__main__":
