@@ -91,6 +91,28 @@ def _sequences(printed) -> list[int | None]:
     return [int_or_none(text, bits=32) for text in printed]
 
 
+def _side(origin: re.Match) -> str:
+    """The side a UMDF origin tag names: ``FX``/``UMDF``/``KMDF`` the framework, ``DRV`` the driver."""
+    return "framework" if origin.group(1) in ("FX", "UMDF", "KMDF") else "driver"
+
+
+def _tagged(log: str, side: str) -> str:
+    """The log name of a line tagged with a UMDF origin."""
+    return f"{log or 'umdf'} ({side})"
+
+
+_NO_TAG = "\n\0"  # stands for a line that lacks the origin tag its key promised (no line holds a newline)
+
+
+def _untagged(lines: list[str], side: str) -> list[str]:
+    """``lines`` without their origin tag of ``side``; :data:`_NO_TAG` for a line with no such tag."""
+    out = []
+    for line in lines:
+        origin = _ORIGIN.match(line)
+        out.append(line[origin.end():] if origin and _side(origin) == side else _NO_TAG)
+    return out
+
+
 def looks_like_log_text(text: str) -> bool:
     """True when the text holds formatted WDF log records or wdfkd/rcdrkd output."""
     head = text[:_HEAD]
@@ -121,13 +143,20 @@ class _Shape:
     multi_site: bool = False  # the format is logged at several call sites: the function picks one
     lines_rx: re.Pattern | None = None  # the same expression over many lines joined by newlines (made on first use)
     routed_check: bool = False  # lines of this shape in bulk must be checked for another way through the reader
-    twin: "_Shape | None" = None  # the copy of this shape with routed_check set
+    origin: str | None = None  # lines of this shape in bulk carry a UMDF origin tag of this side (framework/driver)
+    variants: dict | None = None  # (routed_check, origin) -> the copy of this shape with them
 
-    def checking(self) -> "_Shape":
-        """This shape for keys that could also be lines taking another way (checked in bulk with _ROUTED)."""
-        if self.twin is None:
-            self.twin = replace(self, routed_check=True, lines_rx=None, twin=None)
-        return self.twin
+    def variant(self, routed_check: bool, origin: str | None) -> "_Shape":
+        """This shape for lines in bulk that may take another way through the reader (checked with
+        :data:`_ROUTED`) or that carry an origin tag (removed before matching)."""
+        if not routed_check and origin is None:
+            return self
+        if self.variants is None:
+            self.variants = {}
+        key = (routed_check, origin)
+        if key not in self.variants:
+            self.variants[key] = replace(self, routed_check=routed_check, origin=origin, lines_rx=None, variants=None)
+        return self.variants[key]
 
     def rows(self, texts: list[str]) -> list[tuple] | None:
         """The groups of every line of ``texts`` in one pass (``findall`` over the lines joined); None
@@ -324,9 +353,11 @@ class _Reader:
             text = text[:_MAX_LINE]
         origin = _ORIGIN.match(text) if text[:1] in _ORIGIN_STARTS else None
         log = self.log
+        side = None
         if origin:
             text = text[origin.end():]
-            log = f"{self.log or 'umdf'} ({'framework' if origin.group(1) in ('FX', 'UMDF', 'KMDF') else 'driver'})"
+            side = _side(origin)
+            log = _tagged(self.log, side)
         if text.startswith(_LOG_START) or text.startswith(_LOG_END):
             self.in_log = text.startswith(_LOG_START)
         prompt = _PROMPT.match(text) if "kd>" in text else None
@@ -353,10 +384,10 @@ class _Reader:
             self.log = next(g for g in named.groups() if g)
         elif (shape := self.typed(line_no, text, log, key if origin is None else None)) is not None:
             self.previous_typed = True
-            if key is not None and origin is None and key not in self.not_bulk:
+            if key is not None and key not in self.not_bulk:
                 if len(self.bulk) >= _MAX_SHAPES:
                     self.bulk.clear()
-                self.bulk[key] = shape.checking() if _ROUTED_KEY.search(key) else shape
+                self.bulk[key] = shape.variant(side is not None or bool(_ROUTED_KEY.search(key)), side)
             return True
         m = _RECORD.match(text)
         if m and not named:
@@ -478,18 +509,23 @@ class _BlockReader(_Reader):
         False (nothing changed) when some line is not the message its key promised."""
         typed: list | None = []
         for shape, lines in shaped.items():
-            texts = list(map(str.rstrip, map(block.__getitem__, lines)))
+            raw = list(map(block.__getitem__, lines))
+            texts = list(map(str.rstrip, raw if shape.origin is None else _untagged(raw, shape.origin)))
             routed = shape.routed_check and _ROUTED.search("\n".join(texts))
-            rows = None if routed or max(map(len, texts)) > _MAX_LINE else shape.rows(texts)
+            rows = None if routed or max(map(len, raw)) > _MAX_LINE else shape.rows(texts)
             if rows is None:
-                for i, text in zip(lines, texts):
-                    if len(text) > _MAX_LINE or not shape.rx.fullmatch(text) or (routed and _ROUTED.search(text)):
+                for i, line, text in zip(lines, raw, texts):
+                    if len(line) > _MAX_LINE or text == _NO_TAG or not shape.rx.fullmatch(text) or \
+                            (routed and _ROUTED.search(text)):
                         self.not_bulk.add(keys[i])
                         for cache in self.bulk_caches.values():
                             cache.pop(keys[i], None)
                 typed = None
             elif typed is not None:
-                typed.append((lines, self.emit(shape, rows, [first + i for i in lines], logs.of(lines))))
+                log = logs.of(lines)
+                if shape.origin is not None:
+                    log = _tagged(log, shape.origin) if isinstance(log, str) else [_tagged(n, shape.origin) for n in log]
+                typed.append((lines, self.emit(shape, rows, [first + i for i in lines], log)))
         if typed is None:
             return False
         if not typed:

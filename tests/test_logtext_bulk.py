@@ -75,3 +75,22 @@ def test_logs_named_between_framework_lines_keep_their_names():
                      ["kd> !wdflogdump second.sys"] + [line.format(n=n) for n in range(1, 4)])
     messages = [m for m in read_log_text(text, "paste.txt").messages if m.catalog_id]
     assert [m.log for m in messages] == ["first.sys"] * 3 + ["second.sys"] * 3
+
+
+def test_umdf_origin_tags_in_bulk(monkeypatch):
+    """UMDF merged logs tag each line ``FX - `` or ``DRV - ``: lines typed in bulk keep the side in their log
+    name, and a line whose key looks tagged but is not (``AX`` for ``FX``) is read for what it is."""
+    framework = ("FX  - {n}: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x00001F7F2E8B7FD8 !devobj 0xFFFFE0817D4D4030 "
+                 "entering PnP State WdfDevStatePnpInit from WdfDevStatePnpObjectCreated")
+    driver = "DRV - {n}: MyDriver::EvtDeviceAdd - created device 0x{n:x}"
+    lines = ["kd> !wdflogdump MyDriver"]
+    for n in range(1, 5):
+        lines += [framework.format(n=n), driver.format(n=n)]
+    lines.insert(5, framework.format(n=9).replace("FX ", "AX "))
+    text = "\n".join(lines * 2)
+    logset = read_log_text(text, "umdf.txt")
+    logs = {m.ref.line: m.log for m in logset.messages if m.catalog_id}
+    tagged = [n for n, line in enumerate(text.split("\n"), 1) if line.startswith("FX ")]
+    assert len(tagged) == 8 and all(logs[n] == "MyDriver (framework)" for n in tagged)
+    assert logs[6] == logs[len(lines) + 6] == "MyDriver"  # the AX line: a framework message, but in no tagged log
+    assert _everything(logset) == _everything(_line_by_line(monkeypatch, read_log_text, text, "umdf.txt"))
