@@ -193,6 +193,10 @@ class AnalyzeReader:
 
     def _codes(self, text: str) -> None:
         fatal, self._fatal = self._fatal, False
+        low = text.lower()
+        if not (fatal or "bug" in low or "stop" in low or "fatal" in low or "argument" in low or "what failed" in low
+                or text.rstrip().endswith(")")):
+            return  # every expression below needs one of these (a banner ends with the code in parentheses)
         m = _FATAL_PARAMS.match(text)
         if fatal and m:
             self._listed(m.group(1))

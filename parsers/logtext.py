@@ -190,8 +190,7 @@ class _Reader:
         self.previous_typed = False  # the line before was a framework message (no wrapped record to rejoin)
 
     def add(self, line_no: int, text: str, **fields) -> None:
-        self.messages.append(TraceMessage(ref=SourceRef(self.source, line=line_no, sequence=fields.get("sequence")),
-                                          text=text, **fields))
+        self.messages.append(TraceMessage(SourceRef(self.source, line_no, None, fields.get("sequence")), text, **fields))
 
     def count(self, log: str, typed: bool) -> None:
         facts = self.logs.get(log)
@@ -397,8 +396,8 @@ class _Reader:
         if m:
             self.record(line_no, None, m.group(4), None, m.group(6), m.group(5) or log)
             return False
-        cells = text.split("\t")
-        if len(cells) >= 7 and _time(cells[4].strip()):
+        cells = text.split("\t") if text.count("\t") >= 6 else ()
+        if cells and _time(cells[4].strip()):
             self.record(line_no, None, cells[4].strip(), cells[1].strip() or None, cells[-1], cells[0].strip() or log)
             return False
         if text.strip() and not text.startswith(("#", "[", "`")) and self.rejoin(text, previous_typed):
