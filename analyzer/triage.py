@@ -8,6 +8,7 @@ analysed on its own (its own timelines, rules and bugcheck), so ``triage A B`` r
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from functools import lru_cache
 from importlib import metadata
 
 import pandas as pd
@@ -24,6 +25,7 @@ from parsers.evidence import Evidence, load
 from parsers.records import BugCheck, LogSet
 
 
+@lru_cache(maxsize=1)
 def tool_version() -> str:
     """The installed wdftriage version."""
     try:
@@ -42,7 +44,7 @@ def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: lis
     timelines, findings = [], []
     for scope in scopes:
         names = {ls.source for ls in scope}
-        rows = table.frame[table.frame["input"].isin(names)] if not combine else table.frame
+        rows = table.frame if combine or len(logsets) == 1 else table.frame[table.frame["input"].isin(names)]
         requests, queues, states = build_all(rows)
         scope_bugcheck = bugcheck or next((ls.bugcheck for ls in scope if ls.bugcheck is not None), None)
         ctx = RuleContext(events=table, scope=rows, requests=requests, queues=queues, states=states,

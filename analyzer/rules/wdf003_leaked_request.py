@@ -37,10 +37,12 @@ _POWER_ACTION = frozenset({EventKind.QUEUE_POWER_ACTION})
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per outstanding request no earlier rule explained."""
     explained = {r for rule in DEPENDS_ON for f in ctx.findings_of(rule) for r in f.requests_explained}
-    teardown = _Teardowns(ctx)
     outstanding = ctx.requests[ctx.requests["outcome"] == "outstanding"]
-    return [_finding(ctx, row, int(row["request"]), teardown) for _, row in outstanding.iterrows()
-            if int(row["request"]) not in explained]
+    outstanding = outstanding[~outstanding["request"].isin(list(explained))]
+    if outstanding.empty:
+        return []
+    teardown = _Teardowns(ctx)
+    return [_finding(ctx, row, int(row["request"]), teardown) for _, row in outstanding.iterrows()]
 
 
 def _finding(ctx: RuleContext, row, request: int, teardowns: "_Teardowns") -> Finding:
