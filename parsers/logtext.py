@@ -5,7 +5,10 @@ Every line is kept. A framework message is found in a line whatever trace prefix
 prefix the paste declares (``Trace format prefix is:``, ``!wdfsettraceprefix``, ``!rcdrsettraceprefix``,
 see :mod:`parsers.prefix`), the well-known ones, else anywhere in the line (:meth:`Catalog.locate`); the
 prefix gives the sequence number, time and function. Lines of one shape (the line with its hex digits
-removed) share one compiled regular expression, so a long log costs one match per line. Other record
+removed) share one compiled regular expression. Lines are read in blocks: a line whose shape is that of a
+framework line already read is put aside, and the lines of each shape are matched together (one ``findall``
+over them, each distinct argument value converted once) and merged back in order; the other lines are read
+one by one (see :class:`_BlockReader`). Other record
 lines (``1: ``, ``12 : `` sequence prefix, optional time and ``Class::Function - ``; tracefmt; TraceView
 tabs) become untyped TraceMessages; a line that is not a record (debugger prompts and chatter, stacks,
 fences) becomes a TraceMessage with ``level="debugger"`` and no catalog id. A record cut by a mail/issue
@@ -17,12 +20,12 @@ from __future__ import annotations
 
 import gc
 import re
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from bisect import bisect_right
-from collections import Counter
 from functools import lru_cache
 from itertools import islice, repeat
 from typing import NamedTuple
