@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
-from itertools import islice, repeat
+from itertools import repeat
 from typing import NamedTuple
 
 from parsers.analyze_text import AnalyzeReader
@@ -61,6 +61,7 @@ _SHORT = 24  # a message with less literal text than this, alone on a line, is t
 _NOT_HERE = object()  # shape_of: a framework message, but not accepted at this place of the paste
 _LOG_START = ("--- start of log", "There are ")
 _BLOCK = 1 << 16  # lines read together: lines whose shape is known are typed per shape, many at a time
+_BLOCK_CHARACTERS = 1 << 24  # ... and at most about this many characters (a block is held in memory twice)
 #: A line whose key (the line without hex digits, see :meth:`_Reader.typed`) this does not find cannot take
 #: another way through :meth:`_Reader.line` than a plain framework line, whatever its hex digits: no origin
 #: tag, prompt (``kd>`` -> ``k>``), prefix declaration (``efix``/``EFIX`` -> ``ix``/``IX``), log start/end or
@@ -456,8 +457,7 @@ class _BlockReader(_Reader):
     def read(self, lines: Iterable[str]) -> list[str]:
         """Read every line; the first :data:`_HEAD` characters of the text (for :func:`looks_like_log_text`)."""
         head, size, first = [], 0, 1
-        iterator = iter(lines)
-        while block := list(islice(iterator, _BLOCK)):
+        for block in _blocks(lines):
             keys = "\n".join(block).encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
             if len(keys) != len(block):  # a line holding a newline (a caller's own list of lines)
                 keys = [line.encode("utf-8", "replace").translate(None, _HEX_DIGITS) for line in block]
@@ -555,6 +555,20 @@ class _BlockReader(_Reader):
         del self.warnings[saved.warnings:]
         self.times.outside, self.times.first = saved.times
         self.log, self.in_log, self.previous_typed, self.prefixes, self.shapes, self.bulk = saved.state
+
+
+def _blocks(lines: Iterable[str]) -> Iterable[list[str]]:
+    """``lines`` in lists of at most :data:`_BLOCK` lines and about :data:`_BLOCK_CHARACTERS` characters."""
+    block: list[str] = []
+    size = 0
+    for line in lines:
+        block.append(line)
+        size += len(line)
+        if len(block) >= _BLOCK or size >= _BLOCK_CHARACTERS:
+            yield block
+            block, size = [], 0
+    if block:
+        yield block
 
 
 def _lines(text: str | Iterable[str]) -> Iterable[str]:
