@@ -8,8 +8,10 @@ from dataclasses import astuple
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import parsers.logtext as logtext
+from parsers.errors import EvidenceError
 from parsers.logtext import read_log_text, read_report_text
 
 REAL = Path(__file__).parent / "data" / "real-logs"
@@ -93,4 +95,52 @@ def test_umdf_origin_tags_in_bulk(monkeypatch):
     tagged = [n for n, line in enumerate(text.split("\n"), 1) if line.startswith("FX ")]
     assert len(tagged) == 8 and all(logs[n] == "MyDriver (framework)" for n in tagged)
     assert logs[6] == logs[len(lines) + 6] == "MyDriver"  # the AX line: a framework message, but in no tagged log
+    assert _everything(logset) == _everything(_line_by_line(monkeypatch, read_log_text, text, "umdf.txt"))
+
+
+def _pool() -> list[str]:
+    """Lines people paste, of every way through the reader: framework lines (and look-alikes differing only in a
+    hex letter), driver records, UMDF tags, prompts naming logs, prefix declarations, log markers, !analyze
+    lines, wrapped records, blank lines."""
+    real = [line for p in PASTES[:6] for line in p.read_text(encoding="utf-8", errors="replace").splitlines()[:60]]
+    framework = [line for line in real if " - WDF" in line][:12]
+    return real[:80] + framework + [line.replace("WDFDEVICE", "WDFDEVICB") for line in framework[:3]] + \
+        ["FX  - " + line for line in framework[:4]] + ["DRV - 12: MyDriver::Evt - created 0x1f", "AX  - " + framework[0],
+         "kd> !wdflogdump other.sys", "There are 4 log entries for third.sys", "Trace format prefix is: %7!u!: %!FUNC! - ",
+         "--- start of log ---", "---- end of log ----", "Arg1: 0000000000000003, A device object has been blocking",
+         "BugCheck 9F, {3, ffffe000aaaa0000, fffff80000000000, ffffe000bbbb0000}", "", "   continued text"]
+
+
+POOL = _pool()
+
+
+@settings(max_examples=40, derandomize=True, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(POOL) - 1), min_size=1, max_size=400), st.integers(1, 50))
+def test_any_mix_of_lines_reads_the_same_in_bulk_and_line_by_line(picks, block):
+    text = "\n".join(POOL[i] for i in picks)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logtext, "_BLOCK", block)
+        bulk = _everything(read_report_text_or_none(text))
+        patch.setattr(logtext, "_ROUTED_KEY", re.compile(b""))
+        patch.setattr(logtext, "_ROUTED", re.compile(""))
+        assert bulk == _everything(read_report_text_or_none(text))
+
+
+def read_report_text_or_none(text: str):
+    """read_report_text, or the messages of read_log_text when the text is neither a log nor !analyze."""
+    try:
+        return read_report_text(text, "mix.txt")
+    except EvidenceError:
+        return read_log_text(text, "mix.txt")
+
+
+def test_a_plain_line_does_not_teach_its_shape_to_lines_taking_another_way(monkeypatch):
+    """``AX  - `` is no origin tag, so that line is a plain framework line; ``FX  - `` lines share its key (A and F
+    are hex digits) but are UMDF framework lines: they must keep their tagged log name, not be typed as the
+    plain line was."""
+    line = ("{tag}  - {n}: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x00001F7F2E8B7FD8 !devobj 0xFFFFE0817D4D4030 "
+            "entering PnP State WdfDevStatePnpInit from WdfDevStatePnpObjectCreated")
+    text = "\n".join([line.format(tag="AX", n=1)] + [line.format(tag="FX", n=n) for n in range(2, 6)])
+    logset = read_log_text(text, "umdf.txt")
+    assert [m.log for m in logset.messages] == [""] + ["umdf (framework)"] * 4
     assert _everything(logset) == _everything(_line_by_line(monkeypatch, read_log_text, text, "umdf.txt"))
