@@ -301,8 +301,8 @@ class TimeCheck:
         if when is None or TIME_RANGE[0] <= when <= TIME_RANGE[1]:
             return when
         self.outside += 1
-        if self.first is None:
-            self.first = (when, offset, line)
+        if self.first is None or (line is not None and self.first[2] is not None and line < self.first[2]):
+            self.first = (when, offset, line)  # lines: the first in the text, whatever order they were checked in
         return None
 
     def warnings(self) -> list[EvidenceWarning]:

@@ -144,3 +144,17 @@ def test_a_plain_line_does_not_teach_its_shape_to_lines_taking_another_way(monke
     logset = read_log_text(text, "umdf.txt")
     assert [m.log for m in logset.messages] == [""] + ["umdf (framework)"] * 4
     assert _everything(logset) == _everything(_line_by_line(monkeypatch, read_log_text, text, "umdf.txt"))
+
+
+def test_the_first_time_out_of_range_is_the_first_in_the_text(monkeypatch):
+    """Bulk lines are typed after the block's other lines: the warning still names the paste's first line
+    whose time is out of range (line 3, of a shape learned in the first block), not the first one checked."""
+    monkeypatch.setattr(logtext, "_BLOCK", 2)
+    queued = ("{n}: {when} FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x00003FFF8E8C2F68 on WDFQUEUE "
+              "0x00003FFF8B6DA5C8")
+    state = ("{n}: {when} FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x00001F7F2E8B7FD8 !devobj 0xFFFFE0817D4D4030 "
+             "entering PnP State WdfDevStatePnpInit from WdfDevStatePnpObjectCreated")
+    now, old = "12/01/2026-10:00:00.000", "01/01/1601-00:00:00.000"
+    text = "\n".join([queued.format(n=1, when=now), "", queued.format(n=3, when=old), state.format(n=4, when=old)])
+    [warning] = read_log_text(text, "old.txt").warnings
+    assert "2 record time(s) outside" in str(warning) and warning.line == 3
