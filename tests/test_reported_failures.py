@@ -38,3 +38,17 @@ def test_verifier_error_and_error_messages_by_severity():
     assert probing.severity.name == "INFO" and probing.facts["count"] == 8 and len(probing.evidence) == 5
     [collection] = _wdf008("analyze/msdocs_hlk_kmdf_fault_injection_1.txt")  # output pasted onto the prompt line
     assert collection.severity.name == "WARNING" and "STATUS_NOT_FOUND" in collection.summary
+
+
+def test_a_callback_failing_on_every_cycle_is_one_finding(tmp_path):
+    """A stress test fails the same callback of the same device again and again: one finding counting them
+    (evidence: the first five), another device's failure its own finding."""
+    line = (REAL / "nefarius_BthPS3_12_1.txt").read_text(encoding="utf-8").splitlines()[20]
+    other = line.replace("0x0000187710D0E5F8", "0x0000187710D0AAA8")
+    paste = tmp_path / "stress.txt"
+    paste.write_text("\n".join([line.replace("1311:", f"{n}:") for n in range(1, 8)] + [other.replace("1311:", "8:")]))
+    findings = [f for f in triage([str(paste)]).findings if f.rule == "WDF008"]
+    assert sorted((f.device, f.facts["count"], len(f.evidence)) for f in findings) == [
+        (0x187710D0AAA8, 1, 1), (0x187710D0E5F8, 7, 5)]
+    repeated = next(f for f in findings if f.facts["count"] == 7)
+    assert repeated.summary.endswith("(STATUS_DEVICE_NOT_CONNECTED) x7") and repeated.evidence[0].ref.line == 1

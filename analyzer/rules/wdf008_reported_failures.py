@@ -72,8 +72,15 @@ def _events(ctx: RuleContext, sites: str | None, *kinds: EventKind) -> list:
 
 
 def _callback_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Finding]:
-    findings = []
+    """One finding per failure of a driver callback (same message, device and status), however often it
+    repeats (a stress test fails the same callback on every cycle)."""
+    repeats: dict[tuple, list] = {}
     for e in _events(ctx, "callback", EventKind.FRAMEWORK_ERROR, EventKind.FRAMEWORK):
+        claimed.add(e.index)
+        repeats.setdefault((e.log, e.catalog_id, e.text), []).append(e)
+    findings = []
+    for events in repeats.values():
+        e = events[0]
         entry = catalog.by_id[e.catalog_id]
         m = _CALLBACK.match(entry.format)
         match = catalog.match_text(e.text)
@@ -81,15 +88,16 @@ def _callback_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Fin
         callback = m.group(1) + (str(args[0]) if m.group(2) and args else "") + (m.group(2) or "")
         device = next((a for a, h in zip(args, entry.holes) if h == "p"), e.device)  # the format's first pointer
         status = _status(args[-1]) if args else "a failure status"
-        claimed.add(e.index)
         fix = next((text for key, text in _CALLBACK_FIX.items() if callback.endswith(key)),
                    f"Check the error paths of the driver's {callback}: the framework acts on the failure it returns.")
+        times = f" x{len(events)}" if len(events) > 1 else ""
         findings.append(Finding(
             rule=RULE_ID, title=TITLE, severity=Severity.ERROR, log=e.log, device=device, at_index=e.index,
-            at_time=e.timestamp, summary=f"the driver's {callback} failed with {status}",
-            probable_cause=f"The framework reports that the driver's {callback} callback returned {status}.",
-            suggested_fix=fix, evidence=[ctx.evidence(e.index, f"{callback} failed")],
-            facts={"kind": "callback failed", "callback": callback, "status": status}))
+            at_time=e.timestamp, summary=f"the driver's {callback} failed with {status}{times}",
+            probable_cause=f"The framework reports that the driver's {callback} callback returned {status}"
+                           + (f", {len(events)} times." if times else "."),
+            suggested_fix=fix, evidence=[ctx.evidence(x.index, f"{callback} failed") for x in events[:5]],
+            facts={"kind": "callback failed", "callback": callback, "status": status, "count": len(events)}))
     return findings
 
 
