@@ -25,6 +25,8 @@ from reports.views import render_finding_view
 from reports.common import INFERRED, clean, headline, objects
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
+_DENSE, _DENSE_FILL = 1.0, "#c9cdd6"  # state segments narrower than this (pixels) are drawn together, in grey
+_MAX_REQUESTS = 100  # request rows drawn per device chart
 _SCRIPT = """
 document.getElementById('logfilter').addEventListener('input', function (e) {
   var needle = e.target.value.toLowerCase();
@@ -89,17 +91,30 @@ def _label(y: float, text: str) -> str:
 
 
 def _bands(rows: pd.DataFrame, axis: _Axis, y: float, end: int, result: TriageResult, fill) -> list[str]:
-    """Consecutive state segments of one machine/queue row."""
+    """Consecutive state segments of one machine/queue row. Segments narrower than :data:`_DENSE` pixels in a
+    row are drawn as one "dense" band saying how many transitions it holds (a million transitions would
+    otherwise be a million rectangles in a 1000-pixel chart); the last segment is always drawn on its own."""
     out = []
     items = list(rows.itertuples(index=False))
-    for i, row in enumerate(items):
-        start = int(row.index)
-        stop = int(items[i + 1].index) if i + 1 < len(items) else end
-        state, colour, name = fill(row)
+    starts = [int(row.index) for row in items]
+    stops = starts[1:] + [end]
+    i = 0
+    while i < len(items):
+        start, stop = starts[i], stops[i]
+        j = i
+        while j < len(items) - 1 and axis.x(stops[j]) - axis.x(starts[j]) < _DENSE:
+            j += 1
+        if j - i > 1:  # segments i .. j-1 are too narrow to draw one by one
+            tip = _e(f"{j - i} transitions from {_time_label(result, start)} to {_time_label(result, starts[j])}")
+            out.append(_rect(axis.x(start), axis.x(starts[j]), y, _DENSE_FILL, tip, 'class="dense"'))
+            i = j
+            continue
+        state, colour, name = fill(items[i])
         tip = _e(f"{name} from {_time_label(result, start)} to {_time_label(result, stop)}")
         out.append(_rect(axis.x(start), axis.x(stop), y, colour, tip, f'data-state="{_e(state, 80)}"'))
         if axis.x(stop) - axis.x(start) > 7 * len(name):
             out.append(f'<text x="{axis.x(start) + 3:.1f}" y="{y + 12:.1f}">{_e(name, 60)}</text>')
+        i += 1
     return out
 
 
@@ -125,6 +140,12 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
             r.power_state, _QUEUE_FILL.get(r.power_state, "#f6d58e"), r.power_state.replace("FxIoQueuePower", "")))
         y += _ROW
     requests = t.requests[t.requests["device"] == device]
+    if len(requests) > _MAX_REQUESTS:  # never-completed requests first: they are what the chart is for
+        outstanding = requests["outcome"] == "outstanding"
+        shown = pd.concat([requests[outstanding], requests[~outstanding]]).head(_MAX_REQUESTS).sort_index()
+        parts.append(_label(y, f"{len(requests) - len(shown)} more requests not drawn (wdftriage timeline requests)"))
+        y += _ROW
+        requests = shown
     for row in requests.itertuples(index=False):
         start = int(row.first_index)
         outstanding = row.outcome == "outstanding"
@@ -205,7 +226,8 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
                 '<span><i class="sw" style="background:#f6d58e"></i>transitional</span>'
                 '<span><i class="sw" style="background:#f2a7a7"></i>left in a transitional state</span>'
                 '<span><i class="sw" style="background:#9cc3f0"></i>request (arrival to completion)</span>'
-                '<span><i class="sw" style="background:#f8c4c4"></i>request never completed</span></p>')
+                '<span><i class="sw" style="background:#f8c4c4"></i>request never completed</span>'
+                f'<span><i class="sw" style="background:{_DENSE_FILL}"></i>many transitions, too close to draw apart</span></p>')
     devices = _devices(result)
     for device in devices:
         mine = [(n, f) for n, f in numbered if f.device == device or (f.device is None and len(devices) == 1)]
