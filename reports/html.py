@@ -91,9 +91,10 @@ def _label(y: float, text: str) -> str:
 
 
 def _bands(rows: pd.DataFrame, axis: _Axis, y: float, end: int, result: TriageResult, fill) -> list[str]:
-    """Consecutive state segments of one machine/queue row. Segments narrower than :data:`_DENSE` pixels in a
-    row are drawn as one "dense" band saying how many transitions it holds (a million transitions would
-    otherwise be a million rectangles in a 1000-pixel chart); the last segment is always drawn on its own."""
+    """Consecutive state segments of one machine/queue row (``rows``: the columns ``fill`` reads). Segments
+    narrower than :data:`_DENSE` pixels in a row are drawn as one "dense" band saying how many transitions it
+    holds (a million transitions would otherwise be a million rectangles in a 1000-pixel chart); the last
+    segment is always drawn on its own."""
     out = []
     items = list(rows.itertuples(index=False))
     starts = [int(row.index) for row in items]
@@ -129,14 +130,14 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
         rows = states[states["machine"] == machine]
         last = int(rows["index"].iloc[-1])
         parts.append(_label(y, _e(MACHINE_TITLES[machine])))
-        parts += _bands(rows, axis, y, end, result, lambda r, m=machine, last=last: (
+        parts += _bands(rows[["index", "state", "transitional"]], axis, y, end, result, lambda r, m=machine, last=last: (
             r.state, "#f2a7a7" if r.transitional and int(r.index) == last else _STATE_FILL[bool(r.transitional)],
             short_name(m, r.state)))
         y += _ROW
     queues = t.queues[(t.queues["device"] == device) & t.queues["power_state"].notna()]
     for queue, rows in queues.groupby("queue", sort=False):
         parts.append(_label(y, f"WDFQUEUE {hexh(int(queue))}"))
-        parts += _bands(rows, axis, y, end, result, lambda r: (
+        parts += _bands(rows[["index", "power_state"]], axis, y, end, result, lambda r: (
             r.power_state, _QUEUE_FILL.get(r.power_state, "#f6d58e"), r.power_state.replace("FxIoQueuePower", "")))
         y += _ROW
     requests = t.requests[t.requests["device"] == device]
