@@ -14,6 +14,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from parsers.analyze_text import bugcheck_names, reference_table
+from parsers.numbers import parse_int
 from parsers.records import BugCheck
 
 NOT_IN_EVIDENCE = "not in the evidence"
@@ -171,10 +172,11 @@ def decode(bugcheck: BugCheck) -> dict:
 
 
 def parse_cli(text: str) -> BugCheck:
-    """Parse ``--bugcheck CODE[,P1[,P2[,P3[,P4]]]]`` (hex, with or without 0x); parameters not given are
-    unknown (None), never 0."""
+    """Parse ``--bugcheck CODE[,P1[,P2[,P3[,P4]]]]`` (hex, with or without 0x; the code a ULONG, parameters
+    64-bit); parameters not given are unknown (None), never 0. ValueError (a NumberError) otherwise."""
     parts = [p.strip() for p in text.split(",")]
     if not 1 <= len(parts) <= 5 or not parts[0]:
         raise ValueError("expected CODE,P1,P2,P3,P4")
-    values = [int(p.replace("`", ""), 16) if p else None for p in parts] + [None] * (5 - len(parts))
+    values = [parse_int(p, 16, bits=32 if n == 0 else 64) if p else None for n, p in enumerate(parts)]
+    values += [None] * (5 - len(parts))
     return BugCheck(code=values[0], parameters=tuple(values[1:5]), name=names().get(values[0]), source="--bugcheck")

@@ -123,7 +123,9 @@ class AnalyzeReader:
         self._fatal = False  # a Fatal System Error banner whose parameters may follow on the next line
         self._in_stack = False
 
-    def _set_code(self, code: int, name: str | None = None) -> None:
+    def _set_code(self, code: int | None, name: str | None = None) -> None:
+        if code is None or code > 0xFFFFFFFF:  # a bug check code is a ULONG: a wider value is none (a stack's
+            return  # 64-bit argument slot with garbage above the code, a mangled paste)
         if self.code is None:
             self.code = code
         if name and self.name is None and code == self.code:

@@ -78,6 +78,8 @@ def test_bugcheck_option_without_parameters_is_unknown_not_zero():
     bug = parse_cli("9f")
     assert bug.parameters == (None, None, None, None) and bug.name == "DRIVER_POWER_STATE_FAILURE"
     assert parse_cli("9f,3").parameters == (3, None, None, None)
+    with pytest.raises(ValueError, match="does not fit 32 bits"):  # a code is a ULONG (never a JSON number > 2**53)
+        parse_cli("100000000009f")
     result = analyze([], bugcheck=bug)
     text = render_text(result)
     assert text.count(f"Arg2: {NOT_IN_EVIDENCE}") == 1 and "0000000000000000" not in text
@@ -150,3 +152,13 @@ def test_logdump_of_an_analyze_paste_says_there_is_no_framework_log():
     run = CliRunner().invoke(main, ["logdump", str(path)])
     assert run.exit_code == 2 and "no framework log in this file" in run.output and "holds a bugcheck" in run.output
     assert json.loads(CliRunner().invoke(main, ["triage", "--json", str(path)]).output)["bugcheck"]["code"] == 0x9F
+
+
+def test_a_bugcheck_code_wider_than_a_ulong_is_no_code():
+    """KeBugCheckEx's first argument slot with garbage above the code (found by the fuzzer: it reached the JSON
+    report as a number above 2**53): not a bug check code; a later well-formed line still gives one."""
+    frame = ("ffff8385`1bc3f778 fffff807`7acee3d7 : {code} 00000000`00000003 ffff9505`a1c67060 ffff8385`1bc3f7b0 : "
+             "nt!KeBugCheckEx")
+    assert read_analyze_text(frame.format(code="00200000`0000009f"), "x.txt") is None
+    bug = read_analyze_text(frame.format(code="00200000`0000009f") + "\n" + frame.format(code="00000000`0000009f"), "x.txt")
+    assert bug.code == 0x9F and bug.parameters[0] == 3
