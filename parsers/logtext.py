@@ -519,9 +519,7 @@ class _BlockReader(_Reader):
                 for i, line, text in zip(lines, raw, texts):
                     if len(line) > _MAX_LINE or text == _NO_TAG or not shape.rx.fullmatch(text) or \
                             (routed and _ROUTED.search(text)):
-                        self.not_bulk.add(keys[i])
-                        for cache in self.bulk_caches.values():
-                            cache.pop(keys[i], None)
+                        self.forget(keys[i])
                 typed = None
             elif typed is not None:
                 log = logs.of(lines)
@@ -540,6 +538,16 @@ class _BlockReader(_Reader):
                 slots[i] = message
         self.messages[since:] = [m for m in slots if m is not None]
         return True
+
+    def forget(self, key: bytes) -> None:
+        """Lines of this key are not all one message: read them one by one from now on."""
+        if len(self.not_bulk) >= _MAX_SHAPES:  # bounded like the shape caches (hostile input)
+            self.not_bulk.clear()
+            for cache in self.bulk_caches.values():
+                cache.clear()
+        self.not_bulk.add(key)
+        for cache in self.bulk_caches.values():
+            cache.pop(key, None)
 
     def checkpoint(self) -> _Checkpoint:
         return _Checkpoint(len(self.messages), self.messages[-1] if self.messages else None,
