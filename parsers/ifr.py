@@ -82,7 +82,7 @@ _TIMESTAMP = struct.Struct("<Q")
 assert _RECORD_PREFIX.size == IFR_RECORD_V1.sizeof() == 0x1C and _RECORD_V2.size == IFR_RECORD_V2.sizeof()
 assert IFR_RECORD_V2.sizeof() == 0x24 and IFR_HEADER_X64.sizeof() == 0x48 and IFR_HEADER_X86.sizeof() == 0x44
 
-_FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
+FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=timezone.utc)
 
 
 def filetime_to_datetime(value: int) -> datetime | None:
@@ -90,7 +90,7 @@ def filetime_to_datetime(value: int) -> datetime | None:
     if value <= 0 or value >= 0x7FFF_FFFF_FFFF_FFFF:
         return None
     try:
-        return _FILETIME_EPOCH + timedelta(microseconds=value // 10)
+        return FILETIME_EPOCH + timedelta(microseconds=value // 10)
     except OverflowError:
         return None
 

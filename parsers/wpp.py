@@ -11,13 +11,13 @@ from __future__ import annotations
 import re
 import struct
 import uuid
-from datetime import datetime, timezone
-from functools import lru_cache
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache, partial
 
 from parsers import catalog as catalog_module
 from parsers import ntstatus
 from parsers.errors import EvidenceWarning, WdfTriageError
-from parsers.ifr import IfrLog, IfrRecord
+from parsers.ifr import FILETIME_EPOCH, IfrLog, IfrRecord, filetime_to_datetime
 from parsers.numbers import NumberError, int_or_none, parse_int
 from parsers.records import SourceRef, TraceMessage
 from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
@@ -39,6 +39,9 @@ MAX_WIDTH = 256  # printf widths and precisions are cut to this: a TMF is untrus
 #: The record times timelines can hold (pandas' nanosecond range, 1677-09-21 .. 2262-04-11); outside it a
 #: time is not believable evidence either, and is kept as unknown.
 TIME_RANGE = (datetime(1677, 9, 22, tzinfo=timezone.utc), datetime(2262, 4, 11, tzinfo=timezone.utc))
+#: The FILETIMEs whose times (whole microseconds) fall in TIME_RANGE: first, and one past the last.
+FILETIME_RANGE = ((TIME_RANGE[0] - FILETIME_EPOCH) // timedelta(microseconds=1) * 10,
+                  ((TIME_RANGE[1] - FILETIME_EPOCH) // timedelta(microseconds=1) + 1) * 10)
 _STRING_HOLES = {"s", "S", "Z", "hs", "ls", "ws", "wZ", "hZ"}
 
 
@@ -200,15 +203,22 @@ def pointer_values(payload: bytes, pointer_size: int) -> tuple[int, ...]:
 
 
 class _Plan:
-    """How the records of one (GUID, number) become messages, worked out once per log: the TMF entry, a single
-    struct layout for its arguments when they all have a fixed size, and where each catalog argument comes from."""
+    """How the records of one (GUID, number) become messages, worked out once: the TMF entry, a single struct
+    layout for its arguments when they all have a fixed size, and where each catalog argument comes from.
+    ``unpack`` is set when the catalog arguments are the unpacked layout itself (no enum names, no
+    conversion): the common case, taken in :func:`messages_from_ifr` without a call into the plan."""
 
-    __slots__ = ("message", "layout", "enums", "catalog_id", "picks")
+    __slots__ = ("message", "pointer_size", "layout", "enums", "catalog_id", "picks", "steps", "unpack", "function",
+                 "level", "render")
+    inferred = general = False
 
     def __init__(self, message: TmfMessage | None, catalog, pointer_size: int):
-        self.message, self.layout, self.enums, self.catalog_id, self.picks = message, None, (), None, None
+        self.message, self.pointer_size, self.layout, self.enums = message, pointer_size, None, ()
+        self.catalog_id = self.picks = self.steps = self.unpack = self.function = self.level = None
+        self.render = self._render  # one bound method for every message of this plan
         if message is None:
             return
+        self.function, self.level = message.function, message.level
         self.layout = _fixed_layout(message.args, pointer_size)
         self.enums = tuple((i, a) for i, a in enumerate(message.args) if a.item_type.startswith(("ItemList", "ItemSet")))
         match = catalog.match_format(message.format, message.function)
@@ -218,23 +228,114 @@ class _Plan:
             entry, numbers = match
             self.catalog_id = entry.id
             self.picks = tuple((hole, position[n]) for hole, n in zip(entry.holes, numbers))
+        if self.layout is not None:
+            self.steps = self._steps(message.args)
+            if all(convert is None for _, convert in self.steps) and \
+                    [i for i, _ in self.steps] == list(range(len(message.args))):
+                self.unpack = self.layout.unpack_from
 
-    def decode(self, payload: bytes, pointer_size: int) -> list | None:
+    def _steps(self, args: tuple[TmfArg, ...]) -> tuple:
+        """Per argument of the message: the index of its unpacked value and the conversion it needs (None when
+        taken as it is): enum names looked up through a memo, catalog conversions of the printed value."""
+        steps = []
+        for hole, i in self.picks if self.picks is not None else ((None, i) for i in range(len(args))):
+            arg = args[i]
+            if arg.item_type.startswith(("ItemList", "ItemSet")):
+                steps.append((i, _Memo(partial(_enum_catalog_value, hole, arg)).__getitem__))
+            elif hole is not None and _FIXED.get(arg.item_type) in ("b", "h", "i", "q") and \
+                    hole[-1:] in ("x", "X", "p", "o"):  # a negative value printed in hex is masked
+                steps.append((i, partial(_catalog_value, hole)))
+            else:
+                steps.append((i, None))
+        return tuple(steps)
+
+    def decode(self, payload: bytes) -> list | None:
         """The argument values, or None when the payload does not hold them."""
+        if self.message is None:
+            return None
         if self.layout is not None and len(payload) >= self.layout.size:
             values = list(self.layout.unpack_from(payload))
             for i, arg in self.enums:
                 values[i] = _enum_text(arg, values[i])
             return values
         try:
-            return decode_args(self.message, payload, pointer_size)
+            return decode_args(self.message, payload, self.pointer_size)
         except WppError:
             return None
 
-    def catalog_args(self, values: list) -> tuple:
+    def arguments(self, payload: bytes) -> tuple | None:
+        """The message's arguments (catalog order and types for a framework message), None when the payload
+        does not hold them."""
+        if self.steps is not None:
+            try:
+                values = self.layout.unpack_from(payload)
+            except struct.error:  # shorter than the layout
+                return None
+            return tuple([values[i] if convert is None else convert(values[i]) for i, convert in self.steps])
+        values = self.decode(payload)
+        if values is None:
+            return None
         if self.picks is None:
             return tuple(values)
-        return tuple(_catalog_value(hole, None if i is None else values[i]) for hole, i in self.picks)
+        return tuple([_catalog_value(hole, None if i is None else values[i]) for hole, i in self.picks])
+
+    def _render(self, payload: bytes) -> str:
+        return render(self.message, self.decode(payload), self.pointer_size)
+
+
+class _Recognized:
+    """The records of one (GUID, number) that no TMF covers but recognition matched to a catalog entry by
+    payload shape (same interface as :class:`_Plan`)."""
+
+    __slots__ = ("entry", "pointer_size", "catalog_id", "function", "level", "general", "render")
+    unpack = None
+    inferred = True
+
+    def __init__(self, entry, general: bool, catalog, pointer_size: int):
+        self.entry, self.general, self.pointer_size = entry, general, pointer_size
+        self.catalog_id, self.function, self.level = entry.id, catalog.function_of(entry), entry.level
+        self.render = self._render
+
+    def arguments(self, payload: bytes) -> tuple | None:
+        from parsers.recognize import decode
+
+        return decode(self.entry, payload, self.pointer_size)
+
+    def _render(self, payload: bytes) -> str:
+        return catalog_module.render_entry(self.entry, self.arguments(payload), self.pointer_size)
+
+
+class _Memo(dict):
+    """Converted values of one argument, each converted once (a log repeats a few dozen enum values); at most
+    MEMO_SIZE are kept, so a hostile log costs time, not memory."""
+
+    __slots__ = ("convert",)
+
+    def __init__(self, convert):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, value):
+        converted = self.convert(value)
+        if len(self) < MEMO_SIZE:
+            self[value] = converted
+        return converted
+
+
+MEMO_SIZE = 4096
+
+
+def _enum_catalog_value(hole: str | None, arg: TmfArg, value: int):
+    """An enum argument's value as the message's arguments hold it: its name (or printed form), converted
+    for the catalog hole when there is one."""
+    text = _enum_text(arg, value)
+    return text if hole is None else _catalog_value(hole, text)
+
+
+@lru_cache(maxsize=4096)
+def _tmf_plan(message: TmfMessage | None, catalog, pointer_size: int) -> _Plan:
+    """The plan of one TMF entry, shared by every log of a run (building one matches the catalog)."""
+    return _Plan(message, catalog, pointer_size)
 
 
 def _fixed_layout(args: tuple[TmfArg, ...], pointer_size: int) -> struct.Struct | None:
@@ -254,37 +355,59 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
                       recognized=None) -> list[TraceMessage]:
     """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args.
     Records with no TMF entry use ``recognized`` (a parsers.recognize.RecognitionMap) when it knows their
-    (GUID, number); those messages are marked ``inferred``."""
+    (GUID, number); those messages are marked ``inferred``. No text is formatted here: each message
+    formats its own when its ``text`` is first read."""
     catalog = catalog or catalog_module.load()
     pointer_size = 8 if log.header.arch == "x64" else 4
-    plans: dict[tuple[uuid.UUID, int], _Plan] = {}
+    plans: dict[tuple[int, int], _Plan | _Recognized] = {}  # (id of the GUID object, number): the walk shares them
     header_size, driver = log.header.header_size, log.header.driver_name
-    out = []
+    out: list[TraceMessage] = []
+    append = out.append
     times = TimeCheck(source)
+    first_time, end_time = FILETIME_RANGE
+    last_filetime = last_time = None  # consecutive records often share a clock tick
+    message_type, ref_type, struct_error = TraceMessage, SourceRef, struct.error
     for record in log.records:
-        key = (record.message_guid, record.message_number)
+        offset, _version, _length, sequence, _prev, number, guid, filetime, payload = record
+        key = (id(guid), number)
         plan = plans.get(key)
         if plan is None:
-            plan = plans[key] = _Plan(tmf.lookup(*key) if tmf is not None else None, catalog, pointer_size)
-        message = plan.message
-        ref = SourceRef(file=source, offset=header_size + record.offset, sequence=record.sequence)
-        common = dict(ref=ref, log=driver, sequence=record.sequence,
-                      timestamp=times.checked(record.timestamp, offset=ref.offset))
-        values = plan.decode(record.payload, pointer_size) if message else None
-        if message is None and recognized is not None:
-            inferred = _inferred(record, recognized, catalog, pointer_size, common)
-            if inferred is not None:
-                out.append(inferred)
-                continue
-        if message is None or values is None:
-            out.append(TraceMessage(text=unknown_text(record), known=False,
-                                    pointers=pointer_values(record.payload, pointer_size), **common))
-            continue
-        out.append(TraceMessage(text=render(message, values, pointer_size), function=message.function,
-                                catalog_id=plan.catalog_id, args=plan.catalog_args(values), level=message.level,
-                                **common))
+            plan = plans[key] = _plan_of(guid, number, tmf, catalog, recognized, pointer_size)
+        if filetime == last_filetime:
+            timestamp = last_time
+        elif filetime is not None and first_time <= filetime < end_time:
+            timestamp = last_time = FILETIME_EPOCH + timedelta(0, 0, filetime // 10)
+            last_filetime = filetime
+        else:
+            timestamp = times.checked(filetime_to_datetime(filetime) if filetime is not None else None,
+                                      offset=header_size + offset)
+        ref = ref_type(source, None, header_size + offset, sequence)
+        unpack = plan.unpack
+        if unpack is not None:
+            try:
+                args = unpack(payload)
+            except struct_error:  # shorter than the layout
+                args = None
+        else:
+            args = plan.arguments(payload)
+        if args is None:
+            append(message_type(ref, None, driver, sequence, timestamp, None, None, (), None, False, False, False,
+                                pointer_values(payload, pointer_size), unknown_text, record))
+        else:
+            append(message_type(ref, None, driver, sequence, timestamp, plan.function, plan.catalog_id, args,
+                                plan.level, True, plan.inferred, plan.general, (), plan.render, payload))
     log.warnings += times.warnings()
     return out
+
+
+def _plan_of(guid: uuid.UUID, number: int, tmf: TmfDatabase | None, catalog, recognized, pointer_size: int):
+    """The plan for one (GUID, number): its TMF entry, else what recognition matched it to, else none."""
+    message = tmf.lookup(guid, number) if tmf is not None else None
+    if message is None and recognized is not None:
+        recognition = recognized.get(guid, number)
+        if recognition is not None:
+            return _Recognized(catalog.entry(recognition.entry_id), recognition.general, catalog, pointer_size)
+    return _tmf_plan(message, catalog, pointer_size)
 
 
 class TimeCheck:
@@ -312,21 +435,6 @@ class TimeCheck:
         return [EvidenceWarning(self.source, f"{self.outside} record time(s) outside {TIME_RANGE[0].year}.."
                                              f"{TIME_RANGE[1].year} (first: {when.isoformat()}) kept as unknown",
                                 offset=offset, line=line)]
-
-
-def _inferred(record: IfrRecord, recognized, catalog, pointer_size: int, common: dict) -> TraceMessage | None:
-    from parsers.recognize import decode
-
-    recognition = recognized.get(record.message_guid, record.message_number)
-    if recognition is None:
-        return None
-    entry = catalog.entry(recognition.entry_id)
-    values = decode(entry, record.payload, pointer_size)
-    if values is None:
-        return None
-    return TraceMessage(text=catalog_module.render_entry(entry, values, pointer_size), catalog_id=entry.id,
-                        function=catalog.function_of(entry), args=values, level=entry.level, inferred=True,
-                        general=recognition.general, **common)
 
 
 def _catalog_value(hole: str, value):
