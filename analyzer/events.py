@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
+from operator import attrgetter
 from typing import Iterable, Iterator
 
+import numpy as np
 import pandas as pd
 
 from parsers import messages as message_table
@@ -117,128 +119,257 @@ def _specs_by_catalog_id() -> dict[str, tuple[str, tuple[str, ...], tuple]]:
 
 def kind_of(message: TraceMessage) -> EventKind:
     """The event kind one message becomes."""
-    if message.catalog_id is None:
-        return EventKind.RAW
-    spec = _specs_by_catalog_id().get(message.catalog_id)
+    facts = _catalog_facts(message.catalog_id)
+    return _KINDS[facts.kind if facts.kind is not None else _kind_by_level(message.level)]
+
+
+def _kind_by_level(level: str | None) -> str:
+    return EventKind.FRAMEWORK_ERROR.value if level in _ERROR_LEVELS else EventKind.FRAMEWORK.value
+
+
+@dataclass(frozen=True, slots=True)
+class _CatalogFacts:
+    """What every message of one catalog id shares: its kind (None: by each message's level, for an id the
+    catalog does not hold), the catalog's level, the argument fields and fixed fields of the message table."""
+
+    kind: str | None
+    level: str | None
+    fields: tuple[str, ...] = ()
+    fixed: tuple = ()
+
+
+@lru_cache(maxsize=None)
+def _catalog_facts(catalog_id: str | None) -> _CatalogFacts:
+    if catalog_id is None:
+        return _CatalogFacts(EventKind.RAW.value, None)
+    entry = load_catalog().by_id.get(catalog_id)
+    spec = _specs_by_catalog_id().get(catalog_id)
+    level = entry.level if entry else None
     if spec is not None:
-        return _KINDS[spec[0]]
-    entry = load_catalog().by_id.get(message.catalog_id)
-    return EventKind.FRAMEWORK_ERROR if (entry.level if entry else message.level) in _ERROR_LEVELS \
-        else EventKind.FRAMEWORK
+        return _CatalogFacts(spec[0], level, spec[1], spec[2])
+    return _CatalogFacts(_kind_by_level(level) if entry else None, level)
 
 
-class _Columns:
-    """Column lists filled one message at a time."""
-
-    def __init__(self):
-        self.data = {name: [] for name in EVENT_COLUMNS}
-
-    def add(self, message: TraceMessage, input_name: str) -> None:
-        d = self.data
-        ref = message.ref
-        row = dict.fromkeys(HANDLE_FIELDS + NAME_FIELDS + ("count",))
-        kind = kind_of(message)
-        level = message.level
-        if message.catalog_id is not None:
-            entry = load_catalog().by_id.get(message.catalog_id)
-            level = level or (entry.level if entry else None)
-            spec = _specs_by_catalog_id().get(message.catalog_id)
-            if spec is not None:
-                _, fields, fixed = spec
-                for name, value in zip(fields, message.args):
-                    if name != "_":
-                        row[name] = _field_value(name, value)
-                row.update(fixed)
-                if message.general:  # recognized as the general form: the variant's own facts are not known
-                    row["detail"] = "reason not known without the TMF"
-                if kind is EventKind.REQUEST_ACKNOWLEDGED:
-                    row["detail"] = f"{row['detail']} requeue"  # "with requeue" / "without requeue"
-        d["input"].append(input_name)
-        d["log"].append(message.log)
-        d["file"].append(ref.file)
-        d["line"].append(ref.line)
-        d["offset"].append(ref.offset)
-        d["sequence"].append(message.sequence)
-        d["timestamp"].append(message.timestamp)
-        d["kind"].append(kind.value)
-        d["text"].append(message.text)
-        d["catalog_id"].append(message.catalog_id)
-        d["level"].append(level)
-        d["inferred"].append(message.inferred)
-        for name, value in row.items():
-            d[name].append(value)
-        d["mentions"].append(message.pointers)
+_U64, _I64_MIN, _I64_END = 1 << 64, -(1 << 63), 1 << 63
 
 
-def _field_value(name: str, value):
-    if name in HANDLE_FIELDS or name == "count":
-        return value if isinstance(value, int) else None
-    return None if value is None else str(value)
+class _Builder:
+    """The columns of the event table from a list of messages, a column at a time: messages are grouped by
+    catalog id once, and each group's argument fields are filled with numpy (no per-row dictionaries)."""
+
+    def __init__(self, messages: list[TraceMessage]):
+        self.messages = messages
+        self.n = n = len(messages)
+        self.catalog_codes, self.catalog_ids = pd.factorize(np.array(_attribute(messages, "catalog_id"), dtype=object),
+                                                            sort=True)
+        self.facts = [_catalog_facts(c) for c in self.catalog_ids]
+        self.handles = {name: (np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)) for name in HANDLE_FIELDS}
+        self.count = (np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
+        self.names = {name: np.full(n, None, dtype=object) for name in NAME_FIELDS}
+        self.levels = np.array(_attribute(messages, "level"), dtype=object)
+        self.kinds = np.full(n, None, dtype=object)
+        self.texts = np.full(n, None, dtype=object)
+
+    def fill(self) -> None:
+        """Kind, level and argument fields of every row, one catalog id at a time."""
+        order = np.argsort(self.catalog_codes, kind="stable")
+        bounds = np.searchsorted(self.catalog_codes[order], np.arange(-1, len(self.catalog_ids) + 1))
+        args = _attribute(self.messages, "args")
+        for code in range(-1, len(self.catalog_ids)):
+            rows = order[bounds[code + 1]:bounds[code + 2]]
+            if not len(rows):
+                continue
+            facts = _catalog_facts(None) if code < 0 else self.facts[code]
+            self._group(rows, facts, [args[i] for i in rows.tolist()])
+
+    def _group(self, rows: np.ndarray, facts: _CatalogFacts, args: list[tuple]) -> None:
+        messages = self.messages
+        if facts.kind == EventKind.RAW.value:  # not a framework message: its text is all a rule can read
+            self.texts[rows] = [messages[i].text for i in rows.tolist()]
+        if facts.kind is None:  # an id the catalog does not hold: kind by each message's own level
+            self.kinds[rows] = [_kind_by_level(lv) for lv in self.levels[rows].tolist()]
+        else:
+            self.kinds[rows] = facts.kind
+        if facts.level is not None:
+            given = self.levels[rows].astype(bool)  # a message's own level, when it has one, wins
+            self.levels[rows[~given]] = facts.level
+        shortest = min(map(len, args))
+        for position, name in enumerate(facts.fields):
+            if name == "_":
+                continue
+            if shortest > position:
+                values = [a[position] for a in args]
+            else:  # fewer arguments than fields (a damaged payload): the rest stay unknown
+                values = [a[position] if len(a) > position else None for a in args]
+            self._set(name, rows, values)
+        for name, value in facts.fixed:
+            self._set(name, rows, [value] * len(rows), fixed=True)
+        if facts.fields:
+            general = np.fromiter((messages[i].general for i in rows.tolist()), dtype=bool, count=len(rows))
+            if general.any():  # recognized as the general form: the variant's own facts are not known
+                self.names["detail"][rows[general]] = "reason not known without the TMF"
+            if facts.kind == EventKind.REQUEST_ACKNOWLEDGED.value:  # "with requeue" / "without requeue"
+                detail = self.names["detail"]
+                detail[rows] = [f"{d} requeue" for d in detail[rows].tolist()]
+
+    def _set(self, name: str, rows: np.ndarray, values: list, fixed: bool = False) -> None:
+        if name in self.names:  # a name: its text (fixed values as the message table gives them)
+            self.names[name][rows] = values if fixed else [None if v is None else str(v) for v in values]
+            return
+        data, missing = self.handles[name] if name in HANDLE_FIELDS else self.count
+        low, end = (0, _U64) if name in HANDLE_FIELDS else (_I64_MIN, _I64_END)
+        numbers = _integers(values, data.dtype)
+        if numbers is not None and (numbers.dtype.kind == "u" or numbers.min() >= low):
+            data[rows], missing[rows] = numbers, False
+            return
+        # not all integers in range (damaged evidence): each value that is one is kept
+        keep = np.array([isinstance(v, int) and low <= v < end for v in values], dtype=bool)
+        data[rows[keep]] = [int(v) for v, k in zip(values, keep.tolist()) if k]
+        missing[rows] = ~keep
+
+    def frame(self, inputs: list[tuple[str, int]]) -> pd.DataFrame:
+        messages = self.messages
+        refs = _attribute(messages, "ref")
+        names = sorted({name for name, _ in inputs})
+        input_codes = np.repeat(np.array([names.index(name) for name, _ in inputs], dtype=np.int64),
+                                [count for _, count in inputs])
+        columns = {
+            "input": pd.Categorical.from_codes(input_codes, categories=pd.Index(names)),
+            "log": _category(_attribute(messages, "log")),
+            "file": _category(_attribute(refs, "file")),
+            "line": _int64(_attribute(refs, "line")),
+            "offset": _int64(_attribute(refs, "offset")),
+            "sequence": _int64(_attribute(messages, "sequence")),
+            "timestamp": pd.to_datetime(pd.Series(_attribute(messages, "timestamp"), dtype=object), utc=True,
+                                        errors="coerce").astype("datetime64[ns, UTC]"),
+            "kind": _category(self.kinds),
+            "text": pd.Series(self.texts, dtype=object),
+            "catalog_id": pd.Categorical.from_codes(self.catalog_codes, categories=pd.Index(self.catalog_ids)),
+            "level": _category(self.levels),
+            "inferred": np.fromiter(_attribute(messages, "inferred"), dtype=bool, count=self.n),
+            "count": pd.arrays.IntegerArray(*self.count),
+            "mentions": pd.Series(_attribute(messages, "pointers"), dtype=object),
+        }
+        for name, (data, missing) in self.handles.items():
+            columns[name] = pd.arrays.IntegerArray(data, missing)
+        for name, values in self.names.items():
+            columns[name] = _category(values)
+        return pd.DataFrame({name: columns[name] for name in EVENT_COLUMNS}, columns=list(EVENT_COLUMNS))
 
 
-def _typed(name: str, values: list):
-    """One column with the project's dtype, built from Python values (no float detour for handles)."""
-    if name in HANDLE_FIELDS:  # a value that cannot be a handle/status (damaged evidence) is left out
-        return pd.array([v if isinstance(v, int) and 0 <= v < 1 << 64 else None for v in values], dtype="UInt64")
-    if name in ("line", "offset", "sequence", "count"):
-        return pd.array([v if isinstance(v, int) and -(1 << 63) <= v < 1 << 63 else None for v in values],
-                        dtype="Int64")
-    if name == "timestamp":
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce").astype("datetime64[ns, UTC]")
-    if name == "inferred":
-        return pd.array([bool(v) for v in values], dtype=bool)
-    if name in CATEGORY_COLUMNS:
-        return pd.Categorical(values)
-    return pd.Series(values, dtype=object)
+def _attribute(items: list, name: str) -> list:
+    """One attribute of every item."""
+    return list(map(attrgetter(name), items))
+
+
+def _category(values) -> pd.Categorical:
+    """A categorical column (categories sorted, as ``pd.Categorical(values)`` makes them) through one factorize."""
+    codes, categories = pd.factorize(np.asarray(values, dtype=object), sort=True)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+
+
+def _integers(values: list, dtype: np.dtype) -> np.ndarray | None:
+    """``values`` as an integer array when every one is a plain int that fits ``dtype``'s width (None otherwise)."""
+    try:
+        array = np.array(values)
+    except (OverflowError, ValueError, TypeError):
+        return None
+    if array.ndim != 1 or array.dtype.kind not in "iu" or (array.dtype.kind == "u" and dtype.kind == "i"):
+        return None
+    return array
+
+
+def _int64(values: list) -> pd.arrays.IntegerArray:
+    """A nullable Int64 column: values that are not ints in int64's range are missing."""
+    array = _integers(values, np.dtype(np.int64))
+    if array is not None and array.dtype.kind == "i":
+        return pd.arrays.IntegerArray(array.astype(np.int64, copy=False), np.zeros(len(array), dtype=bool))
+    return pd.array([v if isinstance(v, int) and _I64_MIN <= v < _I64_END else None for v in values], dtype="Int64")
 
 
 class EventTable:
     """Every event of a triage, in evidence order, as one DataFrame (``frame``) with typed columns:
     handles and statuses nullable ``UInt64`` (kernel pointers do not fit int64), line/offset/sequence/count
-    nullable ``Int64``, ``timestamp`` ``datetime64[ns, UTC]``, names categorical or object."""
+    nullable ``Int64``, ``timestamp`` ``datetime64[ns, UTC]``, names categorical or object.
 
-    def __init__(self, frame: pd.DataFrame, values: dict[str, list] | None = None):
+    ``text`` (object) holds the text of ``RAW`` rows, the messages that are not framework messages (a rule can
+    only read their text); it is None for framework messages, which rules read by their typed columns. Every
+    row's text is given by :meth:`text` and ``table[i].text``: a table built from messages keeps them, and a
+    message's text is formatted the first time it is read (parsers.records.TraceMessage), so building the
+    table formats nothing a report does not show."""
+
+    def __init__(self, frame: pd.DataFrame, messages: list[TraceMessage] | None = None):
         self.frame = frame
-        self._values = dict(values or {})
+        self._messages = messages
 
     @classmethod
     def from_messages(cls, inputs: Iterable[tuple[str, Iterable[TraceMessage]]]) -> "EventTable":
-        """The table of every message of every (input name, messages) pair, in one pass."""
-        columns = _Columns()
+        """The table of every message of every (input name, messages) pair."""
+        messages: list[TraceMessage] = []
+        counts = []
         for input_name, msgs in inputs:
-            for message in msgs:
-                columns.add(message, input_name)
-        data = columns.data
-        frame = pd.DataFrame({name: _typed(name, data[name]) for name in EVENT_COLUMNS}, columns=list(EVENT_COLUMNS))
-        return cls(frame, data)
+            before = len(messages)
+            messages.extend(msgs)
+            counts.append((input_name, len(messages) - before))
+        builder = _Builder(messages)
+        builder.fill()
+        return cls(builder.frame(counts), messages)
 
     def __len__(self) -> int:
         return len(self.frame)
 
-    def _value(self, name: str, index: int):
-        cached = self._values.get(name)
-        if cached is not None:
-            return cached[index]
-        value = self.frame[name].array[index]
-        if value is pd.NA or value is pd.NaT or (value is not None and not isinstance(value, (str, tuple)) and
-                                                 pd.isna(value)):
-            return None
-        if isinstance(value, pd.Timestamp):
-            return value.to_pydatetime()
-        return value.item() if hasattr(value, "item") else value
+    def text(self, index: int) -> str:
+        """The text of row ``index`` (formatted now if it never was)."""
+        if self._messages is not None:
+            return self._messages[index].text
+        return _python(self.frame["text"].array[index])
 
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
-        v = {name: self._value(name, index) for name in EVENT_COLUMNS}
-        return Event(kind=_KINDS[v["kind"]], index=index,
-                     ref=SourceRef(file=v["file"], line=v["line"], offset=v["offset"], sequence=v["sequence"]),
-                     text=v["text"], input=v["input"], log=v["log"], sequence=v["sequence"], timestamp=v["timestamp"],
-                     catalog_id=v["catalog_id"], level=v["level"], inferred=bool(v["inferred"]),
-                     mentions=tuple(v["mentions"] or ()),
-                     **{name: v[name] for name in HANDLE_FIELDS + NAME_FIELDS + ("count",)})
+        return self._event(index, lambda name: _python(self.frame[name].array[index]))
 
     def __iter__(self) -> Iterator[Event]:
-        return (self[i] for i in range(len(self)))
+        """Every row as an :class:`Event`, the columns turned into Python values once for the whole pass."""
+        names = _FRAME_ONLY if self._messages is not None else EVENT_COLUMNS
+        columns = {name: [_python(v) for v in self.frame[name].array] for name in names}
+        for i in range(len(self)):
+            yield self._event(i, lambda name: columns[name][i])
+
+    def _event(self, index: int, value) -> Event:
+        """Row ``index`` as an Event; ``value(name)`` reads one of its frame columns."""
+        v = {name: value(name) for name in _FRAME_ONLY}
+        message = self._messages[index] if self._messages is not None else None
+        if message is not None:
+            ref, text, log, sequence = message.ref, message.text, message.log, message.sequence
+            timestamp, inferred, mentions = message.timestamp, message.inferred, message.pointers
+        else:
+            v.update((name, value(name)) for name in _MESSAGE_COLUMNS)
+            ref = SourceRef(file=v["file"], line=v["line"], offset=v["offset"], sequence=v["sequence"])
+            text, log, sequence, timestamp = v["text"], v["log"], v["sequence"], v["timestamp"]
+            inferred, mentions = v["inferred"], v["mentions"]
+        return Event(kind=_KINDS[v["kind"]], index=index, ref=ref, text=text, input=v["input"], log=log,
+                     sequence=sequence, timestamp=timestamp, catalog_id=v["catalog_id"], level=v["level"],
+                     inferred=bool(inferred), mentions=tuple(mentions or ()),
+                     **{name: v[name] for name in HANDLE_FIELDS + NAME_FIELDS + ("count",)})
+
+
+#: The columns an Event takes from the frame even when the table keeps its messages (the others are the
+#: messages' own attributes).
+_FRAME_ONLY = ("input", "kind", "catalog_id", "level") + HANDLE_FIELDS + NAME_FIELDS + ("count",)
+_MESSAGE_COLUMNS = tuple(name for name in EVENT_COLUMNS if name not in _FRAME_ONLY)
+
+
+def _python(value):
+    """A frame cell as a Python value: None where missing, ints, datetimes, str."""
+    if value is pd.NA or value is pd.NaT or value is None:
+        return None
+    if isinstance(value, (str, tuple)):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if pd.isna(value):
+        return None
+    return value.item() if hasattr(value, "item") else value
