@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Iterable, Iterator
 
 import numpy as np
@@ -24,6 +24,7 @@ import pandas as pd
 
 from parsers import messages as message_table
 from parsers.catalog import load as load_catalog
+from parsers.gcpause import gc_paused
 from parsers.records import SourceRef, TraceMessage
 
 
@@ -169,18 +170,18 @@ class _Builder:
         self.levels = np.array(_attribute(messages, "level"), dtype=object)
         self.kinds = np.full(n, None, dtype=object)
         self.texts = np.full(n, None, dtype=object)
+        self.general = np.fromiter(_attribute(messages, "general"), dtype=bool, count=n)
 
     def fill(self) -> None:
         """Kind, level and argument fields of every row, one catalog id at a time."""
         order = np.argsort(self.catalog_codes, kind="stable")
         bounds = np.searchsorted(self.catalog_codes[order], np.arange(-1, len(self.catalog_ids) + 1))
-        args = _attribute(self.messages, "args")
+        args = np.empty(self.n, dtype=object)
+        args[:] = _attribute(self.messages, "args")  # an array of tuples (assigned, not broadcast as a 2-d array)
         for code in range(-1, len(self.catalog_ids)):
             rows = order[bounds[code + 1]:bounds[code + 2]]
-            if not len(rows):
-                continue
-            facts = _catalog_facts(None) if code < 0 else self.facts[code]
-            self._group(rows, facts, [args[i] for i in rows.tolist()])
+            if len(rows):
+                self._group(rows, _catalog_facts(None) if code < 0 else self.facts[code], args[rows].tolist())
 
     def _group(self, rows: np.ndarray, facts: _CatalogFacts, args: list[tuple]) -> None:
         messages = self.messages
@@ -193,28 +194,35 @@ class _Builder:
         if facts.level is not None:
             given = self.levels[rows].astype(bool)  # a message's own level, when it has one, wins
             self.levels[rows[~given]] = facts.level
-        shortest = min(map(len, args))
-        for position, name in enumerate(facts.fields):
-            if name == "_":
-                continue
-            if shortest > position:
-                values = [a[position] for a in args]
-            else:  # fewer arguments than fields (a damaged payload): the rest stay unknown
-                values = [a[position] if len(a) > position else None for a in args]
-            self._set(name, rows, values)
+        if facts.fields:
+            self._fields(rows, facts.fields, args)
         for name, value in facts.fixed:
             self._set(name, rows, [value] * len(rows), fixed=True)
         if facts.fields:
-            general = np.fromiter((messages[i].general for i in rows.tolist()), dtype=bool, count=len(rows))
+            general = self.general[rows]
             if general.any():  # recognized as the general form: the variant's own facts are not known
                 self.names["detail"][rows[general]] = "reason not known without the TMF"
             if facts.kind == EventKind.REQUEST_ACKNOWLEDGED.value:  # "with requeue" / "without requeue"
                 detail = self.names["detail"]
                 detail[rows] = [f"{d} requeue" for d in detail[rows].tolist()]
 
-    def _set(self, name: str, rows: np.ndarray, values: list, fixed: bool = False) -> None:
+    def _fields(self, rows: np.ndarray, fields: tuple[str, ...], args: list[tuple]) -> None:
+        """The argument fields of one catalog id's rows, a field at a time."""
+        shortest = min(map(len, args))
+        for position, name in enumerate(fields):
+            if name == "_":
+                continue
+            if position < shortest:
+                values = list(map(itemgetter(position), args))
+            else:  # fewer arguments than fields (a damaged payload): the missing ones stay unknown
+                values = [a[position] if len(a) > position else None for a in args]
+            self._set(name, rows, values)
+
+    def _set(self, name: str, rows: np.ndarray, values, fixed: bool = False) -> None:
         if name in self.names:  # a name: its text (fixed values as the message table gives them)
-            self.names[name][rows] = values if fixed else [None if v is None else str(v) for v in values]
+            if not fixed and not set(map(type, values)) <= {str}:
+                values = [None if v is None else str(v) for v in values]
+            self.names[name][rows] = values
             return
         data, missing = self.handles[name] if name in HANDLE_FIELDS else self.count
         low, end = (0, _U64) if name in HANDLE_FIELDS else (_I64_MIN, _I64_END)
@@ -240,8 +248,7 @@ class _Builder:
             "line": _int64(_attribute(refs, "line")),
             "offset": _int64(_attribute(refs, "offset")),
             "sequence": _int64(_attribute(messages, "sequence")),
-            "timestamp": pd.to_datetime(pd.Series(_attribute(messages, "timestamp"), dtype=object), utc=True,
-                                        errors="coerce").astype("datetime64[ns, UTC]"),
+            "timestamp": _timestamps(_attribute(messages, "timestamp")),
             "kind": _category(self.kinds),
             "text": pd.Series(self.texts, dtype=object),
             "catalog_id": pd.Categorical.from_codes(self.catalog_codes, categories=pd.Index(self.catalog_ids)),
@@ -266,6 +273,14 @@ def _category(values) -> pd.Categorical:
     """A categorical column (categories sorted, as ``pd.Categorical(values)`` makes them) through one factorize."""
     codes, categories = pd.factorize(np.asarray(values, dtype=object), sort=True)
     return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+
+
+def _timestamps(values: list) -> pd.Series:
+    """A ``datetime64[ns, UTC]`` column of aware datetimes (None and times it cannot hold: NaT)."""
+    try:
+        return pd.Series(pd.DatetimeIndex(values, tz="UTC").as_unit("ns"))
+    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):  # mixed or naive values
+        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce").astype("datetime64[ns, UTC]")
 
 
 def _integers(values: list, dtype: np.dtype) -> np.ndarray | None:
@@ -307,13 +322,14 @@ class EventTable:
         """The table of every message of every (input name, messages) pair."""
         messages: list[TraceMessage] = []
         counts = []
-        for input_name, msgs in inputs:
-            before = len(messages)
-            messages.extend(msgs)
-            counts.append((input_name, len(messages) - before))
-        builder = _Builder(messages)
-        builder.fill()
-        return cls(builder.frame(counts), messages)
+        with gc_paused():
+            for input_name, msgs in inputs:
+                before = len(messages)
+                messages.extend(msgs)
+                counts.append((input_name, len(messages) - before))
+            builder = _Builder(messages)
+            builder.fill()
+            return cls(builder.frame(counts), messages)
 
     def __len__(self) -> int:
         return len(self.frame)

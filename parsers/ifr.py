@@ -26,6 +26,7 @@ from typing import NamedTuple
 from construct import Bytes, Const, Int8ul, Int16ul, Int32sl, Int32ul, Int64ul, Padding, Struct
 
 from parsers.errors import EvidenceError, EvidenceWarning
+from parsers.gcpause import gc_paused
 
 WDF_TRACE_GUID = uuid.UUID("544d4c9d-942c-46d5-bf50-df5cd9524a50")
 WDF_DUMP_GUID = uuid.UUID("54c84888-01d1-4c1e-bed6-282c98241303")
@@ -253,7 +254,8 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
         log.warnings.append(
             EvidenceWarning(source, f"file truncated: log area holds 0x{len(area):x} of 0x{header.size:x} bytes", offset=len(blob))
         )
-    _walk(log, area)
+    with gc_paused():  # a tuple per record, no cycles
+        _walk(log, area)
     _account_sequences(log)
     return log
 

@@ -17,6 +17,7 @@ from functools import lru_cache, partial
 from parsers import catalog as catalog_module
 from parsers import ntstatus
 from parsers.errors import EvidenceWarning, WdfTriageError
+from parsers.gcpause import gc_paused
 from parsers.ifr import FILETIME_EPOCH, IfrLog, IfrRecord, filetime_to_datetime
 from parsers.numbers import NumberError, int_or_none, parse_int
 from parsers.records import SourceRef, TraceMessage
@@ -357,7 +358,11 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
     Records with no TMF entry use ``recognized`` (a parsers.recognize.RecognitionMap) when it knows their
     (GUID, number); those messages are marked ``inferred``. No text is formatted here: each message
     formats its own when its ``text`` is first read."""
-    catalog = catalog or catalog_module.load()
+    with gc_paused():
+        return _messages(log, tmf, source, catalog or catalog_module.load(), recognized)
+
+
+def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recognized) -> list[TraceMessage]:
     pointer_size = 8 if log.header.arch == "x64" else 4
     plans: dict[tuple[int, int], _Plan | _Recognized] = {}  # (id of the GUID object, number): the walk shares them
     header_size, driver = log.header.header_size, log.header.driver_name
