@@ -206,16 +206,16 @@ def pointer_values(payload: bytes, pointer_size: int) -> tuple[int, ...]:
 class _Plan:
     """How the records of one (GUID, number) become messages, worked out once: the TMF entry, a single struct
     layout for its arguments when they all have a fixed size, and where each catalog argument comes from.
-    ``unpack`` is set when the catalog arguments are the unpacked layout itself (no enum names, no
-    conversion): the common case, taken in :func:`messages_from_ifr` without a call into the plan."""
+    With a layout, a message's arguments are ``unpack(payload)``, passed through ``convert`` when it is set
+    (enum names, catalog conversions, another order); otherwise ``arguments(payload)``."""
 
-    __slots__ = ("message", "pointer_size", "layout", "enums", "catalog_id", "picks", "steps", "unpack", "function",
-                 "level", "render")
+    __slots__ = ("message", "pointer_size", "layout", "enums", "catalog_id", "picks", "unpack", "convert",
+                 "function", "level", "render")
     inferred = general = False
 
     def __init__(self, message: TmfMessage | None, catalog, pointer_size: int):
         self.message, self.pointer_size, self.layout, self.enums = message, pointer_size, None, ()
-        self.catalog_id = self.picks = self.steps = self.unpack = self.function = self.level = None
+        self.catalog_id = self.picks = self.unpack = self.convert = self.function = self.level = None
         self.render = self._render  # one bound method for every message of this plan
         if message is None:
             return
@@ -230,10 +230,8 @@ class _Plan:
             self.catalog_id = entry.id
             self.picks = tuple((hole, position[n]) for hole, n in zip(entry.holes, numbers))
         if self.layout is not None:
-            self.steps = self._steps(message.args)
-            if all(convert is None for _, convert in self.steps) and \
-                    [i for i, _ in self.steps] == list(range(len(message.args))):
-                self.unpack = self.layout.unpack_from
+            self.unpack = self.layout.unpack_from
+            self.convert = _converter(self._steps(message.args), len(message.args))
 
     def _steps(self, args: tuple[TmfArg, ...]) -> tuple:
         """Per argument of the message: the index of its unpacked value and the conversion it needs (None when
@@ -267,12 +265,6 @@ class _Plan:
     def arguments(self, payload: bytes) -> tuple | None:
         """The message's arguments (catalog order and types for a framework message), None when the payload
         does not hold them."""
-        if self.steps is not None:
-            try:
-                values = self.layout.unpack_from(payload)
-            except struct.error:  # shorter than the layout
-                return None
-            return tuple([values[i] if convert is None else convert(values[i]) for i, convert in self.steps])
         values = self.decode(payload)
         if values is None:
             return None
@@ -284,12 +276,23 @@ class _Plan:
         return render(self.message, self.decode(payload), self.pointer_size)
 
 
+def _converter(steps: tuple, count: int):
+    """The function turning a layout's unpacked values into a message's arguments, as ``steps`` say (None when
+    the arguments are the values themselves). Generated as one expression, like collections.namedtuple does,
+    from indexes and the step functions only: a call per message instead of a loop over its arguments."""
+    if all(convert is None for _, convert in steps) and [i for i, _ in steps] == list(range(count)):
+        return None
+    names = {f"c{k}": convert for k, (_, convert) in enumerate(steps) if convert is not None}
+    items = "".join(f"v[{i}], " if convert is None else f"c{k}(v[{i}]), " for k, (i, convert) in enumerate(steps))
+    return eval(f"lambda v: ({items})", names)  # noqa: S307 - the text holds only integers and generated names
+
+
 class _Recognized:
     """The records of one (GUID, number) that no TMF covers but recognition matched to a catalog entry by
     payload shape (same interface as :class:`_Plan`)."""
 
     __slots__ = ("entry", "pointer_size", "catalog_id", "function", "level", "general", "render")
-    unpack = None
+    unpack = convert = None
     inferred = True
 
     def __init__(self, entry, general: bool, catalog, pointer_size: int):
@@ -364,7 +367,8 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
 
 def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recognized) -> list[TraceMessage]:
     pointer_size = 8 if log.header.arch == "x64" else 4
-    plans: dict[tuple[int, int], _Plan | _Recognized] = {}  # (id of the GUID object, number): the walk shares them
+    # (id of the GUID object, number) -> what the loop reads of the plan (the walk shares GUID objects)
+    plans: dict[tuple[int, int], tuple] = {}
     header_size, driver = log.header.header_size, log.header.driver_name
     out: list[TraceMessage] = []
     append = out.append
@@ -377,7 +381,10 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
         key = (id(guid), number)
         plan = plans.get(key)
         if plan is None:
-            plan = plans[key] = _plan_of(guid, number, tmf, catalog, recognized, pointer_size)
+            found = _plan_of(guid, number, tmf, catalog, recognized, pointer_size)
+            plan = plans[key] = (found.unpack, found.convert, found.arguments, found.function, found.catalog_id,
+                                 found.level, found.inferred, found.general, found.render)
+        unpack, convert, arguments, function, catalog_id, level, inferred, general, render = plan
         if filetime == last_filetime:
             timestamp = last_time
         elif filetime is not None and first_time <= filetime < end_time:
@@ -387,20 +394,22 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
             timestamp = times.checked(filetime_to_datetime(filetime) if filetime is not None else None,
                                       offset=header_size + offset)
         ref = ref_type(source, None, header_size + offset, sequence)
-        unpack = plan.unpack
         if unpack is not None:
             try:
                 args = unpack(payload)
             except struct_error:  # shorter than the layout
                 args = None
+            else:
+                if convert is not None:
+                    args = convert(args)
         else:
-            args = plan.arguments(payload)
+            args = arguments(payload)
         if args is None:
             append(message_type(ref, None, driver, sequence, timestamp, None, None, (), None, False, False, False,
                                 pointer_values(payload, pointer_size), unknown_text, record))
         else:
-            append(message_type(ref, None, driver, sequence, timestamp, plan.function, plan.catalog_id, args,
-                                plan.level, True, plan.inferred, plan.general, (), plan.render, payload))
+            append(message_type(ref, None, driver, sequence, timestamp, function, catalog_id, args, level, True,
+                                inferred, general, (), render, payload))
     log.warnings += times.warnings()
     return out
 
