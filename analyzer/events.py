@@ -6,9 +6,12 @@ kind each framework message is and which argument fills which column. Framework 
 become ``FRAMEWORK`` (or ``FRAMEWORK_ERROR`` at error level and above); lines that are not framework
 messages become ``RAW``. Nothing is dropped, and every row keeps its input, source reference and text.
 
-The table is filled in one pass over the parsers' messages and held as a pandas DataFrame with typed
-columns (``EVENT_COLUMNS``); timelines and rules are queries over it. ``table[i]`` gives row ``i`` as an
-:class:`Event` for the few places (evidence lines, renderers) that look at single events.
+The table is filled column by column from the parsers' messages (grouped by catalog id once: each group's
+kind, level and argument fields are set with numpy, no per-row work but reading the messages' attributes) and
+held as a pandas DataFrame with typed columns (``EVENT_COLUMNS``); timelines and rules are queries over it.
+``table[i]`` gives row ``i`` as an :class:`Event` for the few places (evidence lines, renderers) that look at
+single events. A framework message's text is not in the frame: it is formatted when ``table[i].text`` or
+:meth:`EventTable.text` reads it (see ``EventTable``).
 """
 from __future__ import annotations
 
@@ -61,7 +64,8 @@ class EventKind(str, Enum):
 HANDLE_FIELDS = ("device", "devobj", "queue", "request", "irp", "status", "information")  # nullable UInt64
 NAME_FIELDS = ("machine", "state", "from_state", "event", "detail")
 #: Columns of the event table, in order. ``input`` is the evidence file the row came from; ``file``/``line``/
-#: ``offset`` point back into it (``file`` may name a part of the input, e.g. ``dump@0x5000``).
+#: ``offset`` point back into it (``file`` may name a part of the input, e.g. ``dump@0x5000``); ``text`` (object)
+#: is the text of RAW rows and None for framework messages (their text: ``EventTable.text(i)``).
 EVENT_COLUMNS = ("input", "log", "file", "line", "offset", "sequence", "timestamp", "kind", "text", "catalog_id",
                  "level", "inferred") + HANDLE_FIELDS + ("count",) + NAME_FIELDS + ("mentions",)
 #: Columns with few distinct values, held as pandas categoricals (compared by code, stored once).
@@ -176,8 +180,7 @@ class _Builder:
         """Kind, level and argument fields of every row, one catalog id at a time."""
         order = np.argsort(self.catalog_codes, kind="stable")
         bounds = np.searchsorted(self.catalog_codes[order], np.arange(-1, len(self.catalog_ids) + 1))
-        args = np.empty(self.n, dtype=object)
-        args[:] = _attribute(self.messages, "args")  # an array of tuples (assigned, not broadcast as a 2-d array)
+        args = np.fromiter(_attribute(self.messages, "args"), dtype=object, count=self.n)  # an array of tuples
         for code in range(-1, len(self.catalog_ids)):
             rows = order[bounds[code + 1]:bounds[code + 2]]
             if len(rows):
@@ -296,6 +299,8 @@ def _integers(values: list, dtype: np.dtype) -> np.ndarray | None:
 
 def _int64(values: list) -> pd.arrays.IntegerArray:
     """A nullable Int64 column: values that are not ints in int64's range are missing."""
+    if values.count(None) == len(values):  # e.g. the line of every IFR record, the offset of every pasted line
+        return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool))
     array = _integers(values, np.dtype(np.int64))
     if array is not None and array.dtype.kind == "i":
         return pd.arrays.IntegerArray(array.astype(np.int64, copy=False), np.zeros(len(array), dtype=bool))

@@ -112,6 +112,9 @@ class TraceMessage:
 
     __hash__ = None  # mutable, like the dataclass it replaces
 
+    def __reduce__(self):
+        return TraceMessage, self._fields()  # pickled with its text: a formatter may not pickle
+
     def __repr__(self) -> str:
         names = ("ref", "text", "log", "sequence", "timestamp", "function", "catalog_id", "args", "level", "known",
                  "inferred", "general", "pointers")

@@ -4,6 +4,7 @@ checked against the same truth."""
 from __future__ import annotations
 
 import json
+import pickle
 
 import pytest
 
@@ -108,3 +109,9 @@ def test_trace_message_needs_text_or_a_formatter():
     assert not calls and deferred == given and calls == [7]
     assert deferred.text == "value 7" and calls == [7]  # formatted once
     assert "text='value 7'" in repr(deferred)
+
+
+def test_a_decoded_message_pickles_with_its_text():
+    messages, truth = _sample("x86")
+    copy = pickle.loads(pickle.dumps(messages[0]))
+    assert copy == messages[0] and copy.text == truth["records"][0]["text"] and copy.formatted
