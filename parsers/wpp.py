@@ -384,7 +384,7 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
             found = _plan_of(guid, number, tmf, catalog, recognized, pointer_size)
             plan = plans[key] = (found.unpack, found.convert, found.arguments, found.function, found.catalog_id,
                                  found.level, found.inferred, found.general, found.render)
-        unpack, convert, arguments, function, catalog_id, level, inferred, general, render = plan
+        unpack, convert, arguments, function, catalog_id, level, inferred, general, formatter = plan
         if filetime == last_filetime:
             timestamp = last_time
         elif filetime is not None and first_time <= filetime < end_time:
@@ -409,7 +409,7 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
                                 pointer_values(payload, pointer_size), unknown_text, record))
         else:
             append(message_type(ref, None, driver, sequence, timestamp, function, catalog_id, args, level, True,
-                                inferred, general, (), render, payload))
+                                inferred, general, (), formatter, payload))
     log.warnings += times.warnings()
     return out
 
