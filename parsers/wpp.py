@@ -374,7 +374,7 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
     append = out.append
     times = TimeCheck(source)
     first_time, end_time = FILETIME_RANGE
-    last_filetime = last_time = None  # consecutive records often share a clock tick
+    last_micro = last_time = None  # consecutive records often share a clock tick (a datetime holds microseconds)
     message_type, ref_type, struct_error = TraceMessage, SourceRef, struct.error
     for record in log.records:
         offset, _version, _length, sequence, _prev, number, guid, filetime, payload = record
@@ -385,11 +385,11 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
             plan = plans[key] = (found.unpack, found.convert, found.arguments, found.function, found.catalog_id,
                                  found.level, found.inferred, found.general, found.render)
         unpack, convert, arguments, function, catalog_id, level, inferred, general, formatter = plan
-        if filetime == last_filetime:
+        if filetime is not None and first_time <= filetime < end_time:
+            micro = filetime // 10
+            if micro != last_micro:
+                last_micro, last_time = micro, FILETIME_EPOCH + timedelta(0, 0, micro)
             timestamp = last_time
-        elif filetime is not None and first_time <= filetime < end_time:
-            timestamp = last_time = FILETIME_EPOCH + timedelta(0, 0, filetime // 10)
-            last_filetime = filetime
         else:
             timestamp = times.checked(filetime_to_datetime(filetime) if filetime is not None else None,
                                       offset=header_size + offset)

@@ -9,11 +9,11 @@ import pickle
 import pytest
 
 from analyzer.events import EventKind, EventTable
-from parsers.ifr import parse_ifr
+from parsers.ifr import filetime_to_datetime, parse_ifr
 from parsers.logtext import read_report_text
 from parsers.records import SourceRef, TraceMessage
 from parsers.tmf import TmfDatabase
-from parsers.wpp import messages_from_ifr
+from parsers.wpp import FILETIME_RANGE, TIME_RANGE, messages_from_ifr
 from paths import DATA, SAMPLES
 
 TMF = TmfDatabase.from_paths([SAMPLES / "tmf"])
@@ -115,3 +115,9 @@ def test_a_decoded_message_pickles_with_its_text():
     messages, truth = _sample("x86")
     copy = pickle.loads(pickle.dumps(messages[0]))
     assert copy == messages[0] and copy.text == truth["records"][0]["text"] and copy.formatted
+
+
+def test_filetime_range_is_exactly_the_times_timelines_hold():
+    first, end = FILETIME_RANGE  # the decoder's integer test for TIME_RANGE
+    assert filetime_to_datetime(first - 1) < TIME_RANGE[0] <= filetime_to_datetime(first)
+    assert filetime_to_datetime(end - 1) <= TIME_RANGE[1] < filetime_to_datetime(end)
