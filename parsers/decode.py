@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from parsers.errors import EvidenceError
-from parsers.ifr import IfrLog
+from parsers.ifr import IfrLog, IfrRecord
 from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
 from parsers.recognize import RecognitionMap, learn
 from parsers.records import LogSet
@@ -69,7 +69,7 @@ def decode_ifr(log: IfrLog, path: str, options: DecodeOptions) -> LogSet:
         first = log.warnings[0]
         raise EvidenceError(path, f"no record could be decoded: {first.message}", offset=first.offset)
     tmf = options.database()
-    unknown = [r for r in log.records if tmf.lookup(r.message_guid, r.message_number) is None]
+    unknown = _without_format(log, tmf)
     recognized = None
     if unknown:
         cache = Path(options.tmf_cache) if options.tmf_cache else None
@@ -86,3 +86,17 @@ def decode_ifr(log: IfrLog, path: str, options: DecodeOptions) -> LogSet:
              "unknown_messages": sum(1 for m in messages if not m.known),
              "inferred_messages": sum(1 for m in messages if m.inferred)}
     return LogSet(source=path, messages=messages, warnings=list(log.warnings), logs={h.driver_name: facts})
+
+
+def _without_format(log: IfrLog, tmf: TmfDatabase) -> list[IfrRecord]:
+    """The records no TMF entry covers, with one lookup per distinct (GUID, number) (the walk shares GUID objects)."""
+    covered: dict[tuple[int, int], bool] = {}
+    unknown = []
+    for record in log.records:
+        key = (id(record.message_guid), record.message_number)
+        found = covered.get(key)
+        if found is None:
+            found = covered[key] = tmf.lookup(record.message_guid, record.message_number) is not None
+        if not found:
+            unknown.append(record)
+    return unknown
