@@ -230,7 +230,7 @@ class _Builder:
         data, missing = self.handles[name] if name in HANDLE_FIELDS else self.count
         low, end = (0, _U64) if name in HANDLE_FIELDS else (_I64_MIN, _I64_END)
         numbers = _integers(values, data.dtype)
-        if numbers is not None and (numbers.dtype.kind == "u" or numbers.min() >= low):
+        if numbers is not None:
             data[rows], missing[rows] = numbers, False
             return
         # not all integers in range (damaged evidence): each value that is one is kept
@@ -286,15 +286,14 @@ def _timestamps(values: list) -> pd.Series:
         return pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce").astype("datetime64[ns, UTC]")
 
 
-def _integers(values: list, dtype: np.dtype) -> np.ndarray | None:
-    """``values`` as an integer array when every one is a plain int that fits ``dtype``'s width (None otherwise)."""
+def _integers(values, dtype: np.dtype) -> np.ndarray | None:
+    """``values`` as an array of ``dtype`` when every one is an int that fits it (None otherwise)."""
+    if not set(map(type, values)) <= {int, bool}:
+        return None
     try:
-        array = np.array(values)
-    except (OverflowError, ValueError, TypeError):
+        return np.fromiter(values, dtype=dtype, count=len(values))
+    except OverflowError:  # negative for a handle, or wider than 64 bits
         return None
-    if array.ndim != 1 or array.dtype.kind not in "iu" or (array.dtype.kind == "u" and dtype.kind == "i"):
-        return None
-    return array
 
 
 def _int64(values: list) -> pd.arrays.IntegerArray:
@@ -302,8 +301,8 @@ def _int64(values: list) -> pd.arrays.IntegerArray:
     if values.count(None) == len(values):  # e.g. the line of every IFR record, the offset of every pasted line
         return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool))
     array = _integers(values, np.dtype(np.int64))
-    if array is not None and array.dtype.kind == "i":
-        return pd.arrays.IntegerArray(array.astype(np.int64, copy=False), np.zeros(len(array), dtype=bool))
+    if array is not None:
+        return pd.arrays.IntegerArray(array, np.zeros(len(array), dtype=bool))
     return pd.array([v if isinstance(v, int) and _I64_MIN <= v < _I64_END else None for v in values], dtype="Int64")
 
 
