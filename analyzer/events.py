@@ -279,11 +279,26 @@ def _category(values) -> pd.Categorical:
 
 
 def _timestamps(values: list) -> pd.Series:
-    """A ``datetime64[ns, UTC]`` column of aware datetimes (None and times it cannot hold: NaT)."""
+    """A ``datetime64[ns, UTC]`` column of aware datetimes (None and times it cannot hold: NaT). Each run of one
+    object (the records of one clock tick share their datetime) is converted once."""
+    ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
+    starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))[:len(values)]
+    distinct = [values[i] for i in starts.tolist()]
     try:
-        return pd.Series(pd.DatetimeIndex(values, tz="UTC").as_unit("ns"))
-    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):  # mixed or naive values
-        return pd.to_datetime(pd.Series(values, dtype=object), utc=True, errors="coerce").astype("datetime64[ns, UTC]")
+        converted = pd.DatetimeIndex(distinct, tz="UTC").as_unit("ns")
+    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):  # a value of another kind
+        converted = pd.DatetimeIndex([_timestamp(v) for v in distinct], dtype="datetime64[ns, UTC]")
+    runs = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(values))))
+    return pd.Series(converted.take(runs))
+
+
+def _timestamp(value) -> pd.Timestamp:
+    """One value as a UTC time in nanoseconds (naive: taken as UTC); NaT when it is none or out of range."""
+    try:
+        when = pd.Timestamp(value)
+        return (when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")).as_unit("ns")
+    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
+        return pd.NaT
 
 
 def _integers(values, dtype: np.dtype) -> np.ndarray | None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import pickle
+from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 
 from analyzer.events import EventKind, EventTable
@@ -121,3 +123,12 @@ def test_filetime_range_is_exactly_the_times_timelines_hold():
     first, end = FILETIME_RANGE  # the decoder's integer test for TIME_RANGE
     assert filetime_to_datetime(first - 1) < TIME_RANGE[0] <= filetime_to_datetime(first)
     assert filetime_to_datetime(end - 1) <= TIME_RANGE[1] < filetime_to_datetime(end)
+
+
+def test_event_table_times_the_table_cannot_hold_are_unknown():
+    ref, tick = SourceRef("paste.txt", line=1), datetime(2026, 12, 2, 7, 0, tzinfo=timezone.utc)
+    times = [tick, tick, None, datetime(3000, 1, 1, tzinfo=timezone.utc), tick + timedelta(microseconds=1)]
+    frame = EventTable.from_messages([("paste.txt", [TraceMessage(ref, "x", timestamp=t) for t in times])]).frame
+    assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert frame["timestamp"].tolist()[:2] == [pd.Timestamp(tick)] * 2 and frame["timestamp"][2:4].isna().all()
+    assert frame["timestamp"][4] == pd.Timestamp(tick) + pd.Timedelta(microseconds=1)
