@@ -18,12 +18,10 @@ UMDF merged logs tag lines ``FX  - `` (framework) and ``DRV - `` (driver).
 """
 from __future__ import annotations
 
-import gc
 import re
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from functools import lru_cache
@@ -33,6 +31,7 @@ from typing import NamedTuple
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
 from parsers.errors import EvidenceError
+from parsers.gcpause import gc_paused
 from parsers.numbers import int_or_none, parse_hex_bytes
 from parsers.prefix import KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
 from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK, LogSet, SourceRef, TraceMessage
@@ -588,22 +587,10 @@ def _lines(text: str | Iterable[str]) -> Iterable[str]:
         yield from chunk.splitlines() or [""]
 
 
-@contextmanager
-def _bulk():
-    """Millions of small acyclic records: no cyclic garbage collection passes while they are made."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:
     """Every line of a pasted log (a str, or a stream of lines) as a TraceMessage, framework messages typed."""
     reader = _BlockReader(source, catalog or load())
-    with _bulk():
+    with gc_paused():
         reader.read(_lines(text))
     return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
                   logs=reader.logs)
@@ -614,7 +601,7 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
     output; EvidenceError when it holds neither."""
     analyze = AnalyzeReader(source)
     reader = _BlockReader(source, load(), analyze)
-    with _bulk():
+    with gc_paused():
         head = reader.read(_lines(text))
     bugcheck = analyze.result()
     typed = any(facts["typed"] for facts in reader.logs.values())
