@@ -31,3 +31,24 @@ def headline(result: TriageResult) -> str:
     if worst is None:
         return "No findings."
     return f"{len(result.findings)} finding(s), worst severity {worst.name}."
+
+
+MAX_PER_RULE = 25  # findings of one rule a human-facing report shows in full (JSON holds them all)
+
+
+def shown_findings(findings: list[Finding]) -> tuple[list[tuple[int, Finding]], dict[str, int]]:
+    """The (number, finding) pairs a human-facing report shows in full, at most :data:`MAX_PER_RULE` per
+    rule (findings come worst first), and how many of each rule it leaves out."""
+    shown, left_out, seen = [], {}, {}
+    for n, f in enumerate(findings):
+        seen[f.rule] = seen.get(f.rule, 0) + 1
+        if seen[f.rule] <= MAX_PER_RULE:
+            shown.append((n, f))
+        else:
+            left_out[f.rule] = left_out.get(f.rule, 0) + 1
+    return shown, left_out
+
+
+def left_out_line(rule: str, count: int) -> str:
+    """What a report says in place of the findings of ``rule`` it does not show."""
+    return f"... {count} more {rule} finding(s) not shown (the JSON report and `wdftriage batch` hold every one)"

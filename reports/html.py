@@ -22,7 +22,7 @@ from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
 from analyzer.result import hexh
 from reports.views import render_finding_view
-from reports.common import INFERRED, clean, headline, objects
+from reports.common import INFERRED, clean, headline, left_out_line, objects, shown_findings
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
 _DENSE, _DENSE_FILL = 1.0, "#c9cdd6"  # state segments narrower than this (pixels) are drawn together, in grey
@@ -213,7 +213,7 @@ def _devices(result: TriageResult) -> list[int]:
 
 def render_html(result: TriageResult, max_events: int = 20000) -> str:
     """The whole page as one string (no external resources)."""
-    numbered = list(enumerate(result.findings))
+    numbered, left_out = shown_findings(result.findings)
     script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode()).digest()).decode()
     csp = f"default-src 'none'; style-src 'unsafe-inline'; img-src data:; script-src 'sha256-{script_hash}'"
     body = [f"<h1>WDF triage</h1><p>{_e(headline(result))}</p>"]
@@ -235,7 +235,8 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
         body.append(f"<h3>WDFDEVICE {hexh(device)}</h3>" + _chart(result, device, mine))
     if not devices:
         body.append("<p>No framework state transitions or queue events in the evidence.</p>")
-    body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>"))
+    body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>")
+                + "".join(f"<p>{_e(left_out_line(rule, count))}</p>" for rule, count in left_out.items()))
     rows = "".join(f'<tr id="event-{e.index}"><td>{e.index}</td><td>{"" if e.sequence is None else e.sequence}</td>'
                    f"<td>{_e(_time_label(result, e.index))}</td><td>{_e(e.kind.value)}{' (inferred)' if e.inferred else ''}</td>"
                    f"<td>{_e(e.text, 600)}</td></tr>"

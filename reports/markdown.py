@@ -5,7 +5,7 @@ import html
 
 from analyzer.result import TriageResult
 from reports.views import render_finding_view
-from reports.common import INFERRED, clean, headline, objects
+from reports.common import INFERRED, clean, headline, left_out_line, objects, shown_findings
 
 
 def _cell(text: object, limit: int = 300) -> str:
@@ -36,11 +36,13 @@ def render_markdown(result: TriageResult) -> str:
         if b.get("frames"):
             out += [""] + _fence([f"{clean(f['frame'], 200)}  [{f['role']}]" for f in b["frames"]])
         out.append("")
+    shown, left_out = shown_findings(result.findings)
     if result.findings:
         out += ["| rule | severity | objects | summary |", "|---|---|---|---|"]
-        out += [f"| {f.rule} | {f.severity.name} | {_cell(objects(f))} | {_cell(f.summary)} |" for f in result.findings]
+        out += [f"| {f.rule} | {f.severity.name} | {_cell(objects(f))} | {_cell(f.summary)} |" for _, f in shown]
+        out += ["", *(_cell(left_out_line(rule, count)) for rule, count in left_out.items())]
         out.append("")
-    for f in result.findings:
+    for _, f in shown:
         out += [f"### {f.rule} {_cell(f.title)} ({f.severity.name})", "", _cell(f.summary, 1000), "",
                 f"**Probable cause:** {_cell(f.probable_cause, 1000)}", "",
                 f"**Suggested fix:** {_cell(f.suggested_fix, 1000)}", ""]

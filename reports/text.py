@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from analyzer.result import Severity, TriageResult
 from reports.views import render_finding_view
-from reports.common import INFERRED, clean, headline, objects
+from reports.common import INFERRED, clean, headline, left_out_line, objects, shown_findings
 
 _STARS = "*" * 79
 _COLOURS = {Severity.CRITICAL: "\x1b[1;31m", Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m",
@@ -31,7 +31,8 @@ def render_text(result: TriageResult, color: bool = False) -> str:
         out.append("")
     out.append(headline(result))
     out.append("")
-    for f in result.findings:
+    shown, left_out = shown_findings(result.findings)
+    for _, f in shown:
         out.append(paint(f"{f.rule} {f.title} [{f.severity.name}]", f.severity))
         out.append(f"  {clean(f.summary)}")
         out.append(f"  OBJECTS: {objects(f)}" + (f"  LOG: {clean(f.log, 64)}" if f.log else "")
@@ -49,6 +50,7 @@ def render_text(result: TriageResult, color: bool = False) -> str:
             out += [f"    {clean(line, 300)}" for line in render_finding_view(f.object_view).splitlines()[:40]]
         out.append(f"  SUGGESTED FIX: {clean(f.suggested_fix)}")
         out.append("")
+    out += [left_out_line(rule, count) for rule, count in left_out.items()] + ([""] if left_out else [])
     out.append("INPUTS:")
     out += [f"  {clean(i.path, 300)}  {i.kind}  {i.size} bytes  sha256 {i.sha256}" for i in result.inputs]
     for log in result.logs:

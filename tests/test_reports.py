@@ -167,3 +167,17 @@ def test_html_chart_stays_small_for_a_long_stress_log():
     assert chart.count("<rect") < 1200 and 'class="dense"' in chart and "transitions from" in chart
     assert chart.count('class="request') == 100 and chart.count('class="request outstanding"') == 1
     assert "200 more requests not drawn" in chart and len(chart) < 400_000
+
+
+def test_human_reports_show_25_findings_per_rule_and_count_the_rest():
+    """40 requests never completed: text, Markdown and HTML show the first 25 WDF003 findings and say how many
+    more there are; JSON holds all 40."""
+    queued = "{n}: FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x{r:016X} on WDFQUEUE 0x00003FFF8B6DA5C8"
+    result = analyze([read_log_text("\n".join(queued.format(n=k, r=0x3FFF00000000 + 8 * k) for k in range(40)),
+                                    "leaks.txt")])
+    assert sum(f.rule == "WDF003" for f in result.findings) == 40
+    for fmt in ("text", "md", "html"):
+        page = render(result, fmt)
+        assert page.count("WDFREQUEST 0x3fff000000") >= 25 and "15 more WDF003 finding(s) not shown" in page
+        assert "WDFREQUEST 0x3fff00000138" not in page  # the 40th is left out
+    assert len([f for f in json.loads(render(result, "json"))["findings"] if f["rule"] == "WDF003"]) == 40
