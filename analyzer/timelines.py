@@ -33,6 +33,8 @@ are not ends themselves (late completion errors) do not reopen it.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 import pandas as pd
 
@@ -81,7 +83,12 @@ def is_in(column: pd.Series, values) -> np.ndarray:
 
 
 def empty(columns: tuple[str, ...]) -> pd.DataFrame:
-    """A frame with ``columns`` and no rows, with the project's dtypes."""
+    """A frame with ``columns`` and no rows, with the project's dtypes (a copy of one made once)."""
+    return _empty(columns).copy()
+
+
+@lru_cache(maxsize=None)
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return conform(pd.DataFrame({c: [] for c in columns}), columns)
 
 

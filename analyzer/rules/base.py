@@ -36,6 +36,7 @@ class RuleContext:
     input: str = ""
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     _positions: dict = field(default_factory=dict, repr=False)
+    _rows: dict = field(default_factory=dict, repr=False)
     _end_times: dict | None = field(default=None, repr=False)
     _last_states: dict | None = field(default=None, repr=False)
     _last_requests: dict | None = field(default=None, repr=False)
@@ -51,8 +52,12 @@ class RuleContext:
         return self.findings.get(rule_id, [])
 
     def rows(self, *kinds: EventKind) -> pd.DataFrame:
-        """This scope's events of ``kinds``, in order."""
-        return self.scope[is_in(self.scope["kind"], [k.value for k in kinds])]
+        """This scope's events of ``kinds``, in order (selected once per set of kinds; do not modify)."""
+        key = frozenset(kinds)
+        if key not in self._rows:
+            mask = is_in(self.scope["kind"], [k.value for k in kinds])
+            self._rows[key] = self.scope[mask] if mask.any() else self.scope.iloc[:0]  # none: a slice, no copy
+        return self._rows[key]
 
     def end_time(self, log: str | None = None) -> datetime | None:
         """The newest timestamp in this scope (of one log when given)."""
