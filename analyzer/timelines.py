@@ -77,8 +77,9 @@ def is_in(column: pd.Series, values) -> np.ndarray:
     """Boolean array: the (categorical or object) ``column`` holds one of ``values`` (compared on the category
     codes when the column is categorical: one lookup per category, not per row)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
-        wanted = np.append(column.cat.categories.isin(list(values)), False)  # code -1 (missing) -> False
-        return wanted[column.cat.codes.to_numpy()]
+        values = set(values)  # few categories: plain membership (Index.isin costs a pyarrow call on string categories)
+        wanted = [c in values for c in column.cat.categories.tolist()] + [False]  # code -1 (missing) -> False
+        return np.array(wanted, dtype=bool)[column.array.codes]
     return column.isin(list(values)).to_numpy(dtype=bool)
 
 
