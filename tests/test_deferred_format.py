@@ -132,3 +132,14 @@ def test_event_table_times_the_table_cannot_hold_are_unknown():
     assert str(frame["timestamp"].dtype) == "datetime64[ns, UTC]"
     assert frame["timestamp"].tolist()[:2] == [pd.Timestamp(tick)] * 2 and frame["timestamp"][2:4].isna().all()
     assert frame["timestamp"][4] == pd.Timestamp(tick) + pd.Timedelta(microseconds=1)
+
+
+def test_a_row_read_alone_equals_the_row_read_in_a_pass():
+    """``table[i]`` (columns taken apart once, no pandas per cell) and iteration (whole columns at once) give
+    the same Event for every row of a real paste and a decoded sample, missing values included."""
+    from analyzer.triage import triage
+    from parsers.decode import DecodeOptions
+
+    for path in (DATA / "real-logs" / "nefarius_BthPS3_12_1.txt", SAMPLES / "scenarios" / "evtiostop-not-acked.ifr"):
+        table = triage([str(path)], DecodeOptions(tmf=[str(SAMPLES / "tmf")])).events
+        assert [table[i] for i in range(len(table))] == list(table)
