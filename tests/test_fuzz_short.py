@@ -8,6 +8,7 @@ import importlib.util
 import json
 import sys
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from paths import ROOT
@@ -42,6 +43,29 @@ def test_short_fixed_seed_run_finds_no_internal_error_hang_or_blowup(tmp_path):
     assert not broken, json.dumps(broken, indent=1)
     outcomes = {o for per_kind in summary["outcomes"].values() for o in per_kind}
     assert {"ok", "bad-input"} <= outcomes  # the mutators reach both sides of the promise
+
+
+def test_two_workers_and_a_resumed_run_give_the_figures_of_one_run(tmp_path):
+    """Input i is a pure function of (seed, kind, i) and results are recorded in job order: how many children
+    ran the batches, and over how many sessions, changes nothing in the figures."""
+    inputs = 4 * len(fuzz.KINDS)
+    limits = fuzz.Limits(seconds=20)
+    one = fuzz.run_campaign(inputs, seed=SEED, out=tmp_path / "one", limits=limits, batch=5)
+    two = fuzz.run_campaign(inputs, seed=SEED, out=tmp_path / "two", limits=limits, batch=5, workers=2)
+    stopped = fuzz.run_campaign(inputs, seed=SEED, out=tmp_path / "resumed", limits=limits, batch=5, max_seconds=0)
+    assert stopped["inputs"] == 5 and sum(stopped["per_kind"].values()) == 5
+    with pytest.raises(ValueError, match="already holds a campaign"):
+        fuzz.run_campaign(inputs, seed=SEED, out=tmp_path / "resumed", limits=limits)
+    with pytest.raises(ValueError, match="holds the campaign of seed 16"):
+        fuzz.run_campaign(inputs, seed=SEED + 1, out=tmp_path / "resumed", limits=limits, resume=True)
+    resumed = fuzz.run_campaign(inputs, out=tmp_path / "resumed", limits=limits, batch=7, workers=2, resume=True)
+
+    assert one["per_kind"] == {kind: 4 for kind in fuzz.KINDS}
+    assert resumed["session"] == {**resumed["session"], "inputs": inputs - 5, "workers": 2}
+    for summary in (two, resumed):
+        assert (summary["inputs"], summary["per_kind"], summary["outcomes"], summary["classes"]) == \
+            (inputs, one["per_kind"], one["outcomes"], one["classes"])
+    assert resumed["commits"] == [{"commit": fuzz.code_commit(), "from": 0, "to": inputs}]
 
 
 def test_shrink_cuts_an_input_to_what_keeps_it_failing():
