@@ -278,14 +278,21 @@ class _Column:
         return np.where(at >= 0, self.values[np.maximum(at, 0)], np.datetime64("NaT"))
 
 
-def build_requests(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFrame:
-    """The ``requests`` frame: one row per request lifetime (see the module docstring)."""
+def by_request(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(positions, handles) of the events that name a request, sorted by handle; in table order per handle."""
     rows = np.flatnonzero(events["request"].notna().to_numpy())
-    if not len(rows):
-        return empty(REQUEST_COLUMNS)
     request = events["request"].to_numpy(dtype=np.uint64, na_value=0)[rows]
     order = np.argsort(request, kind="stable")  # rows are in table order: stable keeps it per request
-    rows, request = rows[order], request[order]
+    return rows[order], request[order]
+
+
+def build_requests(events: pd.DataFrame, devices: dict[int, int],
+                   sorted_requests: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """The ``requests`` frame: one row per request lifetime (see the module docstring); ``sorted_requests`` is
+    ``by_request(events)`` when the caller has it."""
+    rows, request = sorted_requests if sorted_requests is not None else by_request(events)
+    if not len(rows):
+        return empty(REQUEST_COLUMNS)
     c = {name: _Column(events[name], rows) for name in ("kind", "detail")}
     index = np.asarray(events.index, dtype=np.int64)[rows]
     kind = c["kind"]
@@ -370,7 +377,9 @@ def _status_names(status: pd.Series) -> np.ndarray:
     return np.array([ntstatus.render(int(s)) for s in distinct] + [None], dtype=object)[codes]
 
 
-def build_all(events: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(requests, queues, states) of one scope of the event table, sharing the queue -> device map."""
+def build_all(events: pd.DataFrame, sorted_requests: tuple[np.ndarray, np.ndarray] | None = None
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(requests, queues, states) of one scope of the event table, sharing the queue -> device map (and
+    ``by_request(events)`` when the caller has it)."""
     devices = queue_devices(events)
-    return build_requests(events, devices), build_queues(events, devices), build_states(events)
+    return build_requests(events, devices, sorted_requests), build_queues(events, devices), build_states(events)

@@ -19,7 +19,7 @@ from analyzer.objects.findings import findings_in_memory, merge as merge_object_
 from analyzer.result import InputFile, Timelines, TriageResult
 from analyzer.rules import run_rules, sort_findings
 from analyzer.rules.base import RuleContext
-from analyzer.timelines import build_all
+from analyzer.timelines import build_all, by_request
 from parsers.decode import DecodeOptions
 from parsers.evidence import Evidence, load
 from parsers.records import BugCheck, LogSet
@@ -45,10 +45,12 @@ def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: lis
     for scope in scopes:
         names = {ls.source for ls in scope}
         rows = table.frame if combine or len(logsets) == 1 else table.frame[table.frame["input"].isin(names)]
-        requests, queues, states = build_all(rows)
+        sorted_requests = by_request(rows)  # the requests timeline and WDF005 walk requests in this order
+        requests, queues, states = build_all(rows, sorted_requests)
         scope_bugcheck = bugcheck or next((ls.bugcheck for ls in scope if ls.bugcheck is not None), None)
         ctx = RuleContext(events=table, scope=rows, requests=requests, queues=queues, states=states,
-                          bugcheck=scope_bugcheck, input=" + ".join(ls.source for ls in scope))
+                          bugcheck=scope_bugcheck, input=" + ".join(ls.source for ls in scope),
+                          sorted_requests=sorted_requests)
         scope_findings = run_rules(ctx)
         if object_findings:
             scope_findings = merge_object_findings(scope_findings, [f for ls in scope for f in object_findings.get(ls.source, [])])

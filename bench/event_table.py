@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analyzer.events import CATEGORY_COLUMNS, EVENT_COLUMNS, EventKind, EventTable  # noqa: E402
 from analyzer.rules import run_rules  # noqa: E402
 from analyzer.rules.base import RuleContext  # noqa: E402
-from analyzer.timelines import build_all  # noqa: E402
+from analyzer.timelines import build_all, by_request  # noqa: E402
 
 DEVICE, QUEUE = 0xFFFFC00012340000, 0xFFFFC00056780000
 HANDLES = 50_000
@@ -115,8 +115,10 @@ def _power_episodes(n_request_rows: int) -> pd.DataFrame:
 def triage_table(frame: pd.DataFrame) -> int:
     """Timelines and every rule over one scope; returns the number of findings."""
     table = EventTable(frame)
-    requests, queues, states = build_all(frame)
-    ctx = RuleContext(events=table, scope=frame, requests=requests, queues=queues, states=states, input="bench.txt")
+    sorted_requests = by_request(frame)  # as analyzer/triage.py does: one sort for the timeline and WDF005
+    requests, queues, states = build_all(frame, sorted_requests)
+    ctx = RuleContext(events=table, scope=frame, requests=requests, queues=queues, states=states, input="bench.txt",
+                      sorted_requests=sorted_requests)
     return len(run_rules(ctx))
 
 

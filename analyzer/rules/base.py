@@ -17,7 +17,7 @@ import pandas as pd
 
 from analyzer.events import EventKind, EventTable
 from analyzer.result import EvidenceLine, Finding, hexh  # noqa: F401 - rules import hexh from here
-from analyzer.timelines import is_in
+from analyzer.timelines import by_request, is_in
 from parsers.records import BugCheck
 
 
@@ -25,7 +25,8 @@ from parsers.records import BugCheck
 class RuleContext:
     """The evidence of one scope as the rules see it: the event table (``events``; ``scope`` holds this
     scope's rows, indexed by row number), the three timelines, the bugcheck if known, and the findings of
-    the rules already run."""
+    the rules already run; ``sorted_requests`` is ``timelines.by_request(scope)`` when the caller built it
+    for the timelines."""
 
     events: EventTable
     scope: pd.DataFrame
@@ -35,6 +36,7 @@ class RuleContext:
     bugcheck: BugCheck | None = None
     input: str = ""
     findings: dict[str, list[Finding]] = field(default_factory=dict)
+    sorted_requests: tuple[np.ndarray, np.ndarray] | None = None  # timelines.by_request(scope), made once
     _positions: dict = field(default_factory=dict, repr=False)
     _rows: dict = field(default_factory=dict, repr=False)
     _end_times: dict | None = field(default=None, repr=False)
@@ -58,6 +60,12 @@ class RuleContext:
             mask = is_in(self.scope["kind"], [k.value for k in kinds])
             self._rows[key] = self.scope[mask] if mask.any() else self.scope.iloc[:0]  # none: a slice, no copy
         return self._rows[key]
+
+    def by_request(self) -> tuple[np.ndarray, np.ndarray]:
+        """(positions in ``scope``, handles) of this scope's events that name a request, sorted by handle."""
+        if self.sorted_requests is None:
+            self.sorted_requests = by_request(self.scope)
+        return self.sorted_requests
 
     def end_time(self, log: str | None = None) -> datetime | None:
         """The newest timestamp in this scope (of one log when given)."""

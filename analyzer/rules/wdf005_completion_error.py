@@ -92,7 +92,7 @@ class _Tracker:
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per request with a completion error or a double completion."""
     t = _Tracker()
-    rows = _suspects(ctx.scope)
+    rows = _suspects(ctx.scope, *ctx.by_request())
     for index in rows.index:
         e = ctx.events[int(index)]
         if e.request is not None:
@@ -106,19 +106,17 @@ def check(ctx: RuleContext) -> list[Finding]:
     return [_finding(ctx, request, lines, queues.get(request)) for request, lines in t.problems.items()]
 
 
-def _suspects(scope: pd.DataFrame) -> pd.DataFrame:
+def _suspects(scope: pd.DataFrame, with_request: np.ndarray, request: np.ndarray) -> pd.DataFrame:
     """The rows the tracker must see: every event of a request that is completed twice between two arrivals,
     completed before the driver's completion call, used while not owned or named in a completion error, or
     named by an unidentified record; and those unidentified records. Requests with one clean completion per
-    arrival cannot produce a finding, so they are left out (this keeps the rule linear on long traces)."""
+    arrival cannot produce a finding, so they are left out (this keeps the rule linear on long traces).
+    ``with_request``, ``request``: the positions of the scope's events that name a request, sorted by handle."""
     kind = scope["kind"]
     mentions = scope["mentions"][is_in(kind, [EventKind.RAW.value])]
     mentions = mentions[mentions.map(len) > 0]
     named = {int(p) for pointers in mentions for p in pointers}
-    with_request = np.flatnonzero(scope["request"].notna().to_numpy())
-    request = scope["request"].to_numpy(dtype=np.uint64, na_value=0)[with_request]
-    order = np.argsort(request, kind="stable")  # rows are in table order: stable keeps it per request
-    request, rkind = request[order], kind.iloc[with_request[order]]
+    rkind = kind.iloc[with_request]
     called = is_in(rkind, [EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value])
     completed = is_in(rkind, [EventKind.REQUEST_COMPLETED.value])
     problem = is_in(rkind, [EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value])
