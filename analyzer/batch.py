@@ -110,7 +110,7 @@ def triage_input(path: str, key: OptionKey) -> tuple[dict, list[dict]]:
     else:
         source = result.inputs[0]
         b = result.bugcheck
-        sha256 = file_sha256(path) if source.kind == "dump" else source.sha256  # a dump's identity hashes parts
+        sha256 = source.sha256 or file_sha256(path)  # a dump is not hashed whole by triage (its read_digest is not this)
         row.update(sha256=sha256, size=source.size, kind=source.kind,
                    drivers=sorted({log["name"] for log in result.logs if log["name"]}),
                    bugcheck=b.code if b else None, bugcheck_name=(result.bugcheck_analysis or {}).get("name"),

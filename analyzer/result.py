@@ -65,10 +65,14 @@ class Finding:
 
 @dataclass(slots=True)
 class InputFile:
+    """One input: ``sha256`` of the whole file (None when it was not hashed whole: a crash dump), ``read_digest``
+    the SHA-256 of the header and every block read (crash dumps; None otherwise)."""
+
     path: str
-    sha256: str
+    sha256: str | None
     size: int
     kind: str  # "ifr", "text", ...
+    read_digest: str | None = None
 
 
 @dataclass(slots=True)

@@ -78,7 +78,8 @@ def triage(paths: list[str], options: DecodeOptions | None = None, bugcheck: Bug
     file iteration (the CLI passes a progress bar)."""
     options = options or DecodeOptions()
     evidence: list[Evidence] = [load(p, options) for p in progress(paths)]
-    inputs = [InputFile(path=e.path, sha256=e.sha256, size=e.size, kind=e.kind) for e in evidence]
+    inputs = [InputFile(path=e.path, sha256=e.sha256, size=e.size, kind=e.kind, read_digest=e.read_digest)
+              for e in evidence]
     objects = {e.logset.source: findings_in_memory(e.path, options.tmf, bugcheck or e.logset.bugcheck)
                for e in evidence if e.kind in ("snapshot", "dump")}
     return analyze([e.logset for e in evidence], bugcheck=bugcheck, inputs=inputs, combine=combine,

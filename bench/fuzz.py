@@ -500,7 +500,8 @@ def run_pipeline(path: str, options: DecodeOptions, contract: ContractBreach) ->
         if "\n" in str(warning):
             raise BrokenPromise("a warning spans several lines")
     result = analyze([evidence.logset], inputs=[InputFile(path=evidence.path, sha256=evidence.sha256,
-                                                          size=evidence.size, kind=evidence.kind)])
+                                                          size=evidence.size, kind=evidence.kind,
+                                                          read_digest=evidence.read_digest)])
     for fmt in ("text", "md", "json", "html"):
         out = _bounded(render(result, fmt), fmt)
         if fmt == "json":

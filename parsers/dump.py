@@ -97,7 +97,7 @@ class DumpEvidence:
     framework: DriverInfo | None = None
     virtual_reads: bool = False  # True when logs were read through the page tables
     blamed_by: str | None = None  # why ``bugcheck.module_name`` names that driver
-    identity: str = ""  # SHA-256 of the header and of every block read (see CrashDump.identity)
+    read_digest: str = ""  # SHA-256 of the header and of every block read (see CrashDump.read_digest)
     warnings: list[EvidenceWarning] = field(default_factory=list)
 
 
@@ -241,7 +241,7 @@ class CrashDump:
         return value or None
 
     def file_bytes(self, offset: int, size: int) -> bytes:
-        """Bytes of the file itself (bounded by its end); counted in the identity hash."""
+        """Bytes of the file itself (bounded by its end); counted in the read digest."""
         chunk = bytes(self.data[offset: min(offset + size, self.size)])
         self._digest.update(chunk)
         return chunk
@@ -249,8 +249,9 @@ class CrashDump:
     def fileno(self) -> int:
         return self._file.fileno()
 
-    def identity(self) -> str:
-        """SHA-256 over the header and every block read so far: identifies the evidence without hashing GiBs."""
+    def read_digest(self) -> str:
+        """SHA-256 over the header and every block read so far: identifies the evidence without hashing GiBs
+        (not the file's SHA-256, which hashes every byte)."""
         return self._digest.hexdigest()
 
     def close(self) -> None:
@@ -442,7 +443,7 @@ def read_dump(path: str | Path) -> DumpEvidence:
                 at = dump.data.find(WDF_TRACE_GUID.bytes_le, at + 16)
         evidence.logs = found
         evidence.warnings = dump.warnings
-        evidence.identity = dump.identity()
+        evidence.read_digest = dump.read_digest()
     if not evidence.logs:
         evidence.warnings.append(EvidenceWarning(str(path), "no KMDF IFR log found in the dump (a small memory dump "
                                                             "holds one only for the driver the framework blames, or "

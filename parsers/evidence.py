@@ -27,13 +27,16 @@ _IFR_SIGNATURE = ifr.WDF_TRACE_GUID.bytes_le
 
 @dataclass
 class Evidence:
-    """One input file: its identity and what was read from it."""
+    """One input file: its identity and what was read from it. ``sha256`` is the SHA-256 of the whole file
+    (None for a crash dump unless ``load(..., full_hash=True)``); ``read_digest``, of a crash dump only, is the
+    SHA-256 of its header and of every block read from it."""
 
     path: str
-    sha256: str
+    sha256: str | None
     size: int
     kind: str  # "ifr" | "text" | "dump" | "snapshot"
     logset: LogSet
+    read_digest: str | None = None
 
 
 def read_bytes(path: str) -> bytes:
@@ -105,15 +108,14 @@ def _sha256(path: str) -> str:
 def load(path: str, options: DecodeOptions | None = None, full_hash: bool = False) -> Evidence:
     """Read one evidence file into a LogSet; raises EvidenceError when nothing can be read from it.
 
-    A crash dump (GiBs) is identified by the SHA-256 of its header and of every block read from it, not of the
-    whole file, unless ``full_hash`` asks for that."""
+    A crash dump (GiBs) is identified by the SHA-256 of its header and of every block read from it
+    (``read_digest``); its whole file is hashed (``sha256``) only when ``full_hash`` asks for that."""
     options = options or DecodeOptions()
     kind = kind_of(_head(path))
     if kind == "dump":  # read through mmap and page reads, never whole
         dump = read_dump(path)
-        sha = _sha256(path) if full_hash else dump.identity
-        return Evidence(path=path, sha256=sha, size=Path(path).stat().st_size, kind=kind,
-                        logset=dump_logset(dump, path, options))
+        return Evidence(path=path, sha256=_sha256(path) if full_hash else None, size=Path(path).stat().st_size,
+                        kind=kind, logset=dump_logset(dump, path, options), read_digest=dump.read_digest)
     if kind == "snapshot":
         return Evidence(path=path, sha256=_sha256(path), size=Path(path).stat().st_size, kind=kind,
                         logset=snapshot_logset(read_snapshot(path), path, options))

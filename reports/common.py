@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from parsers.records import INFERRED_MARK as INFERRED  # noqa: F401 - the one mark, for every renderer
-from analyzer.result import Finding, TriageResult, hexh
+from analyzer.result import Finding, InputFile, TriageResult, hexh
 
 MAX_TEXT = 2000  # characters of one evidence-derived string shown in a report
 _CONTROL = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u202a-\u202e\u2066-\u2069\u200e\u200f]")
@@ -23,6 +23,11 @@ def objects(f: Finding) -> str:
     parts = [f"{kind} {hexh(v)}" for kind, v in (("WDFDEVICE", f.device), ("WDFQUEUE", f.queue),
                                                     ("WDFREQUEST", f.request)) if v is not None]
     return " ".join(parts) or "-"
+
+
+def identity(i: InputFile) -> str:
+    """How an input is identified: 'sha256 <hex>' of the whole file, else (a crash dump) the digest of what was read."""
+    return f"sha256 {i.sha256}" if i.sha256 else f"read digest {i.read_digest} (SHA-256 of the header and blocks read)"
 
 
 def headline(result: TriageResult) -> str:

@@ -22,7 +22,7 @@ from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
 from analyzer.result import hexh
 from reports.views import render_finding_view
-from reports.common import INFERRED, clean, headline, left_out_line, objects, shown_findings
+from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
 _DENSE, _DENSE_FILL = 1.0, "#c9cdd6"  # state segments narrower than this (pixels) are drawn together, in grey
@@ -245,9 +245,9 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
     body.append('<h2>Decoded log</h2><p><input id="logfilter" type="search" placeholder="filter the log" size="40"></p>'
                 f'<table id="log"><thead><tr><th>#</th><th>seq</th><th>time</th><th>kind</th><th>message</th></tr></thead>'
                 f"<tbody>{rows}</tbody></table>{more}")
-    inputs = "".join(f"<tr><td class=mono>{_e(i.path, 300)}</td><td>{i.kind}</td><td>{i.size}</td><td class=mono>{i.sha256}</td></tr>"
-                     for i in result.inputs)
-    body.append(f"<h2>Inputs</h2><table><tr><th>path</th><th>kind</th><th>bytes</th><th>sha256</th></tr>{inputs}</table>")
+    inputs = "".join(f"<tr><td class=mono>{_e(i.path, 300)}</td><td>{i.kind}</td><td>{i.size}</td>"
+                     f"<td class=mono>{_e(identity(i))}</td></tr>" for i in result.inputs)
+    body.append(f"<h2>Inputs</h2><table><tr><th>path</th><th>kind</th><th>bytes</th><th>identity</th></tr>{inputs}</table>")
     if result.warnings:
         body.append("<h2>Warnings</h2><ul>" + "".join(f"<li>{_e(w, 300)}</li>" for w in result.warnings[:200]) + "</ul>")
     body.append(f"<p><small>wdftriage {_e(result.tool_version)}</small></p>")

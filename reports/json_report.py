@@ -133,7 +133,8 @@ def iter_json(result: TriageResult) -> Iterator[str]:
     """The document in pieces (one finding, timeline row or event per line)."""
     head = {"schema_version": SCHEMA_VERSION, "tool": {"name": "wdftriage", "version": result.tool_version},
             "created": plain(result.created),
-            "inputs": [{"path": i.path, "sha256": i.sha256, "size": i.size, "kind": i.kind} for i in result.inputs],
+            "inputs": [{"path": i.path, "sha256": i.sha256, "read_digest": i.read_digest, "size": i.size,
+                        "kind": i.kind} for i in result.inputs],
             "logs": plain(result.logs), "bugcheck": _bugcheck(result),
             "bugcheck_analysis": _bugcheck_analysis(result)}
     yield dumps(head)[:-1]

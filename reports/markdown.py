@@ -5,7 +5,7 @@ import html
 
 from analyzer.result import TriageResult
 from reports.views import render_finding_view
-from reports.common import INFERRED, clean, headline, left_out_line, objects, shown_findings
+from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
 
 def _cell(text: object, limit: int = 300) -> str:
@@ -56,8 +56,8 @@ def render_markdown(result: TriageResult) -> str:
                     "</summary>", ""]
             out += _fence([clean(line, 300) for line in render_finding_view(f.object_view).splitlines()[:40]])
             out += ["", "</details>", ""]
-    out += ["| input | kind | bytes | sha256 |", "|---|---|---|---|"]
-    out += [f"| {_cell(i.path)} | {i.kind} | {i.size} | `{i.sha256}` |" for i in result.inputs]
+    out += ["| input | kind | bytes | identity |", "|---|---|---|---|"]
+    out += [f"| {_cell(i.path)} | {i.kind} | {i.size} | {identity(i)} |" for i in result.inputs]
     if result.warnings:
         out += ["", "<details><summary>Warnings</summary>", ""] + _fence([clean(w, 300) for w in result.warnings[:50]])
         out += ["", "</details>"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from analyzer.result import Severity, TriageResult
 from reports.views import render_finding_view
-from reports.common import INFERRED, clean, headline, left_out_line, objects, shown_findings
+from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
 _STARS = "*" * 79
 _COLOURS = {Severity.CRITICAL: "\x1b[1;31m", Severity.ERROR: "\x1b[31m", Severity.WARNING: "\x1b[33m",
@@ -52,7 +52,7 @@ def render_text(result: TriageResult, color: bool = False) -> str:
         out.append("")
     out += [left_out_line(rule, count) for rule, count in left_out.items()] + ([""] if left_out else [])
     out.append("INPUTS:")
-    out += [f"  {clean(i.path, 300)}  {i.kind}  {i.size} bytes  sha256 {i.sha256}" for i in result.inputs]
+    out += [f"  {clean(i.path, 300)}  {i.kind}  {i.size} bytes  {identity(i)}" for i in result.inputs]
     for log in result.logs:
         shown = ", ".join(f"{k}={clean(v, 40)}" for k, v in log.items() if k not in ("input", "name")
                           and v not in (None, False, 0))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import struct
+from importlib import resources
 
+import jsonschema
 import kdmp_parser
 import pytest
 from click.testing import CliRunner
@@ -17,6 +19,7 @@ from parsers.dump import read_dump
 from parsers.evidence import load
 from parsers.ifr import WDF_TRACE_GUID, parse_ifr
 from parsers.memory import ImageMemory, symbol
+from reports import render
 from samples.dump_samples import busy_log
 from samples.dump_writer import DumpImage, DumpSpec, build_dump, write_dump
 
@@ -182,11 +185,19 @@ def test_triage_of_the_small_dump_names_the_hang_and_decodes_the_bugcheck():
 
 def test_dump_identity_hashes_what_was_read_not_the_whole_file(tmp_path):
     evidence = load(str(DUMPS / "kmdf-9f-full.dmp"))
-    assert evidence.sha256 == read_dump(DUMPS / "kmdf-9f-full.dmp").identity  # deterministic
+    assert evidence.read_digest == read_dump(DUMPS / "kmdf-9f-full.dmp").read_digest  # deterministic
     import hashlib
 
     whole = hashlib.sha256((DUMPS / "kmdf-9f-full.dmp").read_bytes()).hexdigest()
-    assert evidence.sha256 != whole and load(str(DUMPS / "kmdf-9f-full.dmp"), full_hash=True).sha256 == whole
+    assert evidence.sha256 is None and evidence.read_digest != whole  # never called the file's sha256
+    hashed = load(str(DUMPS / "kmdf-9f-full.dmp"), full_hash=True)
+    assert (hashed.sha256, hashed.read_digest) == (whole, evidence.read_digest)
+    result = triage([str(DUMPS / "kmdf-9f-full.dmp")])
+    doc = json.loads(render(result, "json"))
+    jsonschema.validate(doc, json.loads(resources.files("reports").joinpath("schema/triage-result.v2.json").read_text()))
+    assert doc["inputs"][0] | {"path": None} == {"path": None, "sha256": None, "read_digest": evidence.read_digest,
+                                                 "size": len((DUMPS / "kmdf-9f-full.dmp").read_bytes()), "kind": "dump"}
+    assert f"read digest {evidence.read_digest}" in render(result, "text") and "sha256 None" not in render(result, "text")
 
 
 def test_dump_of_another_driver_still_gives_the_bugcheck(tmp_path):
