@@ -969,7 +969,7 @@ def run_campaign(inputs: int, seed: int | None = None, kinds=None, out: str | Pa
         if not resume:
             raise ValueError(f"{out} already holds a campaign: --resume to go on with it, or another --out")
         campaign = Campaign.resume(out, limits, reduce_budget, workers)
-        if seed not in (None, campaign.seed) or kinds not in (None, campaign.kinds):
+        if seed not in (None, campaign.seed) or (kinds is not None and tuple(kinds) != campaign.kinds):
             raise ValueError(f"{out} holds the campaign of seed {campaign.seed} over {','.join(campaign.kinds)}")
     else:
         campaign = Campaign(1 if seed is None else seed, tuple(kinds or KINDS), out, limits, reduce_budget,
