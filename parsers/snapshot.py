@@ -25,6 +25,7 @@ from construct import Bytes, Const, Int32ul, Struct
 
 from parsers.errors import EvidenceError
 from parsers.memory import ImageMemory
+from parsers.numbers import NumberError, parse_int
 from parsers.records import BugCheck, LogSet
 
 MAGIC = b"WDFSNAP\0"
@@ -129,14 +130,14 @@ class _Checker:
     def error(self, message: str, offset: int | None = None) -> EvidenceError:
         return EvidenceError(self.source, f"snapshot {message}", offset=self.offset if offset is None else offset)
 
-    def address(self, value, name: str) -> int:
+    def address(self, value, name: str, bits: int = 64) -> int:
+        """A hex string field of at most ``bits`` bits (an address; the bugcheck code is 32)."""
+        if not isinstance(value, str):
+            raise self.error(f"{name} {value!r} is not a hex string")
         try:
-            number = int(value, 16)
-        except (TypeError, ValueError):
-            raise self.error(f"{name} {value!r} is not a hex string") from None
-        if not 0 <= number < 1 << 64:
-            raise self.error(f"{name} {value!r} is not a 64-bit address")
-        return number
+            return parse_int(value, 16, bits=bits)
+        except NumberError:
+            raise self.error(f"{name} {value[:40]!r} is not a {bits}-bit hex number") from None
 
     def list(self, header: dict, name: str) -> list:
         value = header.get(name, [])
@@ -156,7 +157,7 @@ def _bugcheck(value, check: _Checker, source: str) -> BugCheck | None:
         return None
     if not isinstance(value, dict) or not isinstance(value.get("parameters"), list) or len(value["parameters"]) != 4:
         raise check.error("bugcheck is not {code, parameters[4]}")
-    return BugCheck(code=check.address(value.get("code"), "bugcheck.code"),
+    return BugCheck(code=check.address(value.get("code"), "bugcheck.code", bits=32),
                     parameters=tuple(check.address(p, "bugcheck.parameters[]") for p in value["parameters"]),
                     source=f"{source} (captured in the debugger)")
 

@@ -153,6 +153,24 @@ def test_bugcheck_parameters_that_are_not_numbers(tmp_path, arg):
     every_output(path)
 
 
+def test_bugcheck_code_wider_than_a_ulong_is_no_code(tmp_path):
+    """A bugcheck code is a ULONG: the KeBugCheckEx frame's first argument with upper bits set (a stale stack
+    slot, or a mutated paste) gives no code and none of its parameters; another line's code is used."""
+    text = (DATA / "real-logs" / "analyze" / "imbushuo_mac-precision-touchpad_260_9f_1.txt").read_text(encoding="utf-8")
+    assert text.count("00000000`0000009f 00000000`00000003") == 1
+    path = tmp_path / "analyze.txt"
+    path.write_text(text.replace("00000000`0000009f", "00200000`0000009f"), encoding="utf-8")
+    assert_one_line_error(cli("triage", path), path, "no bugcheck")
+    path.write_text(text.replace("00000000`0000009f", "00200000`0000009f") + "\nBUGCHECK_CODE:  9f\n", encoding="utf-8")
+    result = cli("triage", path, "--json")
+    assert_ok(result)
+    assert json.loads(result.stdout)["bugcheck"] | {"source": None} == json.loads(result.stdout)["bugcheck"] | {
+        "code": 0x9F, "parameters": [None] * 4, "source": None}
+    for line in ("DRIVER_POWER_STATE_FAILURE (10000009f)", "BUGCHECK_CODE:  1000000d1", "Bugcheck code 1000000d1"):
+        path.write_text(f"{line}\n", encoding="utf-8")
+        assert_one_line_error(cli("triage", path), path, "no bugcheck")
+
+
 @pytest.mark.parametrize("old, new", [
     ("22: FxIoQueue", f"{HUGE}: FxIoQueue"),  # sequence number
     ("entering PnP State WdfDevStatePnpInit from", f"entering PnP State {HUGE} from"),  # enum value

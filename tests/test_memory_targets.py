@@ -71,6 +71,10 @@ def _rewrite_header(path, edit):
     (lambda h: h.update(pointer_size=6), "pointer_size 6"),
     (lambda h: h["regions"][0].update(address=123), "is not a hex string"),
     (lambda h: h.update(bugcheck={"code": "0x9f", "parameters": []}), "bugcheck is not"),
+    # a bugcheck code is a ULONG; hex digits through the checked parser (no non-ASCII digits, no 65-bit values)
+    (lambda h: h.update(bugcheck={"code": "0x10000009f", "parameters": ["0x3"] * 4}), "bugcheck.code .* 32-bit"),
+    (lambda h: h["regions"][0].update(address="0x1" + "0" * 16), "64-bit hex number"),
+    (lambda h: h["regions"][0].update(address="0x\u0663"), "64-bit hex number"),
 ])
 def test_lying_snapshot_headers_are_one_error(tmp_path, edit, message):
     path = _snapshot(tmp_path)
