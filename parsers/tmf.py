@@ -19,8 +19,11 @@ from parsers.errors import EvidenceError
 from parsers.numbers import NumberError, parse_int
 
 _GUID_LINE = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})\s+(\S*)\s*(?://(.*))?$")
-_ARG = re.compile(r"^(.*),\s*(Item\w+)\s*(?:\((.*)\))?\s*--\s*([0-9]+)\s*$")
-_TRAILER_KEY = re.compile(r"(\w+)=(\S*)")
+# Both expressions are linear in the line's length (a TMF line is untrusted and may be megabytes long): an argument
+# line is searched for its tail (the C expression is what precedes it; enum names hold no parentheses), and a
+# trailer key starts at a word boundary (from inside a word run, findall rescanned the run at every character).
+_ARG = re.compile(r",\s*(Item\w+)\s*(?:\(([^()]*)\))?\s*--\s*([0-9]+)\s*$")
+_TRAILER_KEY = re.compile(r"\b(\w+)=(\S*)")
 MAX_TMF_BYTES = 64 * 1024 * 1024
 MESSAGE_NUMBER_BITS = 16  # WPP message numbers and argument numbers are USHORTs
 
@@ -110,11 +113,12 @@ def parse_tmf_lines(lines: Iterable[str], source: str) -> list[TmfMessage]:
                         args=tuple(sorted(args, key=lambda a: a.number)), origin=f"{source}:{at}"))
                     pending, args = None, None
                     continue
-                m = _ARG.match(line)
+                m = _ARG.search(line)
                 if not m:
                     raise EvidenceError(source, f"bad TMF argument line: {line[:80]!r}", line=lineno)
-                names = _enum_names(m.group(3)) if m.group(3) is not None else None
-                args.append(TmfArg(m.group(1).strip(), m.group(2), parse_int(m.group(4), bits=MESSAGE_NUMBER_BITS), names))
+                names = _enum_names(m.group(2)) if m.group(2) is not None else None
+                args.append(TmfArg(line[:m.start()].strip(), m.group(1), parse_int(m.group(3), bits=MESSAGE_NUMBER_BITS),
+                                   names))
                 continue
             if line == "{":
                 if pending is None:

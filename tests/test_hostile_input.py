@@ -218,6 +218,18 @@ def test_tmf_numbers_that_are_not_numbers(tmp_path, old, new, words):
     assert len(line) < 300
 
 
+def test_tmf_lines_megabytes_long_are_read_in_one_pass(tmp_path):
+    """A trailer that is one long word run, an argument line of many ", ItemLong(" (both quadratic before: the
+    long fuzz run's TMF hang) are read at once: the trailer's keys still found, the argument line refused."""
+    run = "LEVEL_" + "9" * 1_000_000
+    path = _tmf_with(tmp_path, "LEVEL=TRACE_LEVEL_INFORMATION FLAGS=", f"LEVEL=TRACE_{run} {run} FLAGS=")
+    result = cli("logdump", LEAKED, "--tmf", path, "--tmf", TMF)
+    assert_ok(result)
+    assert "entering PnP State WdfDevStatePnpInit" in result.stdout
+    path = _tmf_with(tmp_path, "arg1, ItemString -- 10", "arg1" + ", ItemLong(" * 100_000 + " -- 10")
+    assert_one_line_error(cli("triage", LEAKED, "--tmf", path), path, "line ", "bad TMF argument line")
+
+
 @pytest.mark.parametrize("spec", ["%12!999999999s!", "%12!-999999999s!", "%12!.999999999s!",
                                   "%12!" + "9" * 5000 + "s!"])
 def test_tmf_width_and_precision_of_a_billion_are_capped(tmp_path, spec):
