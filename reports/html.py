@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+from itertools import islice
 
 import pandas as pd
 
@@ -58,7 +59,12 @@ def _e(text: object, limit: int = 2000) -> str:
 def _time_label(result: TriageResult, index: int | None) -> str:
     if index is None or index >= len(result.events):
         return ""
-    when = result.events[index].timestamp
+    when = result.events.frame["timestamp"].iat[index]  # the one value, not the whole row as an Event
+    return _time_text(index, None if pd.isna(when) else when)
+
+
+def _time_text(index: int, when) -> str:
+    """An event's time as a label (its row number when the evidence holds no time)."""
     return when.strftime("%H:%M:%S.%f")[:-3] if when else f"#{index}"
 
 
@@ -238,9 +244,9 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
     body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>")
                 + "".join(f"<p>{_e(left_out_line(rule, count))}</p>" for rule, count in left_out.items()))
     rows = "".join(f'<tr id="event-{e.index}"><td>{e.index}</td><td>{"" if e.sequence is None else e.sequence}</td>'
-                   f"<td>{_e(_time_label(result, e.index))}</td><td>{_e(e.kind.value)}{' (inferred)' if e.inferred else ''}</td>"
+                   f"<td>{_e(_time_text(e.index, e.timestamp))}</td><td>{_e(e.kind.value)}{' (inferred)' if e.inferred else ''}</td>"
                    f"<td>{_e(e.text, 600)}</td></tr>"
-                   for e in result.events[:max_events])
+                   for e in islice(result.events, max_events))  # one pass over the table's columns, not a row lookup each
     more = f"<p>{len(result.events) - max_events} more events not shown.</p>" if len(result.events) > max_events else ""
     body.append('<h2>Decoded log</h2><p><input id="logfilter" type="search" placeholder="filter the log" size="40"></p>'
                 f'<table id="log"><thead><tr><th>#</th><th>seq</th><th>time</th><th>kind</th><th>message</th></tr></thead>'
