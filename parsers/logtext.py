@@ -195,12 +195,13 @@ class _Reader:
     def add(self, line_no: int, text: str, **fields) -> None:
         self.messages.append(TraceMessage(SourceRef(self.source, line_no, None, fields.get("sequence")), text, **fields))
 
-    def count(self, log: str, typed: bool) -> None:
+    def count(self, log: str, typed: bool, records: int = 1) -> None:
+        """``records`` more records of ``log`` (typed or not)."""
         facts = self.logs.get(log)
         if facts is None:
             facts = self.logs[log] = {"kind": "text", "records": 0, "typed": 0}
-        facts["records"] += 1
-        facts["typed"] += typed
+        facts["records"] += records
+        facts["typed"] += records if typed else 0
 
     def declare(self, prefix: str) -> None:
         """A prefix declared in the paste: tried first on the lines that follow."""
@@ -294,11 +295,7 @@ class _Reader:
         else:
             args = self.catalog.value_rows(entry, columns[first:first + len(entry.holes)], count)
         for name, n in (Counter(logs).items() if shape.log or not isinstance(log, str) else ((log, count),)):
-            facts = self.logs.get(name)
-            if facts is None:
-                facts = self.logs[name] = {"kind": "text", "records": 0, "typed": 0}
-            facts["records"] += n
-            facts["typed"] += n
+            self.count(name, True, n)
         refs = map(SourceRef, repeat(self.source, count), line_nos, repeat(None, count), sequences)
         bodies = columns[first - 1]
         return list(map(TraceMessage, refs, bodies, logs, sequences, times, functions, [e.id for e in entries], args,
@@ -349,7 +346,9 @@ class _Reader:
         ``key`` (the line without hex digits) lets a framework line teach its shape to the bulk path."""
         text = raw.rstrip("\r\n")
         previous_typed, self.previous_typed = self.previous_typed, False
-        if len(text) > _MAX_LINE or len(text) != len(raw):
+        if len(text) != len(raw):  # the key was made of the line with its line break
+            key = None
+        if len(text) > _MAX_LINE:
             key = None
             self.warnings.append(f"{self.source} line {line_no}: line of {len(text)} characters cut to {_MAX_LINE}")
             text = text[:_MAX_LINE]
