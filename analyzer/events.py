@@ -365,17 +365,17 @@ class EventTable:
             return [self[i] for i in range(*index.indices(len(self)))]
         if index < 0:
             index += len(self)
+        return self._row(index)
+
+    def __iter__(self) -> Iterator[Event]:
+        """Every row as an :class:`Event`, read as ``table[i]`` is (nothing converted for rows not reached)."""
+        return map(self._row, range(len(self)))
+
+    def _row(self, index: int) -> Event:
         if self._readers is None:  # each column taken apart once: a row is then read without pandas
             self._readers = {name: _reader(self.frame[name]) for name in EVENT_COLUMNS}
         readers = self._readers
         return self._event(index, lambda name: readers[name](index))
-
-    def __iter__(self) -> Iterator[Event]:
-        """Every row as an :class:`Event`, the columns turned into Python values once for the whole pass."""
-        names = _FRAME_ONLY if self._messages is not None else EVENT_COLUMNS
-        columns = {name: [_python(v) for v in self.frame[name].array] for name in names}
-        for i in range(len(self)):
-            yield self._event(i, lambda name: columns[name][i])
 
     def _event(self, index: int, value) -> Event:
         """Row ``index`` as an Event; ``value(name)`` reads one of its frame columns."""

@@ -134,12 +134,23 @@ def test_event_table_times_the_table_cannot_hold_are_unknown():
     assert frame["timestamp"][4] == pd.Timestamp(tick) + pd.Timedelta(microseconds=1)
 
 
-def test_a_row_read_alone_equals_the_row_read_in_a_pass():
-    """``table[i]`` (columns taken apart once, no pandas per cell) and iteration (whole columns at once) give
-    the same Event for every row of a real paste and a decoded sample, missing values included."""
+def test_a_row_read_as_an_event_holds_the_frame_cells():
+    """``table[i]`` and iteration read rows with each column taken apart once (no pandas per cell); every
+    Event holds what pandas gives for the same cell, missing values as None, for every row of a real paste
+    and of a decoded sample."""
+    from analyzer.events import HANDLE_FIELDS, NAME_FIELDS
     from analyzer.triage import triage
     from parsers.decode import DecodeOptions
 
+    def cell(value):
+        return None if value is None or pd.isna(value) else value
+
     for path in (DATA / "real-logs" / "nefarius_BthPS3_12_1.txt", SAMPLES / "scenarios" / "evtiostop-not-acked.ifr"):
         table = triage([str(path)], DecodeOptions(tmf=[str(SAMPLES / "tmf")])).events
-        assert [table[i] for i in range(len(table))] == list(table)
+        frame = table.frame
+        events = list(table)
+        assert len(events) == len(frame) and [table[i] for i in range(len(table))] == events
+        for i, e in enumerate(events):
+            assert e.kind.value == frame["kind"].iloc[i] and e.input == frame["input"].iloc[i]
+            for name in ("catalog_id", "level", "count") + HANDLE_FIELDS + NAME_FIELDS:
+                assert getattr(e, name) == cell(frame[name].iloc[i]), (path.name, i, name)
