@@ -246,7 +246,7 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
     rows = "".join(f'<tr id="event-{e.index}"><td>{e.index}</td><td>{"" if e.sequence is None else e.sequence}</td>'
                    f"<td>{_e(_time_text(e.index, e.timestamp))}</td><td>{_e(e.kind.value)}{' (inferred)' if e.inferred else ''}</td>"
                    f"<td>{_e(e.text, 600)}</td></tr>"
-                   for e in islice(result.events, max_events))  # one pass over the table's columns, not a row lookup each
+                   for e in islice(result.events, max_events))  # rows converted as they are reached, none past the limit
     more = f"<p>{len(result.events) - max_events} more events not shown.</p>" if len(result.events) > max_events else ""
     body.append('<h2>Decoded log</h2><p><input id="logfilter" type="search" placeholder="filter the log" size="40"></p>'
                 f'<table id="log"><thead><tr><th>#</th><th>seq</th><th>time</th><th>kind</th><th>message</th></tr></thead>'
