@@ -22,6 +22,9 @@ input, reduced (chunks deleted, then zeroed, while the class stays the same), un
 figures do not depend on N. ``OUT/summary.json`` is rewritten after every batch, so a run stopped early
 still has its figures, and says how many inputs of the job list are done: ``--resume`` goes on from there
 (a long campaign spread over several sessions); ``commits`` says which code commit ran which inputs.
+The long campaign of issue 16 (1,000,000 inputs, seed 1, every kind) keeps its summary in the repository,
+``bench/campaign/summary.json``, so a new machine goes on with it: ``--out bench/campaign --resume`` (input i is
+regenerated from (seed, kind, i), so nothing else is needed).
 
 Usage: python bench/fuzz.py [--inputs N] [--seed S] [--kinds ifr,text,...] [--out DIR] [--workers N] [--resume]
                             [--time-limit SECONDS] [--memory-limit MIB] [--batch N] [--max-seconds S]
