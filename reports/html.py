@@ -22,6 +22,7 @@ import pandas as pd
 from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
 from analyzer.result import hexh
+from reports.columns import columns
 from reports.views import render_finding_view
 from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
@@ -56,11 +57,16 @@ def _e(text: object, limit: int = 2000) -> str:
     return html.escape(clean(text, limit), quote=True)
 
 
-def _time_label(result: TriageResult, index: int | None) -> str:
-    if index is None or index >= len(result.events):
-        return ""
-    when = result.events.frame["timestamp"].iat[index]  # the one value, not the whole row as an Event
-    return _time_text(index, None if pd.isna(when) else when)
+def _time_labels(result: TriageResult):
+    """event index -> its time as a label ("" past the last event), the time column read once."""
+    times, count = result.events.frame["timestamp"].array, len(result.events)
+
+    def label(index: int | None) -> str:
+        if index is None or index >= count:
+            return ""
+        when = times[index]  # the one value, not the whole row as an Event
+        return _time_text(index, None if when is pd.NaT else when)
+    return label
 
 
 def _time_text(index: int, when) -> str:
@@ -78,13 +84,38 @@ class _Axis:
         return _LEFT + (index - self.first) / (self.last - self.first) * (_WIDTH - _LEFT - 20)
 
 
-def _device_indexes(result: TriageResult, device: int) -> list[int]:
-    t = result.timelines
-    idx = list(t.states.loc[t.states["device"] == device, "index"])
-    idx += list(t.queues.loc[t.queues["device"] == device, "index"])
-    req = t.requests[t.requests["device"] == device]
-    idx += list(req["first_index"]) + [i for i in req["end_index"] if not pd.isna(i)]
-    return sorted(int(i) for i in idx)
+class _Timelines:
+    """The columns of the three timelines a chart draws, read once per page, and each device's rows."""
+
+    def __init__(self, result: TriageResult):
+        t = result.timelines
+        self.states = columns(t.states, ("device", "machine", "index", "state", "transitional"))
+        self.queues = columns(t.queues, ("device", "queue", "index", "power_state"))
+        self.requests = columns(t.requests, ("device", "request", "callback", "first_index", "end_index", "outcome",
+                                             "status_name"))
+        self.drawn = t.queues["power_state"].notna().tolist()  # queue rows with a power state to draw
+        self.state_rows = _rows_by_device(self.states["device"])
+        self.queue_rows = _rows_by_device(self.queues["device"])
+        self.request_rows = _rows_by_device(self.requests["device"])
+        self.devices = list(dict.fromkeys(d for d in self.states["device"] + self.queues["device"] if d is not None))
+
+    def indexes(self, device: int) -> list[int]:
+        """Every event index of the device's transitions, queue events and request arrivals and ends."""
+        rows = self.requests
+        idx = [self.states["index"][r] for r in self.state_rows.get(device, ())]
+        idx += [self.queues["index"][r] for r in self.queue_rows.get(device, ())]
+        idx += [rows["first_index"][r] for r in self.request_rows.get(device, ())]
+        idx += [rows["end_index"][r] for r in self.request_rows.get(device, ()) if rows["end_index"][r] is not None]
+        return sorted(idx)
+
+
+def _rows_by_device(devices: list) -> dict[int, list[int]]:
+    """device -> the positions of its rows, in order (rows with no device left out)."""
+    rows: dict[int, list[int]] = {}
+    for position, device in enumerate(devices):
+        if device is not None:
+            rows.setdefault(device, []).append(position)
+    return rows
 
 
 def _rect(x0: float, x1: float, y: float, fill: str, tip: str, extra: str = "") -> str:
@@ -96,28 +127,26 @@ def _label(y: float, text: str) -> str:
     return f'<text x="6" y="{y + 12:.1f}">{text}</text>'
 
 
-def _bands(rows: pd.DataFrame, axis: _Axis, y: float, end: int, result: TriageResult, fill) -> list[str]:
-    """Consecutive state segments of one machine/queue row (``rows``: the columns ``fill`` reads). Segments
-    narrower than :data:`_DENSE` pixels in a row are drawn as one "dense" band saying how many transitions it
-    holds (a million transitions would otherwise be a million rectangles in a 1000-pixel chart); the last
-    segment is always drawn on its own."""
+def _bands(starts: list[int], axis: _Axis, y: float, end: int, label, fill) -> list[str]:
+    """Consecutive state segments of one machine/queue row, starting at event indexes ``starts``; ``fill(k)``
+    gives segment k's (state, colour, name). Segments narrower than :data:`_DENSE` pixels in a row are drawn as
+    one "dense" band saying how many transitions it holds (a million transitions would otherwise be a million
+    rectangles in a 1000-pixel chart); the last segment is always drawn on its own."""
     out = []
-    items = list(rows.itertuples(index=False))
-    starts = [int(row.index) for row in items]
     stops = starts[1:] + [end]
     i = 0
-    while i < len(items):
+    while i < len(starts):
         start, stop = starts[i], stops[i]
         j = i
-        while j < len(items) - 1 and axis.x(stops[j]) - axis.x(starts[j]) < _DENSE:
+        while j < len(starts) - 1 and axis.x(stops[j]) - axis.x(starts[j]) < _DENSE:
             j += 1
         if j - i > 1:  # segments i .. j-1 are too narrow to draw one by one
-            tip = _e(f"{j - i} transitions from {_time_label(result, start)} to {_time_label(result, starts[j])}")
+            tip = _e(f"{j - i} transitions from {label(start)} to {label(starts[j])}")
             out.append(_rect(axis.x(start), axis.x(starts[j]), y, _DENSE_FILL, tip, 'class="dense"'))
             i = j
             continue
-        state, colour, name = fill(items[i])
-        tip = _e(f"{name} from {_time_label(result, start)} to {_time_label(result, stop)}")
+        state, colour, name = fill(i)
+        tip = _e(f"{name} from {label(start)} to {label(stop)}")
         out.append(_rect(axis.x(start), axis.x(stop), y, colour, tip, f'data-state="{_e(state, 80)}"'))
         if axis.x(stop) - axis.x(start) > 7 * len(name):
             out.append(f'<text x="{axis.x(start) + 3:.1f}" y="{y + 12:.1f}">{_e(name, 60)}</text>')
@@ -125,45 +154,49 @@ def _bands(rows: pd.DataFrame, axis: _Axis, y: float, end: int, result: TriageRe
     return out
 
 
-def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
-    t = result.timelines
-    indexes = _device_indexes(result, device)
+def _chart(t: _Timelines, label, device: int, findings: list[Finding]) -> str:
+    indexes = t.indexes(device)
     axis = _Axis(indexes[0], indexes[-1] + 1)
     end = indexes[-1] + 1
     parts, y = [], 30.0
-    states = t.states[t.states["device"] == device]
-    for machine in [m for m in MACHINE_TITLES if m in set(states["machine"])]:
-        rows = states[states["machine"] == machine]
-        last = int(rows["index"].iloc[-1])
+    states, state_rows = t.states, t.state_rows.get(device, [])
+    for machine in [m for m in MACHINE_TITLES if m in {states["machine"][r] for r in state_rows}]:
+        rows = [r for r in state_rows if states["machine"][r] == machine]
+        last = states["index"][rows[-1]]
+        state, transitional = [states["state"][r] for r in rows], [states["transitional"][r] for r in rows]
         parts.append(_label(y, _e(MACHINE_TITLES[machine])))
-        parts += _bands(rows[["index", "state", "transitional"]], axis, y, end, result, lambda r, m=machine, last=last: (
-            r.state, "#f2a7a7" if r.transitional and int(r.index) == last else _STATE_FILL[bool(r.transitional)],
-            short_name(m, r.state)))
+        parts += _bands([states["index"][r] for r in rows], axis, y, end, label, lambda k, m=machine, last=last: (
+            state[k], "#f2a7a7" if transitional[k] and states["index"][rows[k]] == last
+            else _STATE_FILL[bool(transitional[k])], short_name(m, state[k])))
         y += _ROW
-    queues = t.queues[(t.queues["device"] == device) & t.queues["power_state"].notna()]
-    for queue, rows in queues.groupby("queue", sort=False):
-        parts.append(_label(y, f"WDFQUEUE {hexh(int(queue))}"))
-        parts += _bands(rows[["index", "power_state"]], axis, y, end, result, lambda r: (
-            r.power_state, _QUEUE_FILL.get(r.power_state, "#f6d58e"), r.power_state.replace("FxIoQueuePower", "")))
+    queues, by_queue = t.queues, {}
+    for r in t.queue_rows.get(device, []):
+        if t.drawn[r] and queues["queue"][r] is not None:
+            by_queue.setdefault(queues["queue"][r], []).append(r)
+    for queue, rows in by_queue.items():
+        power = [queues["power_state"][r] for r in rows]
+        parts.append(_label(y, f"WDFQUEUE {hexh(queue)}"))
+        parts += _bands([queues["index"][r] for r in rows], axis, y, end, label, lambda k, power=power: (
+            power[k], _QUEUE_FILL.get(power[k], "#f6d58e"), power[k].replace("FxIoQueuePower", "")))
         y += _ROW
-    requests = t.requests[t.requests["device"] == device]
-    if len(requests) > _MAX_REQUESTS:  # never-completed requests first: they are what the chart is for
-        outstanding = requests["outcome"] == "outstanding"
-        shown = pd.concat([requests[outstanding], requests[~outstanding]]).head(_MAX_REQUESTS).sort_index()
-        parts.append(_label(y, f"{len(requests) - len(shown)} more requests not drawn (wdftriage timeline requests)"))
+    requests, rows = t.requests, t.request_rows.get(device, [])
+    if len(rows) > _MAX_REQUESTS:  # never-completed requests first: they are what the chart is for
+        outstanding = [r for r in rows if requests["outcome"][r] == "outstanding"]
+        shown = sorted((outstanding + [r for r in rows if requests["outcome"][r] != "outstanding"])[:_MAX_REQUESTS])
+        parts.append(_label(y, f"{len(rows) - len(shown)} more requests not drawn (wdftriage timeline requests)"))
         y += _ROW
-        requests = shown
-    for row in requests.itertuples(index=False):
-        start = int(row.first_index)
-        outstanding = row.outcome == "outstanding"
-        stop = end if outstanding else int(row.end_index)
-        tip = _e(f"WDFREQUEST {hexh(int(row.request))} {row.callback or ''} {row.outcome}"
-                 f" {row.status_name or ''} from {_time_label(result, start)} to "
-                 f"{'end of log' if outstanding else _time_label(result, stop)}")
+        rows = shown
+    for r in rows:
+        request, start = requests["request"][r], requests["first_index"][r]
+        outstanding = requests["outcome"][r] == "outstanding"
+        stop = end if outstanding else requests["end_index"][r]
+        tip = _e(f"WDFREQUEST {hexh(request)} {requests['callback'][r] or ''} {requests['outcome'][r]}"
+                 f" {requests['status_name'][r] or ''} from {label(start)} to "
+                 f"{'end of log' if outstanding else label(stop)}")
         fill = 'url(#outstanding)' if outstanding else "#9cc3f0"
-        parts.append(_label(y, f"WDFREQUEST {hexh(int(row.request))}"))
+        parts.append(_label(y, f"WDFREQUEST {hexh(request)}"))
         parts.append(_rect(axis.x(start), axis.x(stop), y, fill, tip,
-                           f'class="request{" outstanding" if outstanding else ""}" data-request="{hexh(int(row.request))}"'))
+                           f'class="request{" outstanding" if outstanding else ""}" data-request="{hexh(request)}"'))
         if outstanding:
             parts.append(f'<text x="{axis.x(start) + 4:.1f}" y="{y + 12:.1f}" fill="#8b0000">never completed</text>')
         y += _ROW
@@ -181,7 +214,7 @@ def _chart(result: TriageResult, device: int, findings: list[Finding]) -> str:
         [p for p in parts if 'class="pin"' in p]
     ticks = [(indexes[0], "start"), (indexes[len(indexes) // 2], "middle"), (indexes[-1], "end")]
     parts += [f'<text x="{axis.x(i):.1f}" y="{y + top + 2:.1f}" text-anchor="{anchor}" fill="#5b6472">'
-              f'{_e(_time_label(result, i))}</text>' for i, anchor in ticks]
+              f'{_e(label(i))}</text>' for i, anchor in ticks]
     height = y + top + 22
     defs = ('<defs><pattern id="outstanding" width="8" height="8" patternUnits="userSpaceOnUse" '
             'patternTransform="rotate(45)"><rect width="8" height="8" fill="#f8c4c4"/>'
@@ -211,12 +244,6 @@ def _object_view_html(f: Finding) -> str:
             f'<pre class="mono">{_e(view, 8000)}</pre>')
 
 
-def _devices(result: TriageResult) -> list[int]:
-    t = result.timelines
-    seen = list(dict.fromkeys(int(d) for d in pd.concat([t.states["device"], t.queues["device"]]).dropna()))
-    return seen
-
-
 def render_html(result: TriageResult, max_events: int = 20000) -> str:
     """The whole page as one string (no external resources)."""
     numbered, left_out = shown_findings(result.findings)
@@ -235,10 +262,11 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
                 '<span><i class="sw" style="background:#9cc3f0"></i>request (arrival to completion)</span>'
                 '<span><i class="sw" style="background:#f8c4c4"></i>request never completed</span>'
                 f'<span><i class="sw" style="background:{_DENSE_FILL}"></i>many transitions, too close to draw apart</span></p>')
-    devices = _devices(result)
+    timelines, label = _Timelines(result), _time_labels(result)
+    devices = timelines.devices
     for device in devices:
         mine = [(n, f) for n, f in numbered if f.device == device or (f.device is None and len(devices) == 1)]
-        body.append(f"<h3>WDFDEVICE {hexh(device)}</h3>" + _chart(result, device, mine))
+        body.append(f"<h3>WDFDEVICE {hexh(device)}</h3>" + _chart(timelines, label, device, mine))
     if not devices:
         body.append("<p>No framework state transitions or queue events in the evidence.</p>")
     body.append("<h2>Findings</h2>" + ("".join(_finding_html(n, f) for n, f in numbered) or "<p>None.</p>")

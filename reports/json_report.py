@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Iterable, Iterator, TextIO
 
 from analyzer.result import EvidenceLine, Finding, TriageResult
+from reports.columns import columns
 from reports.views import render_finding_view
 
 SCHEMA_VERSION = "2"
@@ -65,14 +66,8 @@ def plain(value):
     return plain(value.item()) if hasattr(value, "item") else str(value)
 
 
-def row(names: Iterable[str], values: Iterable) -> dict:
-    """One record: handle fields as hex strings, everything else through :func:`plain`."""
-    return {n: hex_string(v) if n in HANDLE_FIELDS else plain(v) for n, v in zip(names, values)}
-
-
-def dumps(value) -> str:
-    """Compact JSON (ASCII: bidi and control characters stay escaped)."""
-    return json.dumps(value, separators=(",", ":"))
+#: Compact JSON (ASCII: bidi and control characters stay escaped), by one encoder (json.dumps makes one per call).
+dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _evidence(e: EvidenceLine) -> dict:
@@ -109,14 +104,21 @@ def _bugcheck_analysis(result: TriageResult) -> dict | None:
 def _event(e) -> dict:
     return {"index": e.index, "kind": e.kind.value, "ref": str(e.ref), "input": e.input, "log": e.log, "sequence": e.sequence,
             "time": plain(e.timestamp), "text": e.text, "catalog_id": e.catalog_id, "level": e.level,
-            "inferred": e.inferred, **row(_EVENT_FIELDS, (getattr(e, k) for k in _EVENT_FIELDS))}
+            "inferred": e.inferred, **{name: convert(getattr(e, name)) for name, convert in _EVENT_CONVERTERS}}
+
+
+_EVENT_CONVERTERS = tuple((name, hex_string if name in HANDLE_FIELDS else plain) for name in _EVENT_FIELDS)
 
 
 def frame_rows(frame) -> Iterator[dict]:
-    """The rows of a timeline DataFrame as JSON records (handles as hex strings)."""
-    columns = list(frame.columns)
-    for values in frame.itertuples(index=False, name=None):
-        yield row(columns, values)
+    """The rows of a timeline DataFrame as JSON records (handles as hex strings), converted a column at a time."""
+    if not len(frame):
+        return
+    cells = columns(frame)
+    converted = [list(map(hex_string if name in HANDLE_FIELDS else plain, values)) for name, values in cells.items()]
+    names = list(cells)
+    for values in zip(*converted):
+        yield dict(zip(names, values))
 
 
 def _array(items: Iterable[dict], indent: str) -> Iterator[str]:
