@@ -162,12 +162,12 @@ def _chart(t: _Timelines, label, device: int, findings: list[Finding]) -> str:
     states, state_rows = t.states, t.state_rows.get(device, [])
     for machine in [m for m in MACHINE_TITLES if m in {states["machine"][r] for r in state_rows}]:
         rows = [r for r in state_rows if states["machine"][r] == machine]
-        last = states["index"][rows[-1]]
-        state, transitional = [states["state"][r] for r in rows], [states["transitional"][r] for r in rows]
+        starts = [states["index"][r] for r in rows]
         parts.append(_label(y, _e(MACHINE_TITLES[machine])))
-        parts += _bands([states["index"][r] for r in rows], axis, y, end, label, lambda k, m=machine, last=last: (
-            state[k], "#f2a7a7" if transitional[k] and states["index"][rows[k]] == last
-            else _STATE_FILL[bool(transitional[k])], short_name(m, state[k])))
+        parts += _bands(starts, axis, y, end, label, lambda k, m=machine, starts=starts, state=[
+            states["state"][r] for r in rows], transitional=[states["transitional"][r] for r in rows]: (
+            state[k], "#f2a7a7" if transitional[k] and starts[k] == starts[-1] else _STATE_FILL[bool(transitional[k])],
+            short_name(m, state[k])))
         y += _ROW
     queues, by_queue = t.queues, {}
     for r in t.queue_rows.get(device, []):
