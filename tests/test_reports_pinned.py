@@ -17,13 +17,10 @@ import json
 import os
 import sys
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from paths import DATA, ROOT  # noqa: E402
+from paths import DATA, ROOT
 
 EXPECTED = DATA / "report-outputs.json.gz"
 REPORTS = ("text", "md", "json", "html")
