@@ -1,7 +1,8 @@
 """A DataFrame read as Python lists, one per column: the renderers read timeline rows this way, each column
 converted once from the array pandas holds, instead of through pandas row iteration or column selection,
 whose fixed cost per call (a Series per column, a pandas scalar per cell) is most of what rendering a small
-input costs."""
+input costs. It reads two pandas internals, as analyzer/events.py does: ``DataFrame._iter_column_arrays`` and a
+nullable array's ``_data``/``_mask``; a pandas that changes them fails tests/test_reports_pinned.py."""
 from __future__ import annotations
 
 import math
