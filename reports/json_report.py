@@ -53,8 +53,8 @@ def plain(value):
         return value if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else f"0x{value & (2**64 - 1):x}"
     if isinstance(value, float):
         return None if math.isnan(value) else value
-    if isinstance(value, datetime):
-        return value.isoformat()
+    if isinstance(value, datetime):  # pandas' NaT is a datetime too, and not equal to itself
+        return value.isoformat() if value == value else None
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -82,3 +82,17 @@ def test_json_is_written_one_record_per_line():
     event_lines = [line for line in text.splitlines() if line.startswith(' {"index":')]
     assert len(event_lines) == len(result.events)
     assert all(json.loads(line.rstrip(","))["index"] == n for n, line in enumerate(event_lines))
+
+
+def test_a_request_with_no_end_time_has_null_not_nat(tmp_path):
+    """Timeline times the evidence does not give (a request never completed has no end) are null in JSON,
+    in the report and in the timeline export, never pandas' "NaT" text."""
+    ifr = str(SAMPLES / "scenarios" / "evtiostop-not-acked.ifr")
+    tmf = ["--tmf", str(SAMPLES / "tmf")]
+    report = CliRunner().invoke(main, ["triage", ifr, *tmf, "--json"])
+    export = CliRunner().invoke(main, ["timeline", ifr, *tmf, "--kind", "requests", "--format", "json"])
+    for result in (report, export):
+        assert result.exit_code == 0, result.output
+        assert "NaT" not in result.output
+    requests = json.loads(report.output)["timelines"]["requests"]
+    assert any(r["end_time"] is None and r["first_time"] for r in requests)
