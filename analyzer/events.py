@@ -15,10 +15,13 @@ single events. A framework message's text is not in the frame: it is formatted w
 """
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from functools import lru_cache
+from itertools import chain, groupby
 from operator import attrgetter, itemgetter
 from typing import Iterable, Iterator
 
@@ -28,7 +31,7 @@ import pandas as pd
 from parsers import messages as message_table
 from parsers.catalog import load as load_catalog
 from parsers.gcpause import gc_paused
-from parsers.records import SourceRef, TraceMessage
+from parsers.records import ArgColumns, Coded, LazyMessages, MessageColumns, SourceRef, TraceMessage
 
 
 class EventKind(str, Enum):
@@ -156,78 +159,139 @@ def _catalog_facts(catalog_id: str | None) -> _CatalogFacts:
 
 
 _U64, _I64_MIN, _I64_END = 1 << 64, -(1 << 63), 1 << 63
+_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+
+
+class _Coded:
+    """A categorical column being filled: a code per row into ``values`` (-1: None); values may repeat."""
+
+    def __init__(self, codes: np.ndarray, values=()):
+        self.codes = codes
+        self.values = list(values)
+        self.index = {v: i for i, v in enumerate(self.values)}
+
+    def code(self, value) -> int:
+        if value is None:
+            return -1
+        code = self.index.get(value)
+        if code is None:
+            code = self.index[value] = len(self.values)
+            self.values.append(value)
+        return code
+
+    def set(self, rows: np.ndarray, value) -> None:
+        """Give ``rows`` the one value ``value``."""
+        self.codes[rows] = self.code(value)
+
+    def assign(self, rows: np.ndarray, codes: np.ndarray, values: list) -> None:
+        """Give ``rows`` the values of a coded column (``values[codes[k]]`` for row ``rows[k]``)."""
+        lookup = np.array([self.code(v) for v in values] + [-1], dtype=np.int64)
+        self.codes[rows] = lookup[codes]
+
+    def assign_list(self, rows: np.ndarray, values: list) -> None:
+        """Give ``rows`` the values of a list."""
+        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+        self.assign(rows, codes, distinct.tolist())
+
+    def at(self, rows: np.ndarray) -> tuple[np.ndarray, list]:
+        """The values of ``rows`` as a coded column of their distinct codes (code -1: None)."""
+        codes, inverse = np.unique(self.codes[rows], return_inverse=True)
+        return inverse.reshape(-1), [None if c < 0 else self.values[c] for c in codes.tolist()]
+
+    def categorical(self) -> pd.Categorical:
+        """The column as ``pd.Categorical(values)`` makes it: the values present, sorted."""
+        used = np.bincount(self.codes[self.codes >= 0], minlength=len(self.values)) > 0
+        present = sorted({v for v, u in zip(self.values, used.tolist()) if u})
+        position = {v: k for k, v in enumerate(present)}
+        lookup = np.array([position[v] if u else -1 for v, u in zip(self.values, used.tolist())] + [-1], dtype=np.int64)
+        return pd.Categorical.from_codes(lookup[self.codes], categories=pd.Index(np.array(present, dtype=object)))
 
 
 class _Builder:
-    """The columns of the event table from a list of messages, a column at a time: messages are grouped by
-    catalog id once, and each group's argument fields are filled with numpy (no per-row dictionaries)."""
+    """The columns of the event table from messages as columns (parsers.records.MessageColumns): each block of
+    rows of one catalog id gets its kind, level and argument fields with numpy (no per-row work but the arguments
+    the block holds as tuples)."""
 
-    def __init__(self, messages: list[TraceMessage]):
-        self.messages = messages
-        self.n = n = len(messages)
-        self.catalog_codes, self.catalog_ids = pd.factorize(np.array(_attribute(messages, "catalog_id"), dtype=object),
-                                                            sort=True)
-        self.facts = [_catalog_facts(c) for c in self.catalog_ids]
+    def __init__(self, columns: MessageColumns):
+        self.columns = columns
+        self.n = n = len(columns.inferred)
+        self.messages = columns.messages[0] if len(columns.messages) == 1 else _Chain(columns.messages)
+        self.catalog = _Coded(np.full(n, -1, dtype=np.int64))
         self.handles = {name: (np.zeros(n, dtype=np.uint64), np.ones(n, dtype=bool)) for name in HANDLE_FIELDS}
         self.count = (np.zeros(n, dtype=np.int64), np.ones(n, dtype=bool))
-        self.names = {name: np.full(n, None, dtype=object) for name in NAME_FIELDS}
-        self.levels = np.array(_attribute(messages, "level"), dtype=object)
-        self.kinds = np.full(n, None, dtype=object)
+        self.names = {name: _Coded(np.full(n, -1, dtype=np.int64)) for name in NAME_FIELDS}
+        self.levels = _Coded(np.array(columns.level.codes, dtype=np.int64), columns.level.values)
+        self.kinds = _Coded(np.full(n, -1, dtype=np.int64))
         self.texts = np.full(n, None, dtype=object)
-        self.general = np.fromiter(_attribute(messages, "general"), dtype=bool, count=n)
 
     def fill(self) -> None:
-        """Kind, level and argument fields of every row, one catalog id at a time."""
-        order = np.argsort(self.catalog_codes, kind="stable")
-        bounds = np.searchsorted(self.catalog_codes[order], np.arange(-1, len(self.catalog_ids) + 1))
-        args = np.fromiter(_attribute(self.messages, "args"), dtype=object, count=self.n)  # an array of tuples
-        for code in range(-1, len(self.catalog_ids)):
-            rows = order[bounds[code + 1]:bounds[code + 2]]
-            if len(rows):
-                self._group(rows, _catalog_facts(None) if code < 0 else self.facts[code], args[rows].tolist())
+        """Catalog id, kind, level and argument fields of every row, one block at a time."""
+        for catalog_id, rows, args in self.columns.blocks:
+            self.catalog.set(rows, catalog_id)
+            self._group(rows, _catalog_facts(catalog_id), args)
 
-    def _group(self, rows: np.ndarray, facts: _CatalogFacts, args: list[tuple]) -> None:
-        messages = self.messages
+    def _group(self, rows: np.ndarray, facts: _CatalogFacts, args) -> None:
         if facts.kind == EventKind.RAW.value:  # not a framework message: its text is all a rule can read
+            messages = self.messages
             self.texts[rows] = [messages[i].text for i in rows.tolist()]
         if facts.kind is None:  # an id the catalog does not hold: kind by each message's own level
-            self.kinds[rows] = [_kind_by_level(lv) for lv in self.levels[rows].tolist()]
+            codes, levels = self.levels.at(rows)
+            self.kinds.assign(rows, codes, [_kind_by_level(lv) for lv in levels])
         else:
-            self.kinds[rows] = facts.kind
-        if facts.level is not None:
-            given = self.levels[rows].astype(bool)  # a message's own level, when it has one, wins
-            self.levels[rows[~given]] = facts.level
+            self.kinds.set(rows, facts.kind)
+        if facts.level is not None:  # a message's own level, when it has one, wins
+            given = np.array([bool(v) for v in self.levels.values] + [False])[self.levels.codes[rows]]
+            self.levels.set(rows[~given], facts.level)
         if facts.fields:
             self._fields(rows, facts.fields, args)
         for name, value in facts.fixed:
             self._set(name, rows, [value] * len(rows), fixed=True)
         if facts.fields:
-            general = self.general[rows]
+            general = self.columns.general[rows]
             if general.any():  # recognized as the general form: the variant's own facts are not known
-                self.names["detail"][rows[general]] = "reason not known without the TMF"
+                self.names["detail"].set(rows[general], "reason not known without the TMF")
             if facts.kind == EventKind.REQUEST_ACKNOWLEDGED.value:  # "with requeue" / "without requeue"
-                detail = self.names["detail"]
-                detail[rows] = [f"{d} requeue" for d in detail[rows].tolist()]
+                codes, details = self.names["detail"].at(rows)
+                self.names["detail"].assign(rows, codes, [f"{d} requeue" for d in details])
 
-    def _fields(self, rows: np.ndarray, fields: tuple[str, ...], args: list[tuple]) -> None:
-        """The argument fields of one catalog id's rows, a field at a time."""
-        shortest = min(map(len, args))
+    def _fields(self, rows: np.ndarray, fields: tuple[str, ...], args) -> None:
+        """The argument fields of one block's rows, a field at a time."""
+        shortest = len(args) if isinstance(args, ArgColumns) else min(map(len, args))
         for position, name in enumerate(fields):
             if name == "_":
                 continue
-            if position < shortest:
+            if isinstance(args, ArgColumns):
+                values = args[position] if position < shortest else [None] * len(rows)
+            elif position < shortest:
                 values = list(map(itemgetter(position), args))
             else:  # fewer arguments than fields (a damaged payload): the missing ones stay unknown
                 values = [a[position] if len(a) > position else None for a in args]
             self._set(name, rows, values)
 
     def _set(self, name: str, rows: np.ndarray, values, fixed: bool = False) -> None:
+        """One field of ``rows`` from a list, a numpy array or a coded column of their values."""
         if name in self.names:  # a name: its text (fixed values as the message table gives them)
-            if not fixed and not set(map(type, values)) <= {str}:
-                values = [None if v is None else str(v) for v in values]
-            self.names[name][rows] = values
+            if isinstance(values, Coded):
+                codes, distinct = values
+            elif isinstance(values, np.ndarray):
+                distinct, codes = np.unique(values, return_inverse=True)
+                codes, distinct = codes.reshape(-1), distinct.tolist()
+            else:
+                codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+                distinct = distinct.tolist()
+            if not fixed and not set(map(type, distinct)) <= {str}:
+                distinct = [None if v is None else str(v) for v in distinct]
+            self.names[name].assign(rows, codes, distinct)
             return
         data, missing = self.handles[name] if name in HANDLE_FIELDS else self.count
+        if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+            keep = _in_range(values, data.dtype)
+            data[rows[keep]], missing[rows] = values[keep], ~keep
+            return
+        if isinstance(values, Coded):
+            values = np.array(values.values + [None], dtype=object)[values.codes].tolist()
+        elif isinstance(values, np.ndarray):
+            values = values.tolist()
         low, end = (0, _U64) if name in HANDLE_FIELDS else (_I64_MIN, _I64_END)
         numbers = _integers(values, data.dtype)
         if numbers is not None:
@@ -239,32 +303,103 @@ class _Builder:
         missing[rows] = ~keep
 
     def frame(self, inputs: list[tuple[str, int]]) -> pd.DataFrame:
-        messages = self.messages
-        refs = _attribute(messages, "ref")
+        c = self.columns
         names = sorted({name for name, _ in inputs})
         input_codes = np.repeat(np.array([names.index(name) for name, _ in inputs], dtype=np.int64),
                                 [count for _, count in inputs])
         columns = {
             "input": pd.Categorical.from_codes(input_codes, categories=pd.Index(names)),
-            "log": _category(_attribute(messages, "log")),
-            "file": _category(_attribute(refs, "file")),
-            "line": _int64(_attribute(refs, "line")),
-            "offset": _int64(_attribute(refs, "offset")),
-            "sequence": _int64(_attribute(messages, "sequence")),
-            "timestamp": _timestamps(_attribute(messages, "timestamp")),
-            "kind": _category(self.kinds),
+            "log": _Coded(c.log.codes, c.log.values).categorical(),
+            "file": _Coded(c.file.codes, c.file.values).categorical(),
+            "line": pd.arrays.IntegerArray(*c.line),
+            "offset": pd.arrays.IntegerArray(*c.offset),
+            "sequence": pd.arrays.IntegerArray(*c.sequence),
+            "timestamp": pd.Series(pd.DatetimeIndex(c.timestamp.view("datetime64[ns]")).tz_localize("UTC")),
+            "kind": self.kinds.categorical(),
             "text": pd.Series(self.texts, dtype=object),
-            "catalog_id": pd.Categorical.from_codes(self.catalog_codes, categories=pd.Index(self.catalog_ids)),
-            "level": _category(self.levels),
-            "inferred": np.fromiter(_attribute(messages, "inferred"), dtype=bool, count=self.n),
+            "catalog_id": self.catalog.categorical(),
+            "level": self.levels.categorical(),
+            "inferred": c.inferred,
             "count": pd.arrays.IntegerArray(*self.count),
-            "mentions": pd.Series(_attribute(messages, "pointers"), dtype=object),
+            "mentions": pd.Series(c.mentions, dtype=object),
         }
         for name, (data, missing) in self.handles.items():
             columns[name] = pd.arrays.IntegerArray(data, missing)
         for name, values in self.names.items():
-            columns[name] = _category(values)
+            columns[name] = values.categorical()
         return pd.DataFrame({name: columns[name] for name in EVENT_COLUMNS}, columns=list(EVENT_COLUMNS))
+
+
+def _in_range(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Which integers of ``values`` ``dtype`` (uint64 or int64) holds."""
+    if dtype == np.uint64:
+        return values >= 0 if values.dtype.kind == "i" else np.ones(len(values), dtype=bool)
+    return values < _I64_END if values.dtype == np.uint64 else np.ones(len(values), dtype=bool)
+
+
+class _Chain(Sequence):
+    """Sequences of messages read as one."""
+
+    def __init__(self, parts: list):
+        self.parts = parts
+        self.starts = np.cumsum([0] + [len(p) for p in parts]).tolist()
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def __getitem__(self, index: int):
+        k = bisect_right(self.starts, index) - 1
+        return self.parts[k][index - self.starts[k]]
+
+
+def message_columns(messages: list[TraceMessage]) -> MessageColumns:
+    """The columns of a list of messages (what a parser that builds its messages hands over)."""
+    n = len(messages)
+    refs = _attribute(messages, "ref")
+    catalog_codes, catalog_ids = pd.factorize(np.array(_attribute(messages, "catalog_id"), dtype=object), sort=True)
+    order = np.argsort(catalog_codes, kind="stable")
+    bounds = np.searchsorted(catalog_codes[order], np.arange(-1, len(catalog_ids) + 1))
+    args = np.fromiter(_attribute(messages, "args"), dtype=object, count=n)  # an array of tuples
+    blocks = []
+    for code in range(-1, len(catalog_ids)):
+        rows = order[bounds[code + 1]:bounds[code + 2]]
+        if len(rows):
+            blocks.append((None if code < 0 else catalog_ids[code], rows, args[rows].tolist()))
+    return MessageColumns(
+        messages=[messages], log=_factorized(_attribute(messages, "log")), file=_factorized(_attribute(refs, "file")),
+        line=_int64(_attribute(refs, "line")), offset=_int64(_attribute(refs, "offset")),
+        sequence=_int64(_attribute(messages, "sequence")), timestamp=_timestamps(_attribute(messages, "timestamp")),
+        level=_factorized(_attribute(messages, "level")),
+        inferred=np.fromiter(_attribute(messages, "inferred"), dtype=bool, count=n),
+        general=np.fromiter(_attribute(messages, "general"), dtype=bool, count=n),
+        mentions=np.fromiter(_attribute(messages, "pointers"), dtype=object, count=n), blocks=blocks)
+
+
+def _joined(parts: list[MessageColumns]) -> MessageColumns:
+    """Columns of several inputs one after the other."""
+    if len(parts) == 1:
+        return parts[0]
+    starts = np.cumsum([0] + [len(p.inferred) for p in parts]).tolist()
+
+    def coded(name: str) -> Coded:
+        values, codes = [], []
+        for p in parts:
+            column = getattr(p, name)
+            codes.append(np.where(column.codes >= 0, column.codes + len(values), -1))
+            values += column.values
+        return Coded(np.concatenate(codes), values)
+
+    def pair(name: str) -> tuple:
+        return tuple(np.concatenate([getattr(p, name)[k] for p in parts]) for k in (0, 1))
+
+    def array(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    return MessageColumns(
+        messages=[m for p in parts for m in p.messages], log=coded("log"), file=coded("file"), line=pair("line"),
+        offset=pair("offset"), sequence=pair("sequence"), timestamp=array("timestamp"), level=coded("level"),
+        inferred=array("inferred"), general=array("general"), mentions=array("mentions"),
+        blocks=[(c, rows + start, args) for p, start in zip(parts, starts) for c, rows, args in p.blocks])
 
 
 def _attribute(items: list, name: str) -> list:
@@ -272,15 +407,15 @@ def _attribute(items: list, name: str) -> list:
     return list(map(attrgetter(name), items))
 
 
-def _category(values) -> pd.Categorical:
-    """A categorical column (categories sorted, as ``pd.Categorical(values)`` makes them) through one factorize."""
-    codes, categories = pd.factorize(np.asarray(values, dtype=object), sort=True)
-    return pd.Categorical.from_codes(codes, categories=pd.Index(categories))
+def _factorized(values: list) -> Coded:
+    """A coded column of a list of values."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=object))
+    return Coded(codes.astype(np.int64), distinct.tolist())
 
 
-def _timestamps(values: list) -> pd.Series:
-    """A ``datetime64[ns, UTC]`` column of aware datetimes (None and times it cannot hold: NaT). Each run of one
-    object (the records of one clock tick share their datetime) is converted once."""
+def _timestamps(values: list) -> np.ndarray:
+    """Nanoseconds since 1970 UTC (NaT: None and times a ``datetime64[ns]`` cannot hold) of aware datetimes. Each
+    run of one object (the records of one clock tick share their datetime) is converted once."""
     ids = np.fromiter(map(id, values), dtype=np.uintp, count=len(values))
     starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))[:len(values)]
     distinct = [values[i] for i in starts.tolist()]
@@ -289,7 +424,7 @@ def _timestamps(values: list) -> pd.Series:
     except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):  # a value of another kind
         converted = pd.DatetimeIndex([_timestamp(v) for v in distinct], dtype="datetime64[ns, UTC]")
     runs = np.repeat(np.arange(len(starts)), np.diff(np.append(starts, len(values))))
-    return pd.Series(converted.take(runs))
+    return converted.asi8.take(runs) if len(values) else np.zeros(0, dtype=np.int64)
 
 
 def _timestamp(value) -> pd.Timestamp:
@@ -311,14 +446,17 @@ def _integers(values, dtype: np.dtype) -> np.ndarray | None:
         return None
 
 
-def _int64(values: list) -> pd.arrays.IntegerArray:
-    """A nullable Int64 column: values that are not ints in int64's range are missing."""
+def _int64(values: list) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values, missing mask) of a nullable Int64 column: values that are not ints in int64's range are
+    missing."""
     if values.count(None) == len(values):  # e.g. the line of every IFR record, the offset of every pasted line
-        return pd.arrays.IntegerArray(np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool))
+        return np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool)
     array = _integers(values, np.dtype(np.int64))
     if array is not None:
-        return pd.arrays.IntegerArray(array, np.zeros(len(array), dtype=bool))
-    return pd.array([v if isinstance(v, int) and _I64_MIN <= v < _I64_END else None for v in values], dtype="Int64")
+        return array, np.zeros(len(array), dtype=bool)
+    keep = [isinstance(v, int) and _I64_MIN <= v < _I64_END for v in values]
+    return (np.array([v if k else 0 for v, k in zip(values, keep)], dtype=np.int64),
+            ~np.array(keep, dtype=bool).reshape(-1))
 
 
 class EventTable:
@@ -332,24 +470,36 @@ class EventTable:
     message's text is formatted the first time it is read (parsers.records.TraceMessage), so building the
     table formats nothing a report does not show."""
 
-    def __init__(self, frame: pd.DataFrame, messages: list[TraceMessage] | None = None):
+    def __init__(self, frame: pd.DataFrame, messages: Sequence[TraceMessage] | None = None):
         self.frame = frame
         self._messages = messages
         self._readers: dict | None = None
 
     @classmethod
     def from_messages(cls, inputs: Iterable[tuple[str, Iterable[TraceMessage]]]) -> "EventTable":
-        """The table of every message of every (input name, messages) pair."""
-        messages: list[TraceMessage] = []
-        counts = []
+        """The table of every message of every (input name, messages) pair. Messages a parser holds as columns
+        (parsers.records.LazyMessages) are read as columns, each run of inputs of one kind at once; the others
+        are read a column at a time from the messages."""
+        parts, counts = [], []
+        for input_name, msgs in inputs:
+            if not isinstance(msgs, (list, LazyMessages)):
+                msgs = list(msgs)
+            parts.append(msgs)
+            counts.append((input_name, len(msgs)))
         with gc_paused():
-            for input_name, msgs in inputs:
-                before = len(messages)
-                messages.extend(msgs)
-                counts.append((input_name, len(messages) - before))
-            builder = _Builder(messages)
+            columns = []
+            for kind, run in groupby(parts, key=lambda p: type(p) if isinstance(p, LazyMessages) else list):
+                run = list(run)
+                columns.append(message_columns(list(chain.from_iterable(run))) if kind is list else kind.columns(run))
+            return cls.from_columns(_joined(columns) if columns else message_columns([]), counts)
+
+    @classmethod
+    def from_columns(cls, columns: MessageColumns, inputs: list[tuple[str, int]]) -> "EventTable":
+        """The table of messages handed over as columns; ``inputs`` are (input name, row count) in order."""
+        with gc_paused():
+            builder = _Builder(columns)
             builder.fill()
-            return cls(builder.frame(counts), messages)
+            return cls(builder.frame(inputs), builder.messages)
 
     def __len__(self) -> int:
         return len(self.frame)

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analyzer.events import EventTable  # noqa: E402
 from parsers.ifr import IFR_HEADER_X64, IFR_RECORD_V2, parse_ifr  # noqa: E402
 from parsers.tmf import TmfDatabase  # noqa: E402
-from parsers.wpp import messages_from_ifr  # noqa: E402
+from parsers.wpp import ifr_messages, messages_from_ifr  # noqa: E402
 from samples.ifr_writer import IfrWriter  # noqa: E402
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -110,7 +110,7 @@ def best(fn) -> float:
 
 def table_of(logs, tmf) -> EventTable:
     """Every log decoded and put in one event table, one input per log (as ``triage A B ...`` does)."""
-    return EventTable.from_messages((f"bench{i}", messages_from_ifr(log, tmf, f"bench{i}")) for i, log in enumerate(logs))
+    return EventTable.from_messages((f"bench{i}", ifr_messages(log, tmf, f"bench{i}")) for i, log in enumerate(logs))
 
 
 def measure(count: int, pages: int, tmf: TmfDatabase) -> None:

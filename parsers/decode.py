@@ -17,7 +17,7 @@ from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
 from parsers.recognize import RecognitionMap, learn
 from parsers.records import LogSet
 from parsers.tmf import TmfDatabase
-from parsers.wpp import messages_from_ifr
+from parsers.wpp import ifr_messages
 
 TMF_PATH_VARIABLE = "TRACE_FORMAT_SEARCH_PATH"  # tracefmt's own variable: ';'-separated TMF directories
 MAX_PDBS = 200  # PDBs read from one symbol directory
@@ -77,14 +77,14 @@ def decode_ifr(log: IfrLog, path: str, options: DecodeOptions) -> LogSet:
         recognized = learn(log, unknown, known=known)
         if cache is not None:
             recognized.save(cache)
-    messages = messages_from_ifr(log, tmf, path, recognized=recognized)
+    messages = ifr_messages(log, tmf, path, recognized=recognized)
+    unknown_messages, inferred_messages = messages.counts()
     h = log.header
     facts = {"kind": "ifr", "arch": h.arch, "records": len(log.records), "wrapped": log.wrapped,
              "dropped": log.dropped, "overwritten": log.overwritten, "size": h.size,
              "first_sequence": log.records[0].sequence if log.records else None,
              "last_sequence": log.records[-1].sequence if log.records else None,
-             "unknown_messages": sum(1 for m in messages if not m.known),
-             "inferred_messages": sum(1 for m in messages if m.inferred)}
+             "unknown_messages": unknown_messages, "inferred_messages": inferred_messages}
     return LogSet(source=path, messages=messages, warnings=list(log.warnings), logs={h.driver_name: facts})
 
 

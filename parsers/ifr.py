@@ -159,6 +159,7 @@ class IfrLog:
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (after sequence, missing count)
     out_of_order: list[tuple[int, int]] = field(default_factory=list)  # (previous sequence, sequence)
     warnings: list[EvidenceWarning] = field(default_factory=list)
+    area: bytes = b""  # the log area as read (records lie in it at their offsets)
 
 
 def _parse_header(blob: bytes, arch: str, source: str) -> IfrHeader:
@@ -249,7 +250,7 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
             f"IFR header offsets Current=0x{header.current:x} Previous=0x{header.previous:x} past Size 0x{header.size:x}",
             offset=field_offset(HEADER_LAYOUTS[arch], "Offset"),
         )
-    area = bytes(blob[hs : hs + header.size])  # one copy of at most 64 KB; records are sliced from it
+    area = log.area = bytes(blob[hs : hs + header.size])  # one copy of at most 64 KB; records are sliced from it
     if len(area) < header.size:
         log.warnings.append(
             EvidenceWarning(source, f"file truncated: log area holds 0x{len(area):x} of 0x{header.size:x} bytes", offset=len(blob))

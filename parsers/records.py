@@ -7,9 +7,10 @@ line is, and its argument values) and keeps ``ref`` to point back at the evidenc
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 
 DEBUGGER = "debugger"  # TraceMessage.level of pasted lines that are not log records (debugger chatter)
@@ -119,6 +120,92 @@ class TraceMessage:
         names = ("ref", "text", "log", "sequence", "timestamp", "function", "catalog_id", "args", "level", "known",
                  "inferred", "general", "pointers")
         return "TraceMessage(" + ", ".join(f"{n}={v!r}" for n, v in zip(names, self._fields())) + ")"
+
+
+class LazyMessages(Sequence):
+    """Messages a parser holds as columns (:class:`MessageColumns`) and builds one by one when read: the event
+    table is filled from the columns, and a message exists only once something asks for it (a report showing
+    it, ``table[i].text``). Subclasses give ``__len__``, ``_build(rows)`` (the messages of those rows, each as
+    the parser's message path makes it) and ``columns(parts)``. Compares, pickles and iterates as the list of
+    its messages."""
+
+    _items: list | None = None
+
+    @classmethod
+    def columns(cls, parts: list[LazyMessages]) -> MessageColumns:
+        """The columns of the messages of ``parts`` (of this class), one after the other."""
+        raise NotImplementedError
+
+    def _build(self, rows: list[int]) -> list[TraceMessage]:
+        raise NotImplementedError
+
+    def _materialized(self, rows: list[int]) -> list:
+        items = self._items
+        if items is None:
+            items = self._items = [None] * len(self)
+        missing = [i for i in rows if items[i] is None]
+        for i, message in zip(missing, self._build(missing)):
+            items[i] = message
+        return items
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._materialized([index])[index]
+
+    def __iter__(self):
+        return iter(self._materialized(range(len(self))))
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, (list, LazyMessages)):
+            return NotImplemented
+        return list(self) == list(other)
+
+    __hash__ = None
+
+    def __reduce__(self):
+        return list, (list(self),)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: {len(self)} messages>"
+
+
+class Coded(NamedTuple):
+    """A column of few distinct values: ``values[codes[i]]`` is row i's value, code -1 None."""
+
+    codes: Any  # numpy int array
+    values: list
+
+
+class ArgColumns(list):
+    """The arguments of a block of messages as columns (a numpy array, a :class:`Coded` column or a list per
+    argument), rather than a tuple per message."""
+
+
+@dataclass(slots=True)
+class MessageColumns:
+    """Messages as columns, the hand-off from a parser to the event table (analyzer/events.py) that builds no
+    message. Every array has a row per message (numpy arrays; a :class:`Coded` column for text fields).
+    ``blocks`` give each row's catalog id and arguments: ``(catalog_id, rows, args)`` with ``args`` either a list
+    of argument tuples (one per row) or :class:`ArgColumns`; together the blocks hold every row once.
+    ``messages`` hold the same messages (built when read, see :class:`LazyMessages`)."""
+
+    messages: list  # sequences of messages, one after the other
+    log: Coded
+    file: Coded
+    line: tuple  # (int64 values, missing mask)
+    offset: tuple
+    sequence: tuple
+    timestamp: Any  # int64 nanoseconds since 1970 UTC, numpy's NaT value where unknown
+    level: Coded
+    inferred: Any  # bool
+    general: Any  # bool
+    mentions: Any  # object: a tuple per row
+    blocks: list
 
 
 @dataclass(slots=True)

@@ -13,14 +13,18 @@ import struct
 import uuid
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
+from operator import itemgetter
+
+import numpy as np
 
 from parsers import catalog as catalog_module
 from parsers import ntstatus
 from parsers.errors import EvidenceWarning, WdfTriageError
 from parsers.gcpause import gc_paused
-from parsers.ifr import FILETIME_EPOCH, IfrLog, IfrRecord, filetime_to_datetime
+from parsers.ifr import (_GUIDS, FILETIME_EPOCH, RECORD_SIZES, SIGNATURE_V1, SIGNATURE_V2, IfrLog, IfrRecord,
+                         filetime_to_datetime)
 from parsers.numbers import NumberError, int_or_none, parse_int
-from parsers.records import SourceRef, TraceMessage
+from parsers.records import ArgColumns, Coded, LazyMessages, MessageColumns, SourceRef, TraceMessage
 from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
 
 _FIXED = {  # item type -> struct format (little-endian)
@@ -209,13 +213,13 @@ class _Plan:
     With a layout, a message's arguments are ``unpack(payload)``, passed through ``convert`` when it is set
     (enum names, catalog conversions, another order); otherwise ``arguments(payload)``."""
 
-    __slots__ = ("message", "pointer_size", "layout", "enums", "catalog_id", "picks", "unpack", "convert",
+    __slots__ = ("message", "pointer_size", "layout", "enums", "catalog_id", "picks", "unpack", "convert", "steps",
                  "function", "level", "render")
     inferred = general = False
 
     def __init__(self, message: TmfMessage | None, catalog, pointer_size: int):
         self.message, self.pointer_size, self.layout, self.enums = message, pointer_size, None, ()
-        self.catalog_id = self.picks = self.unpack = self.convert = self.function = self.level = None
+        self.catalog_id = self.picks = self.unpack = self.convert = self.steps = self.function = self.level = None
         self.render = self._render  # one bound method for every message of this plan
         if message is None:
             return
@@ -231,7 +235,8 @@ class _Plan:
             self.picks = tuple((hole, position[n]) for hole, n in zip(entry.holes, numbers))
         if self.layout is not None:
             self.unpack = self.layout.unpack_from
-            self.convert = _converter(self._steps(message.args), len(message.args))
+            self.steps = self._steps(message.args)
+            self.convert = _converter(self.steps, len(message.args))
 
     def _steps(self, args: tuple[TmfArg, ...]) -> tuple:
         """Per argument of the message: the index of its unpacked value and the conversion it needs (None when
@@ -360,23 +365,27 @@ def messages_from_ifr(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog
     """One TraceMessage per IFR record, oldest first; framework messages carry catalog id and typed args.
     Records with no TMF entry use ``recognized`` (a parsers.recognize.RecognitionMap) when it knows their
     (GUID, number); those messages are marked ``inferred``. No text is formatted here: each message
-    formats its own when its ``text`` is first read."""
+    formats its own when its ``text`` is first read. Record times outside TIME_RANGE add a warning to the log."""
+    times = TimeCheck(source)
     with gc_paused():
-        return _messages(log, tmf, source, catalog or catalog_module.load(), recognized)
+        messages = _messages(log.records, log, tmf, source, catalog or catalog_module.load(), recognized, times)
+    log.warnings += times.warnings()
+    return messages
 
 
-def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recognized) -> list[TraceMessage]:
+def _messages(records, log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recognized,
+              times: TimeCheck) -> list[TraceMessage]:
+    """The messages of ``records`` (records of ``log``)."""
     pointer_size = 8 if log.header.arch == "x64" else 4
     # (id of the GUID object, number) -> what the loop reads of the plan (the walk shares GUID objects)
     plans: dict[tuple[int, int], tuple] = {}
     header_size, driver = log.header.header_size, log.header.driver_name
     out: list[TraceMessage] = []
     append = out.append
-    times = TimeCheck(source)
     first_time, end_time = FILETIME_RANGE
     last_micro = last_time = None  # consecutive records often share a clock tick (a datetime holds microseconds)
     message_type, ref_type, struct_error = TraceMessage, SourceRef, struct.error
-    for record in log.records:
+    for record in records:
         offset, _version, _length, sequence, _prev, number, guid, filetime, payload = record
         key = (id(guid), number)
         plan = plans.get(key)
@@ -410,8 +419,201 @@ def _messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recogn
         else:
             append(message_type(ref, None, driver, sequence, timestamp, function, catalog_id, args, level, True,
                                 inferred, general, (), formatter, payload))
-    log.warnings += times.warnings()
     return out
+
+
+def ifr_messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None,
+                 recognized=None) -> IfrMessages:
+    """The messages :func:`messages_from_ifr` gives, held as columns (:class:`IfrMessages`): the event table is
+    filled from them without building a message; a message is built when read. Same warnings."""
+    messages = IfrMessages(log, tmf, source, catalog or catalog_module.load(), recognized)
+    log.warnings += messages.time_warnings
+    return messages
+
+
+_EPOCH_MICROSECONDS = (datetime(1970, 1, 1, tzinfo=timezone.utc) - FILETIME_EPOCH) // timedelta(microseconds=1)
+_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+_PAD = bytes(0x24)  # after the log area, so that every record header can be read whole (a v1 record has no time)
+
+
+def _at(area: bytes, positions: np.ndarray, dtype: str) -> np.ndarray:
+    """The little-endian ``dtype`` value at each byte position of ``area`` (any alignment)."""
+    kind = np.dtype(dtype)
+    view = np.ndarray((len(area) - kind.itemsize + 1,), kind, buffer=area, strides=(1,))
+    return view[positions]
+
+
+class IfrMessages(LazyMessages):
+    """The messages of one walked IFR ring, each exactly as :func:`messages_from_ifr` makes it, held as columns
+    read from the log area (record fields, a plan per (GUID, number)) and built when read. The records whose
+    plan has no struct layout (strings, recognized messages) have their arguments decoded here, once; the
+    others are decoded by :meth:`columns` for every log of an event table at once, a plan at a time."""
+
+    def __init__(self, log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recognized):
+        self.log, self.tmf, self.source, self.catalog, self.recognized = log, tmf, source, catalog, recognized
+        self.pointer_size = 8 if log.header.arch == "x64" else 4
+        n = self.n = len(log.records)
+        self.area = log.area + _PAD
+        self.offsets = np.fromiter(map(itemgetter(0), log.records), dtype=np.int64, count=n)
+        self.lengths = _at(self.area, self.offsets + 2, "<u2").astype(np.int64)
+        self.payloads = np.where(_at(self.area, self.offsets, "<u2") == SIGNATURE_V2, RECORD_SIZES[SIGNATURE_V2],
+                                 RECORD_SIZES[SIGNATURE_V1]) + self.offsets  # where each payload starts
+        self.plans, self.plan_codes = self._plans()
+        self.known = np.zeros(n, dtype=bool)
+        self.arguments: dict[int, tuple] = {}  # row -> arguments, for the plans with no layout
+        for code, plan in enumerate(self.plans):
+            rows = np.flatnonzero(self.plan_codes == code)
+            if plan.unpack is not None:
+                self.known[rows] = self.lengths[rows] - (self.payloads[rows] - self.offsets[rows]) >= plan.layout.size
+                continue
+            for row in rows.tolist():
+                args = plan.arguments(self._payload(row))
+                if args is not None:
+                    self.known[row] = True
+                    self.arguments[row] = args
+        self.filetimes = np.where(self.payloads - self.offsets == RECORD_SIZES[SIGNATURE_V2],
+                                  _at(self.area, self.offsets + 0x1C, "<u8"), 0)  # 0: none (v1)
+        self.time_warnings = self._check_times()
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _payload(self, row: int) -> bytes:
+        start = int(self.payloads[row])
+        return self.area[start:int(self.offsets[row] + self.lengths[row])]
+
+    def _plans(self) -> tuple[list, np.ndarray]:
+        """The plan of every (GUID, number) of the log and each record's index into them."""
+        guids, guid_codes = np.unique(_at(self.area, self.offsets + 0xC, "V16"), return_inverse=True)
+        numbers = _at(self.area, self.offsets + 0xA, "<u2")
+        keys, codes = np.unique(guid_codes.astype(np.int64) << 16 | numbers, return_inverse=True)
+        plans = [_plan_of(_GUIDS[guids[key >> 16].tobytes()], key & 0xFFFF, self.tmf, self.catalog, self.recognized,
+                          self.pointer_size) for key in keys.tolist()]
+        return plans, codes.reshape(-1)
+
+    def _check_times(self) -> list[EvidenceWarning]:
+        """The warning :class:`TimeCheck` gives for the record times outside TIME_RANGE."""
+        times = TimeCheck(self.source)
+        first, end = FILETIME_RANGE
+        outside = np.flatnonzero((self.filetimes != 0) & ((self.filetimes < first) | (self.filetimes >= end)))
+        for row in outside.tolist():
+            times.checked(filetime_to_datetime(int(self.filetimes[row])),
+                          offset=self.log.header.header_size + int(self.offsets[row]))
+        return times.warnings()
+
+    def counts(self) -> tuple[int, int]:
+        """(messages with no format, messages recognized by shape)."""
+        inferred = np.array([plan.inferred for plan in self.plans], dtype=bool)[self.plan_codes]
+        return int(self.n - self.known.sum()), int((inferred & self.known).sum())
+
+    def _build(self, rows: list[int]) -> list[TraceMessage]:
+        records = self.log.records
+        return _messages([records[i] for i in rows], self.log, self.tmf, self.source, self.catalog,
+                         self.recognized, TimeCheck(self.source))
+
+    @classmethod
+    def columns(cls, parts: list[IfrMessages]) -> MessageColumns:
+        """The columns of every message of ``parts``: the record fields of every log at once, the arguments
+        of every plan's records at once (a numpy struct view of their payloads)."""
+        sizes = np.array([p.n for p in parts], dtype=np.int64)
+        n, part_of = int(sizes.sum()), np.repeat(np.arange(len(parts)), sizes)
+        area = b"".join(p.area for p in parts)
+        bases = np.repeat(np.cumsum([0] + [len(p.area) for p in parts[:-1]]), sizes)
+        offsets = np.concatenate([p.offsets for p in parts]) if parts else np.zeros(0, dtype=np.int64)
+        payloads = np.concatenate([p.payloads for p in parts]).astype(np.int64) + bases if parts else offsets
+        lengths = offsets + np.concatenate([p.lengths for p in parts]) + bases - payloads if parts else offsets
+        known = np.concatenate([p.known for p in parts]) if parts else np.zeros(0, dtype=bool)
+        plans: list = []  # plans are shared across logs (_tmf_plan): each distinct one decodes its rows once
+        index: dict[int, int] = {}
+        codes = []
+        for p in parts:
+            lookup = []
+            for plan in p.plans:
+                if id(plan) not in index:
+                    index[id(plan)] = len(plans)
+                    plans.append(plan)
+                lookup.append(index[id(plan)])
+            codes.append(np.array(lookup, dtype=np.int64)[p.plan_codes] if p.n else np.zeros(0, dtype=np.int64))
+        plan_codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
+        plan_codes = np.where(known, plan_codes, -1)  # -1: no arguments, an unknown message
+        blocks = []
+        starts = np.cumsum(np.concatenate(([0], sizes)))
+        order = np.argsort(plan_codes, kind="stable")
+        bounds = np.searchsorted(plan_codes[order], np.arange(-1, len(plans) + 1))
+        for code in range(-1, len(plans)):
+            rows = order[bounds[code + 1]:bounds[code + 2]]
+            if not len(rows):
+                continue
+            if code < 0:
+                blocks.append((None, rows, [()] * len(rows)))
+                continue
+            plan = plans[code]
+            if plan.unpack is None:
+                args = [parts[k].arguments[row - int(starts[k])] for k, row in zip(part_of[rows].tolist(), rows.tolist())]
+            else:
+                args = ArgColumns(_argument_columns(plan, area, payloads[rows]))
+            blocks.append((plan.catalog_id, rows, args))
+        mentions = np.empty(n, dtype=object)
+        mentions.fill(())
+        for row in np.flatnonzero(~known).tolist():
+            k = int(part_of[row])
+            mentions[row] = pointer_values(area[payloads[row]:payloads[row] + lengths[row]], parts[k].pointer_size)
+        levels = [plan.level for plan in plans] + [None]
+        level_values = list(dict.fromkeys(v for v in levels if v is not None))
+        level_codes = np.array([-1 if v is None else level_values.index(v) for v in levels], dtype=np.int64)
+        flags = np.array([(plan.inferred, plan.general) for plan in plans] + [(False, False)], dtype=bool)
+        filetimes = np.concatenate([p.filetimes for p in parts]) if parts else np.zeros(0, dtype=np.uint64)
+        first, end = FILETIME_RANGE
+        in_range = (filetimes >= first) & (filetimes < end)
+        timestamps = np.where(in_range, (filetimes // 10).astype(np.int64) - _EPOCH_MICROSECONDS, 0) * 1000
+        timestamps[~in_range] = _NAT
+        header_sizes = np.array([p.log.header.header_size for p in parts], dtype=np.int64)[part_of]
+        sequences = _at(area, offsets + bases + 4, "<i4").astype(np.int64)
+        no = np.zeros(n, dtype=bool)
+        return MessageColumns(
+            messages=list(parts), log=_coded([p.log.header.driver_name for p in parts], part_of),
+            file=_coded([p.source for p in parts], part_of), line=(np.zeros(n, dtype=np.int64), ~no),
+            offset=(header_sizes + offsets, no), sequence=(sequences, no), timestamp=timestamps,
+            level=Coded(level_codes[plan_codes], level_values), inferred=flags[plan_codes, 0],
+            general=flags[plan_codes, 1], mentions=mentions, blocks=blocks)
+
+
+def _coded(values: list, codes: np.ndarray) -> Coded:
+    """A coded column from a value per code (values may repeat)."""
+    distinct = list(dict.fromkeys(values))
+    lookup = np.array([distinct.index(v) for v in values], dtype=np.int64)
+    return Coded(lookup[codes] if len(codes) else codes, distinct)
+
+
+def _argument_columns(plan: _Plan, area: bytes, starts: np.ndarray) -> list:
+    """The arguments of the records of one plan whose payloads start at ``starts`` in ``area``, a column per
+    argument (as ``plan.convert(plan.unpack(payload))`` would give them row by row): a numpy array, or a coded
+    column where the argument is converted (each distinct value converted once)."""
+    layout = _numpy_layout(plan.layout.format)
+    raw = np.frombuffer(area, dtype=np.uint8)[starts[:, None] + np.arange(layout.itemsize)]
+    values = raw.view(layout).reshape(-1)
+    columns = []
+    for i, convert in plan.steps:
+        column = values[f"f{i}"]
+        if convert is None:
+            columns.append(column.astype(column.dtype.newbyteorder("=")))
+        else:
+            distinct, codes = np.unique(column, return_inverse=True)
+            columns.append(Coded(codes.reshape(-1), [convert(v) for v in distinct.tolist()]))
+    return columns
+
+
+_NUMPY_CODES = {"b": "i1", "B": "u1", "h": "<i2", "H": "<u2", "i": "<i4", "I": "<u4", "q": "<i8", "Q": "<u8",
+                "d": "<f8"}
+
+
+@lru_cache(maxsize=None)
+def _numpy_layout(struct_format: str) -> np.dtype:
+    """The numpy record type of a little-endian struct format of the codes _FIXED uses (fields f0, f1...)."""
+    kinds = [_NUMPY_CODES[c] for c in struct_format.lstrip("<")]
+    layout = np.dtype([(f"f{i}", k) for i, k in enumerate(kinds)])
+    assert layout.itemsize == struct.calcsize(struct_format)
+    return layout
 
 
 def _plan_of(guid: uuid.UUID, number: int, tmf: TmfDatabase | None, catalog, recognized, pointer_size: int):
