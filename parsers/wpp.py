@@ -459,17 +459,15 @@ class IfrMessages(LazyMessages):
         self.payloads = np.where(_at(self.area, self.offsets, "<u2") == SIGNATURE_V2, RECORD_SIZES[SIGNATURE_V2],
                                  RECORD_SIZES[SIGNATURE_V1]) + self.offsets  # where each payload starts
         self.plans, self.plan_codes = self._plans()
-        self.known = np.zeros(n, dtype=bool)
+        sizes = np.array([-1 if plan.unpack is None else plan.layout.size for plan in self.plans], dtype=np.int64)
+        self.known = self.lengths - (self.payloads - self.offsets) >= sizes[self.plan_codes]  # as unpack would find
         self.arguments: dict[int, tuple] = {}  # row -> arguments, for the plans with no layout
-        for code, plan in enumerate(self.plans):
-            rows = np.flatnonzero(self.plan_codes == code)
-            if plan.unpack is not None:
-                self.known[rows] = self.lengths[rows] - (self.payloads[rows] - self.offsets[rows]) >= plan.layout.size
-                continue
-            for row in rows.tolist():
+        for code in np.flatnonzero(sizes < 0).tolist():
+            plan = self.plans[code]
+            for row in np.flatnonzero(self.plan_codes == code).tolist():
                 args = plan.arguments(self._payload(row))
+                self.known[row] = args is not None
                 if args is not None:
-                    self.known[row] = True
                     self.arguments[row] = args
         self.filetimes = np.where(self.payloads - self.offsets == RECORD_SIZES[SIGNATURE_V2],
                                   _at(self.area, self.offsets + 0x1C, "<u8"), 0)  # 0: none (v1)
@@ -484,12 +482,18 @@ class IfrMessages(LazyMessages):
 
     def _plans(self) -> tuple[list, np.ndarray]:
         """The plan of every (GUID, number) of the log and each record's index into them."""
-        guids, guid_codes = np.unique(_at(self.area, self.offsets + 0xC, "V16"), return_inverse=True)
+        low, high = _at(self.area, self.offsets + 0xC, "<u8"), _at(self.area, self.offsets + 0x14, "<u8")
         numbers = _at(self.area, self.offsets + 0xA, "<u2")
-        keys, codes = np.unique(guid_codes.astype(np.int64) << 16 | numbers, return_inverse=True)
-        plans = [_plan_of(_GUIDS[guids[key >> 16].tobytes()], key & 0xFFFF, self.tmf, self.catalog, self.recognized,
-                          self.pointer_size) for key in keys.tolist()]
-        return plans, codes.reshape(-1)
+        order = np.lexsort((numbers, high, low))
+        first = np.ones(self.n, dtype=bool)  # the first of its (GUID, number) in that order
+        first[1:] = np.diff(low[order]).astype(bool) | np.diff(high[order]).astype(bool) | \
+            np.diff(numbers[order]).astype(bool)
+        codes = np.empty(self.n, dtype=np.int64)
+        codes[order] = np.cumsum(first) - 1
+        plans = [_plan_of(_GUIDS[self.area[offset + 0xC:offset + 0x1C]], number, self.tmf, self.catalog,
+                          self.recognized, self.pointer_size)
+                 for offset, number in zip(self.offsets[order[first]].tolist(), numbers[order[first]].tolist())]
+        return plans, codes
 
     def _check_times(self) -> list[EvidenceWarning]:
         """The warning :class:`TimeCheck` gives for the record times outside TIME_RANGE."""
