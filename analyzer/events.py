@@ -6,9 +6,10 @@ kind each framework message is and which argument fills which column. Framework 
 become ``FRAMEWORK`` (or ``FRAMEWORK_ERROR`` at error level and above); lines that are not framework
 messages become ``RAW``. Nothing is dropped, and every row keeps its input, source reference and text.
 
-The table is filled column by column from the parsers' messages (grouped by catalog id once: each group's
-kind, level and argument fields are set with numpy, no per-row work but reading the messages' attributes) and
-held as a pandas DataFrame with typed columns (``EVENT_COLUMNS``); timelines and rules are queries over it.
+The table is filled from messages as columns (parsers.records.MessageColumns): a parser that holds its messages
+as columns (an IFR ring: parsers.wpp.IfrMessages) hands them over without building a message, the others' are
+read an attribute at a time. Each block of rows of one catalog id gets its kind, level and argument fields with
+numpy (arguments given as columns, or as a tuple per message), and the result is held as a pandas DataFrame with typed columns (``EVENT_COLUMNS``); timelines and rules are queries over it.
 ``table[i]`` gives row ``i`` as an :class:`Event` for the few places (evidence lines, renderers) that look at
 single events. A framework message's text is not in the frame: it is formatted when ``table[i].text`` or
 :meth:`EventTable.text` reads it (see ``EventTable``).
@@ -466,9 +467,9 @@ class EventTable:
 
     ``text`` (object) holds the text of ``RAW`` rows, the messages that are not framework messages (a rule can
     only read their text); it is None for framework messages, which rules read by their typed columns. Every
-    row's text is given by :meth:`text` and ``table[i].text``: a table built from messages keeps them, and a
-    message's text is formatted the first time it is read (parsers.records.TraceMessage), so building the
-    table formats nothing a report does not show."""
+    row's text is given by :meth:`text` and ``table[i].text``: a table keeps its messages (those a parser holds
+    as columns are built when read), and a message's text is formatted the first time it is read
+    (parsers.records.TraceMessage), so building the table formats nothing a report does not show."""
 
     def __init__(self, frame: pd.DataFrame, messages: Sequence[TraceMessage] | None = None):
         self.frame = frame

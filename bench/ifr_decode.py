@@ -6,8 +6,9 @@
 - a plain ``struct.unpack_from`` loop over the same chain (no checks, no objects), the floor;
 - the walked records turned into TraceMessages with their TMF formats (``messages_from_ifr``; no text is
   formatted, a message formats its own when read);
-- the walked records decoded to the event table (``messages_from_ifr`` + ``EventTable.from_messages`` over
-  every buffer, as triage does for its inputs), and the same from the buffers' bytes (walk included);
+- the walked records decoded to the event table as triage does for its inputs (``ifr_messages``: each ring's
+  messages as columns, no message built; ``EventTable.from_messages`` over every buffer, the arguments of each
+  (GUID, number) of every ring read at once with numpy), and the same from the buffers' bytes (walk included);
 - the text of every message formatted afterwards, the cost deferred out of decoding (what a full logdump pays).
 
 Each pass ends with a collection of the young generation, so the objects a pass built while the decoders paused
