@@ -9,7 +9,8 @@ messages become ``RAW``. Nothing is dropped, and every row keeps its input, sour
 The table is filled from messages as columns (parsers.records.MessageColumns): a parser that holds its messages
 as columns (an IFR ring: parsers.wpp.IfrMessages) hands them over without building a message, the others' are
 read an attribute at a time. Each block of rows of one catalog id gets its kind, level and argument fields with
-numpy (arguments given as columns, or as a tuple per message), and the result is held as a pandas DataFrame with typed columns (``EVENT_COLUMNS``); timelines and rules are queries over it.
+numpy (arguments given as columns, or as a tuple per message), and the result is held as a pandas DataFrame with
+typed columns (``EVENT_COLUMNS``); timelines and rules are queries over it.
 ``table[i]`` gives row ``i`` as an :class:`Event` for the few places (evidence lines, renderers) that look at
 single events. A framework message's text is not in the frame: it is formatted when ``table[i].text`` or
 :meth:`EventTable.text` reads it (see ``EventTable``).
