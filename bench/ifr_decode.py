@@ -1,11 +1,13 @@
 """IFR decoding speed, every figure measured in this process on the same buffers:
 
-- the project's ring walk (``parse_ifr``: header, PrevOffset walk, every check and warning, one record each
-  with its GUID, time and argument bytes, sequence accounting) — the records the event table is filled from;
+- the project's ring walk (``parse_ifr``: header, PrevOffset walk, every check and warning, sequence accounting;
+  the offset of each record, whose fields the decoders read from the log area) — what the event table is filled
+  from;
 - a naive construct walk (``Struct.parse`` per record header), the baseline to beat by 10x;
 - a plain ``struct.unpack_from`` loop over the same chain (no checks, no objects), the floor;
-- the walked records turned into TraceMessages with their TMF formats (``messages_from_ifr``; no text is
-  formatted, a message formats its own when read);
+- the walked records turned into TraceMessages with their TMF formats (``messages_from_ifr``, the message path
+  reports use; the records are read from the area once, then kept by the log; no text is formatted, a message
+  formats its own when read);
 - the walked records decoded to the event table as triage does for its inputs (``ifr_messages``: each ring's
   messages as columns, no message built; ``EventTable.from_messages`` over every buffer, the arguments of each
   (GUID, number) of every ring read at once with numpy), and the same from the buffers' bytes (walk included);

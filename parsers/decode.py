@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from parsers.errors import EvidenceError
-from parsers.ifr import IfrLog, IfrRecord
+from parsers.ifr import IfrLog, IfrRecord, message_keys, read_record
 from parsers.pdb import MSF_MAGIC, tmf_messages_from_pdb
 from parsers.recognize import RecognitionMap, learn
 from parsers.records import LogSet
@@ -65,7 +67,7 @@ def is_pdb(path: Path) -> bool:
 def decode_ifr(log: IfrLog, path: str, options: DecodeOptions) -> LogSet:
     """A walked IFR ring (from a file, a dump or a memory target) decoded into a LogSet with TMF/PDB formats,
     and shape recognition for the records they don't cover."""
-    if not log.records and log.warnings:
+    if not log.offsets and log.warnings:
         first = log.warnings[0]
         raise EvidenceError(path, f"no record could be decoded: {first.message}", offset=first.offset)
     tmf = options.database()
@@ -80,23 +82,16 @@ def decode_ifr(log: IfrLog, path: str, options: DecodeOptions) -> LogSet:
     messages = ifr_messages(log, tmf, path, recognized=recognized)
     unknown_messages, inferred_messages = messages.counts()
     h = log.header
-    facts = {"kind": "ifr", "arch": h.arch, "records": len(log.records), "wrapped": log.wrapped,
+    facts = {"kind": "ifr", "arch": h.arch, "records": len(log.offsets), "wrapped": log.wrapped,
              "dropped": log.dropped, "overwritten": log.overwritten, "size": h.size,
-             "first_sequence": log.records[0].sequence if log.records else None,
-             "last_sequence": log.records[-1].sequence if log.records else None,
+             "first_sequence": log.sequences[0] if log.sequences else None,
+             "last_sequence": log.sequences[-1] if log.sequences else None,
              "unknown_messages": unknown_messages, "inferred_messages": inferred_messages}
     return LogSet(source=path, messages=messages, warnings=list(log.warnings), logs={h.driver_name: facts})
 
 
 def _without_format(log: IfrLog, tmf: TmfDatabase) -> list[IfrRecord]:
-    """The records no TMF entry covers, with one lookup per distinct (GUID, number) (the walk shares GUID objects)."""
-    covered: dict[tuple[int, int], bool] = {}
-    unknown = []
-    for record in log.records:
-        key = (id(record.message_guid), record.message_number)
-        found = covered.get(key)
-        if found is None:
-            found = covered[key] = tmf.lookup(record.message_guid, record.message_number) is not None
-        if not found:
-            unknown.append(record)
-    return unknown
+    """The records no TMF entry covers, with one lookup per distinct (GUID, number)."""
+    keys, codes = message_keys(log)
+    covered = np.array([tmf.lookup(guid, number) is not None for guid, number in keys] + [True], dtype=bool)
+    return [read_record(log.area, log.offsets[i]) for i in np.flatnonzero(~covered[codes]).tolist()]

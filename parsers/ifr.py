@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import NamedTuple
 
+import numpy as np
 from construct import Bytes, Const, Int8ul, Int16ul, Int32sl, Int32ul, Int64ul, Padding, Struct
 
 from parsers.errors import EvidenceError, EvidenceWarning
@@ -79,6 +81,8 @@ RECORD_SIZES = {SIGNATURE_V1: IFR_RECORD_V1.sizeof(), SIGNATURE_V2: IFR_RECORD_V
 # Hot-loop decoder derived from the declarations above (checked at import time).
 _RECORD_PREFIX = struct.Struct("<HHiHH16s")  # WDF_IFR_RECORD_V1, and the common part of both
 _RECORD_V2 = struct.Struct("<HHiHH16sQ")  # WDF_IFR_RECORD: the prefix and the FILETIME
+_RECORD_CHECKED = struct.Struct("<HHiH")  # the fields the walk checks: Signature, Length, Sequence, PrevOffset
+_SEQUENCE = struct.Struct("<i")
 _TIMESTAMP = struct.Struct("<Q")
 assert _RECORD_PREFIX.size == IFR_RECORD_V1.sizeof() == 0x1C and _RECORD_V2.size == IFR_RECORD_V2.sizeof()
 assert IFR_RECORD_V2.sizeof() == 0x24 and IFR_HEADER_X64.sizeof() == 0x48 and IFR_HEADER_X86.sizeof() == 0x44
@@ -147,11 +151,14 @@ class IfrHeader:
 
 @dataclass(slots=True)
 class IfrLog:
-    """A decoded ring: header, records oldest first, and what the walk noticed."""
+    """A decoded ring: header, its records oldest first (where they lie in the log area, their sequence numbers,
+    the records themselves read from the area when first asked for), and what the walk noticed."""
 
     source: str
     header: IfrHeader
-    records: list[IfrRecord] = field(default_factory=list)
+    records: Sequence[IfrRecord] = field(default_factory=list)  # a RingRecords after the walk
+    offsets: list[int] = field(default_factory=list)
+    sequences: list[int] = field(default_factory=list)
     wrapped: bool = False
     truncated: bool = False  # the file ends inside the log area
     dropped: int = 0  # messages the writer dropped (sequence gaps between surviving records + after newest)
@@ -159,7 +166,74 @@ class IfrLog:
     gaps: list[tuple[int, int]] = field(default_factory=list)  # (after sequence, missing count)
     out_of_order: list[tuple[int, int]] = field(default_factory=list)  # (previous sequence, sequence)
     warnings: list[EvidenceWarning] = field(default_factory=list)
-    area: bytes = b""  # the log area as read (records lie in it at their offsets)
+    area: bytes = b""  # the log area as read
+
+
+class RingRecords(Sequence):
+    """The records at ``offsets`` of a log area, read the first time one is asked for."""
+
+    __slots__ = ("area", "offsets", "_records")
+
+    def __init__(self, area: bytes, offsets: list[int]):
+        self.area, self.offsets, self._records = area, offsets, None
+
+    def _read(self) -> list[IfrRecord]:
+        if self._records is None:
+            with gc_paused():
+                self._records = [read_record(self.area, offset) for offset in self.offsets]
+        return self._records
+
+    def __len__(self) -> int:
+        return len(self.offsets)
+
+    def __getitem__(self, index):
+        return self._read()[index]
+
+    def __iter__(self):
+        return iter(self._read())
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other) if isinstance(other, Sequence) else NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self) -> str:
+        return f"RingRecords({self._read()!r})"
+
+
+def read_record(area: bytes, offset: int) -> IfrRecord:
+    """The record the walk found at ``offset`` of the log area (its header and payload lie in the area)."""
+    sig, length, seq, prev, number, guid = _RECORD_PREFIX.unpack_from(area, offset)
+    if sig == SIGNATURE_V2:
+        return _new_record(IfrRecord, (offset, 2, length, seq, prev, number, _GUIDS[guid],
+                                       _TIMESTAMP.unpack_from(area, offset + _RECORD_PREFIX.size)[0],
+                                       area[offset + _RECORD_V2.size:offset + length]))
+    return _new_record(IfrRecord, (offset, 1, length, seq, prev, number, _GUIDS[guid], None,
+                                   area[offset + _RECORD_PREFIX.size:offset + length]))
+
+
+def field_at(area: bytes, positions: np.ndarray, dtype: str) -> np.ndarray:
+    """The little-endian ``dtype`` value at each byte position of ``area`` (any alignment)."""
+    kind = np.dtype(dtype)
+    view = np.ndarray((len(area) - kind.itemsize + 1,), kind, buffer=area, strides=(1,))
+    return view[positions]
+
+
+def message_keys(log: IfrLog) -> tuple[list[tuple[uuid.UUID, int]], np.ndarray]:
+    """The distinct (message GUID, message number) pairs of the log's records, and each record's index into
+    them (one lexsort of the record fields)."""
+    offsets = np.array(log.offsets, dtype=np.int64)
+    low, high = field_at(log.area, offsets + 0xC, "<u8"), field_at(log.area, offsets + 0x14, "<u8")
+    numbers = field_at(log.area, offsets + 0xA, "<u2")
+    order = np.lexsort((numbers, high, low))
+    first = np.ones(len(offsets), dtype=bool)  # the first of its (GUID, number) in that order
+    first[1:] = np.diff(low[order]).astype(bool) | np.diff(high[order]).astype(bool) | \
+        np.diff(numbers[order]).astype(bool)
+    codes = np.empty(len(offsets), dtype=np.int64)
+    codes[order] = np.cumsum(first) - 1
+    keys = [(_GUIDS[log.area[offset + 0xC:offset + 0x1C]], number)
+            for offset, number in zip(offsets[order[first]].tolist(), numbers[order[first]].tolist())]
+    return keys, codes
 
 
 def _parse_header(blob: bytes, arch: str, source: str) -> IfrHeader:
@@ -255,22 +329,20 @@ def parse_ifr(blob: bytes, source: str = "<buffer>", arch: str | None = None, ad
         log.warnings.append(
             EvidenceWarning(source, f"file truncated: log area holds 0x{len(area):x} of 0x{header.size:x} bytes", offset=len(blob))
         )
-    with gc_paused():  # a tuple per record, no cycles
-        _walk(log, area)
+    _walk(log, area)
     _account_sequences(log)
     return log
 
 
 def _walk(log: IfrLog, area: bytes) -> None:
     """Follow PrevOffset from the newest record back to the oldest one that survived (the hot loop: one
-    ``unpack_from`` per record, GUIDs from a cache, payloads sliced from the blob)."""
+    ``unpack_from`` of the fields the checks read per record; the records are read when asked for)."""
     h = log.header
     src = log.source
     hs = h.header_size
     avail = len(area)
-    unpack_v2, unpack_prefix = _RECORD_V2.unpack_from, _RECORD_PREFIX.unpack_from
-    guids, new, record_type, size_v2 = _GUIDS, _new_record, IfrRecord, _RECORD_V2.size
-    newest_first: list[IfrRecord] = []
+    unpack, prefix_size, size_v2 = _RECORD_CHECKED.unpack_from, _RECORD_PREFIX.size, _RECORD_V2.size
+    newest_first: list[int] = []  # offsets
     append = newest_first.append
     first_lap: set[int] = set()  # offsets walked before the wrap (within a lap offsets only go down)
     seen_sequences: set[int] | None = None  # built the first time a sequence is not below every earlier one
@@ -283,28 +355,20 @@ def _walk(log: IfrLog, area: bytes) -> None:
         if past_wrap and offset in first_lap:
             log.warnings.append(EvidenceWarning(src, "PrevOffset chain loops back; walk stopped", offset=hs + offset))
             break
-        if offset + size_v2 <= avail:
-            sig, length, seq, prev, number, guid, filetime = unpack_v2(area, offset)
-        elif offset + _RECORD_PREFIX.size <= avail:
-            sig, length, seq, prev, number, guid = unpack_prefix(area, offset)
-            filetime = None
-        else:
+        if offset + prefix_size > avail:
             truncated = True
-            if offset + _RECORD_PREFIX.size <= log_size:
+            if offset + prefix_size <= log_size:
                 log.warnings.append(EvidenceWarning(
                     src, "record lies in the missing (truncated) part of the file; older records skipped", offset=hs + offset))
             else:
                 log.warnings.append(EvidenceWarning(src, f"record offset 0x{offset:x} past log Size; walk stopped", offset=hs + offset))
             break
+        sig, length, seq, prev = unpack(area, offset)
         end = offset + length
-        if sig == SIGNATURE_V2 and size_v2 <= length <= largest_v2 and end <= limit and seq < lowest:
-            version, rec_size = 2, size_v2  # the common case: nothing more to check
-        else:  # every check, each with its own warning
-            if sig == SIGNATURE_V2:
-                version, rec_size = 2, size_v2
-            elif sig == SIGNATURE_V1:
-                version, rec_size, filetime = 1, _RECORD_PREFIX.size, None
-            else:
+        if sig != SIGNATURE_V2 or not size_v2 <= length <= largest_v2 or end > limit or seq >= lowest:
+            # every check, each with its own warning
+            rec_size = RECORD_SIZES.get(sig)
+            if rec_size is None:
                 if not newest_first and sig == 0 and h.sequence == 0:
                     break  # empty log
                 log.warnings.append(EvidenceWarning(src, f"bad record signature 0x{sig:04x}; older records skipped", offset=hs + offset))
@@ -317,12 +381,11 @@ def _walk(log: IfrLog, area: bytes) -> None:
                 log.warnings.append(EvidenceWarning(src, "record cut by end of file; older records skipped", offset=hs + offset))
                 break
             if seen_sequences is None:
-                seen_sequences = {r[3] for r in newest_first}  # IfrRecord.sequence
+                seen_sequences = {_SEQUENCE.unpack_from(area, o + 4)[0] for o in newest_first}
             if seq in seen_sequences:
                 log.warnings.append(EvidenceWarning(src, f"sequence {seq} seen twice; stale record, walk stopped", offset=hs + offset + 4))
                 break
-        append(new(record_type, (offset, version, length, seq, prev, number, guids[guid], filetime,
-                                 area[offset + rec_size: end])))
+        append(offset)
         if seq < lowest:
             lowest = seq
         if seen_sequences is not None:
@@ -334,7 +397,7 @@ def _walk(log: IfrLog, area: bytes) -> None:
                 log.warnings.append(EvidenceWarning(src, "walk wrapped twice; walk stopped", offset=hs))
                 break
             past_wrap = log.wrapped = True
-            first_lap = {r[0] for r in newest_first}  # IfrRecord.offset
+            first_lap = set(newest_first)
         elif prev == offset:
             break  # first record ever (PrevOffset == own offset)
         elif prev > offset:
@@ -345,49 +408,49 @@ def _walk(log: IfrLog, area: bytes) -> None:
         offset = prev
     newest_first.reverse()
     log.truncated = truncated
-    if truncated and not any(r.offset == 0 for r in newest_first):
-        salvaged = _salvage_forward(area, avail, h.size, {r.offset for r in newest_first})
+    if truncated and 0 not in newest_first:
+        salvaged = _salvage_forward(area, avail, h.size, set(newest_first))
         if salvaged:
             log.warnings.append(EvidenceWarning(
                 src, f"salvaged {len(salvaged)} older record(s) by reading forward from the start of the log area",
                 offset=hs))
         newest_first = salvaged + newest_first
-    log.records = newest_first
+    log.offsets = newest_first
+    log.records = RingRecords(area, newest_first)
 
 
-def _salvage_forward(area: bytes, avail: int, size: int, known: set[int]) -> list[IfrRecord]:
-    """Records read forward from offset 0 while each one chains to the one before it (PrevOffset)."""
-    out: list[IfrRecord] = []
-    offset = 0
+def _salvage_forward(area: bytes, avail: int, size: int, known: set[int]) -> list[int]:
+    """Offsets of the records read forward from offset 0 while each one chains to the one before it (PrevOffset)."""
+    out: list[int] = []
+    offset = last_sequence = 0
     while offset + _RECORD_PREFIX.size <= avail and offset not in known:
-        sig, length, seq, prev, number, guid = _RECORD_PREFIX.unpack_from(area, offset)
+        sig, length, seq, prev = _RECORD_CHECKED.unpack_from(area, offset)
         rec_size = RECORD_SIZES.get(sig)
         if rec_size is None or not rec_size <= length <= rec_size + MAX_MESSAGE_SIZE or offset + length > min(avail, size):
             break
-        if out and (prev != out[-1].offset or seq <= out[-1].sequence):
+        if out and (prev != out[-1] or seq <= last_sequence):
             break
-        filetime = _TIMESTAMP.unpack_from(area, offset + 0x1C)[0] if sig == SIGNATURE_V2 else None
-        out.append(IfrRecord(offset, 2 if sig == SIGNATURE_V2 else 1, length, seq, prev, number,
-                             _GUIDS[guid], filetime, bytes(area[offset + rec_size: offset + length])))
+        out.append(offset)
+        last_sequence = seq
         offset += length
     return out
 
 
 def _account_sequences(log: IfrLog) -> None:
-    sequences = [r[3] for r in log.records]  # IfrRecord.sequence
-    for earlier, later in zip(sequences, sequences[1:]):
-        if later < earlier:
-            log.out_of_order.append((earlier, later))  # concurrent writers, kept as found
-    ordered = sorted(sequences)
-    for earlier, later in zip(ordered, ordered[1:]):
-        if later - earlier > 1:
-            log.gaps.append((earlier, later - earlier - 1))
+    sequences = field_at(log.area, np.array(log.offsets, dtype=np.int64) + 4, "<i4").astype(np.int64)
+    log.sequences = sequences.tolist()
+    down = np.flatnonzero(sequences[1:] < sequences[:-1])
+    log.out_of_order = list(zip(sequences[down].tolist(), sequences[down + 1].tolist()))  # concurrent writers
+    ordered = np.sort(sequences)
+    steps = np.diff(ordered)
+    gaps = np.flatnonzero(steps > 1)
+    log.gaps = list(zip(ordered[gaps].tolist(), (steps[gaps] - 1).tolist()))
     log.dropped = sum(missing for _, missing in log.gaps)
-    if sequences:
-        newest = ordered[-1]
+    if len(sequences):
+        newest = int(ordered[-1])
         if log.header.sequence > newest and not log.truncated:
             tail = log.header.sequence - newest
             log.gaps.append((newest, tail))
             log.dropped += tail
         if log.wrapped:
-            log.overwritten = max(0, ordered[0] - 1)
+            log.overwritten = max(0, int(ordered[0]) - 1)

@@ -13,7 +13,6 @@ import struct
 import uuid
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache, partial
-from operator import itemgetter
 
 import numpy as np
 
@@ -21,8 +20,8 @@ from parsers import catalog as catalog_module
 from parsers import ntstatus
 from parsers.errors import EvidenceWarning, WdfTriageError
 from parsers.gcpause import gc_paused
-from parsers.ifr import (_GUIDS, FILETIME_EPOCH, RECORD_SIZES, SIGNATURE_V1, SIGNATURE_V2, IfrLog, IfrRecord,
-                         filetime_to_datetime)
+from parsers.ifr import (FILETIME_EPOCH, RECORD_SIZES, SIGNATURE_V1, SIGNATURE_V2, IfrLog, IfrRecord, field_at,
+                         filetime_to_datetime, message_keys, read_record)
 from parsers.numbers import NumberError, int_or_none, parse_int
 from parsers.records import ArgColumns, Coded, LazyMessages, MessageColumns, SourceRef, TraceMessage
 from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
@@ -436,13 +435,6 @@ _NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 _PAD = bytes(0x24)  # after the log area, so that every record header can be read whole (a v1 record has no time)
 
 
-def _at(area: bytes, positions: np.ndarray, dtype: str) -> np.ndarray:
-    """The little-endian ``dtype`` value at each byte position of ``area`` (any alignment)."""
-    kind = np.dtype(dtype)
-    view = np.ndarray((len(area) - kind.itemsize + 1,), kind, buffer=area, strides=(1,))
-    return view[positions]
-
-
 class IfrMessages(LazyMessages):
     """The messages of one walked IFR ring, each exactly as :func:`messages_from_ifr` makes it, held as columns
     read from the log area (record fields, a plan per (GUID, number)) and built when read. The records whose
@@ -452,11 +444,11 @@ class IfrMessages(LazyMessages):
     def __init__(self, log: IfrLog, tmf: TmfDatabase | None, source: str, catalog, recognized):
         self.log, self.tmf, self.source, self.catalog, self.recognized = log, tmf, source, catalog, recognized
         self.pointer_size = 8 if log.header.arch == "x64" else 4
-        n = self.n = len(log.records)
+        self.n = len(log.offsets)
         self.area = log.area + _PAD
-        self.offsets = np.fromiter(map(itemgetter(0), log.records), dtype=np.int64, count=n)
-        self.lengths = _at(self.area, self.offsets + 2, "<u2").astype(np.int64)
-        self.payloads = np.where(_at(self.area, self.offsets, "<u2") == SIGNATURE_V2, RECORD_SIZES[SIGNATURE_V2],
+        self.offsets = np.array(log.offsets, dtype=np.int64)
+        self.lengths = field_at(self.area, self.offsets + 2, "<u2").astype(np.int64)
+        self.payloads = np.where(field_at(self.area, self.offsets, "<u2") == SIGNATURE_V2, RECORD_SIZES[SIGNATURE_V2],
                                  RECORD_SIZES[SIGNATURE_V1]) + self.offsets  # where each payload starts
         self.plans, self.plan_codes = self._plans()
         sizes = np.array([-1 if plan.unpack is None else plan.layout.size for plan in self.plans], dtype=np.int64)
@@ -470,7 +462,7 @@ class IfrMessages(LazyMessages):
                 if args is not None:
                     self.arguments[row] = args
         self.filetimes = np.where(self.payloads - self.offsets == RECORD_SIZES[SIGNATURE_V2],
-                                  _at(self.area, self.offsets + 0x1C, "<u8"), 0)  # 0: none (v1)
+                                  field_at(self.area, self.offsets + 0x1C, "<u8"), 0)  # 0: none (v1)
         self.time_warnings = self._check_times()
 
     def __len__(self) -> int:
@@ -482,18 +474,9 @@ class IfrMessages(LazyMessages):
 
     def _plans(self) -> tuple[list, np.ndarray]:
         """The plan of every (GUID, number) of the log and each record's index into them."""
-        low, high = _at(self.area, self.offsets + 0xC, "<u8"), _at(self.area, self.offsets + 0x14, "<u8")
-        numbers = _at(self.area, self.offsets + 0xA, "<u2")
-        order = np.lexsort((numbers, high, low))
-        first = np.ones(self.n, dtype=bool)  # the first of its (GUID, number) in that order
-        first[1:] = np.diff(low[order]).astype(bool) | np.diff(high[order]).astype(bool) | \
-            np.diff(numbers[order]).astype(bool)
-        codes = np.empty(self.n, dtype=np.int64)
-        codes[order] = np.cumsum(first) - 1
-        plans = [_plan_of(_GUIDS[self.area[offset + 0xC:offset + 0x1C]], number, self.tmf, self.catalog,
-                          self.recognized, self.pointer_size)
-                 for offset, number in zip(self.offsets[order[first]].tolist(), numbers[order[first]].tolist())]
-        return plans, codes
+        keys, codes = message_keys(self.log)
+        return [_plan_of(guid, number, self.tmf, self.catalog, self.recognized, self.pointer_size)
+                for guid, number in keys], codes
 
     def _check_times(self) -> list[EvidenceWarning]:
         """The warning :class:`TimeCheck` gives for the record times outside TIME_RANGE."""
@@ -511,8 +494,8 @@ class IfrMessages(LazyMessages):
         return int(self.n - self.known.sum()), int((inferred & self.known).sum())
 
     def _build(self, rows: list[int]) -> list[TraceMessage]:
-        records = self.log.records
-        return _messages([records[i] for i in rows], self.log, self.tmf, self.source, self.catalog,
+        log = self.log
+        return _messages([read_record(log.area, log.offsets[i]) for i in rows], log, self.tmf, self.source, self.catalog,
                          self.recognized, TimeCheck(self.source))
 
     @classmethod
@@ -572,7 +555,7 @@ class IfrMessages(LazyMessages):
         timestamps = np.where(in_range, (filetimes // 10).astype(np.int64) - _EPOCH_MICROSECONDS, 0) * 1000
         timestamps[~in_range] = _NAT
         header_sizes = np.array([p.log.header.header_size for p in parts], dtype=np.int64)[part_of]
-        sequences = _at(area, offsets + bases + 4, "<i4").astype(np.int64)
+        sequences = field_at(area, offsets + bases + 4, "<i4").astype(np.int64)
         no = np.zeros(n, dtype=bool)
         return MessageColumns(
             messages=list(parts), log=_coded([p.log.header.driver_name for p in parts], part_of),
