@@ -190,11 +190,6 @@ class _Coded:
         lookup = np.array([self.code(v) for v in values] + [-1], dtype=np.int64)
         self.codes[rows] = lookup[codes]
 
-    def assign_list(self, rows: np.ndarray, values: list) -> None:
-        """Give ``rows`` the values of a list."""
-        codes, distinct = pd.factorize(np.asarray(values, dtype=object))
-        self.assign(rows, codes, distinct.tolist())
-
     def at(self, rows: np.ndarray) -> tuple[np.ndarray, list]:
         """The values of ``rows`` as a coded column of their distinct codes (code -1: None)."""
         codes, inverse = np.unique(self.codes[rows], return_inverse=True)
@@ -275,10 +270,13 @@ class _Builder:
         if name in self.names:  # a name: its text (fixed values as the message table gives them)
             if isinstance(values, Coded):
                 codes, distinct = values
-            elif isinstance(values, np.ndarray):
+            elif isinstance(values, np.ndarray) and values.dtype.kind in "iu":
                 distinct, codes = np.unique(values, return_inverse=True)
                 codes, distinct = codes.reshape(-1), distinct.tolist()
             else:
+                values = values.tolist() if isinstance(values, np.ndarray) else values
+                if not fixed and not set(map(type, values)) <= {str}:  # as text before telling values apart
+                    values = [None if v is None else str(v) for v in values]
                 codes, distinct = pd.factorize(np.asarray(values, dtype=object))
                 distinct = distinct.tolist()
             if not fixed and not set(map(type, distinct)) <= {str}:

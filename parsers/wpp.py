@@ -500,16 +500,16 @@ class IfrMessages(LazyMessages):
 
     @classmethod
     def columns(cls, parts: list[IfrMessages]) -> MessageColumns:
-        """The columns of every message of ``parts``: the record fields of every log at once, the arguments
-        of every plan's records at once (a numpy struct view of their payloads)."""
+        """The columns of every message of ``parts`` (at least one): the record fields of every log at once, the
+        arguments of every plan's records at once (a numpy struct view of their payloads)."""
         sizes = np.array([p.n for p in parts], dtype=np.int64)
         n, part_of = int(sizes.sum()), np.repeat(np.arange(len(parts)), sizes)
         area = b"".join(p.area for p in parts)
         bases = np.repeat(np.cumsum([0] + [len(p.area) for p in parts[:-1]]), sizes)
-        offsets = np.concatenate([p.offsets for p in parts]) if parts else np.zeros(0, dtype=np.int64)
-        payloads = np.concatenate([p.payloads for p in parts]).astype(np.int64) + bases if parts else offsets
-        lengths = offsets + np.concatenate([p.lengths for p in parts]) + bases - payloads if parts else offsets
-        known = np.concatenate([p.known for p in parts]) if parts else np.zeros(0, dtype=bool)
+        offsets = np.concatenate([p.offsets for p in parts])
+        payloads = np.concatenate([p.payloads for p in parts]) + bases  # where each payload starts in ``area``
+        lengths = offsets + np.concatenate([p.lengths for p in parts]) + bases - payloads  # of each payload
+        known = np.concatenate([p.known for p in parts])
         plans: list = []  # plans are shared across logs (_tmf_plan): each distinct one decodes its rows once
         index: dict[int, int] = {}
         codes = []
@@ -520,9 +520,8 @@ class IfrMessages(LazyMessages):
                     index[id(plan)] = len(plans)
                     plans.append(plan)
                 lookup.append(index[id(plan)])
-            codes.append(np.array(lookup, dtype=np.int64)[p.plan_codes] if p.n else np.zeros(0, dtype=np.int64))
-        plan_codes = np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64)
-        plan_codes = np.where(known, plan_codes, -1)  # -1: no arguments, an unknown message
+            codes.append(np.array(lookup, dtype=np.int64)[p.plan_codes])
+        plan_codes = np.where(known, np.concatenate(codes), -1)  # -1: no arguments, an unknown message
         blocks = []
         starts = np.cumsum(np.concatenate(([0], sizes)))
         order = np.argsort(plan_codes, kind="stable")
@@ -549,7 +548,7 @@ class IfrMessages(LazyMessages):
         level_values = list(dict.fromkeys(v for v in levels if v is not None))
         level_codes = np.array([-1 if v is None else level_values.index(v) for v in levels], dtype=np.int64)
         flags = np.array([(plan.inferred, plan.general) for plan in plans] + [(False, False)], dtype=bool)
-        filetimes = np.concatenate([p.filetimes for p in parts]) if parts else np.zeros(0, dtype=np.uint64)
+        filetimes = np.concatenate([p.filetimes for p in parts])
         first, end = FILETIME_RANGE
         in_range = (filetimes >= first) & (filetimes < end)
         timestamps = np.where(in_range, (filetimes // 10).astype(np.int64) - _EPOCH_MICROSECONDS, 0) * 1000

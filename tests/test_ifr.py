@@ -107,3 +107,18 @@ def test_concurrent_writers_out_of_order_sequences_are_kept_and_reported():
     log = parse_ifr(bytes(blob), "concurrent")
     assert [r.sequence for r in log.records] == [1, 2, 4, 3, 5, 6]
     assert log.out_of_order == [(4, 3)] and not log.warnings and log.dropped == 0
+
+
+def test_records_read_from_the_area_are_the_construct_declarations_fields():
+    """The walk keeps offsets; each record read from the log area is what the construct declaration parses there."""
+    from parsers.ifr import IFR_RECORD_V1, IFR_RECORD_V2
+    for name in GOOD + ["corrupt-prevoffset-loop", "corrupt-truncated"]:
+        log = parse_ifr(_load(name)[0], name)
+        assert log.offsets == [r.offset for r in log.records] and log.sequences == [r.sequence for r in log.records]
+        for r in log.records:
+            layout = IFR_RECORD_V2 if r.version == 2 else IFR_RECORD_V1
+            parsed = layout.parse(log.area[r.offset:r.offset + layout.sizeof()])
+            assert (r.length, r.sequence, r.prev_offset, r.message_number, r.message_guid.bytes_le) == \
+                (parsed.Length, parsed.Sequence, parsed.PrevOffset, parsed.MessageNumber, parsed.MessageGuid)
+            assert r.filetime == (parsed.TimeStampHigh << 32 | parsed.TimeStampLow if r.version == 2 else None)
+            assert r.payload == log.area[r.offset + layout.sizeof():r.offset + r.length]

@@ -143,3 +143,14 @@ def test_random_rings_give_the_message_paths_table(seed):
             _assert_same(blob, f"random{seed}-{k}", TMF if k != 2 else None)
         except EvidenceError:
             continue
+
+
+def test_name_columns_hold_each_values_text():
+    """Arguments that land in a name column are told apart by their text (1 and True, 0.0 and -0.0 differ)."""
+    from parsers.records import SourceRef, TraceMessage
+    values = [1, True, 0.0, -0.0, "D0", None, 1]
+    messages = [TraceMessage(SourceRef("paste.txt", line=n), "x", catalog_id="pnpstatemachine.cpp:1181",
+                             args=(0x10000, 0x20000, v, "D1")) for n, v in enumerate(values)]
+    frame = EventTable.from_messages([("paste.txt", messages)]).frame
+    assert frame["state"].tolist()[:5] == ["1", "True", "0.0", "-0.0", "D0"] and frame["state"].isna().tolist()[5]
+    assert frame["state"].tolist()[6] == "1" and set(frame["from_state"]) == {"D1"}
