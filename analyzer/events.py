@@ -229,8 +229,7 @@ class _Builder:
 
     def _group(self, rows: np.ndarray, facts: _CatalogFacts, args) -> None:
         if facts.kind == EventKind.RAW.value:  # not a framework message: its text is all a rule can read
-            messages = self.messages
-            self.texts[rows] = [messages[i].text for i in rows.tolist()]
+            self.texts[rows] = [m.text for m in _take(self.messages, rows.tolist())]
         if facts.kind is None:  # an id the catalog does not hold: kind by each message's own level
             codes, levels = self.levels.at(rows)
             self.kinds.assign(rows, codes, [_kind_by_level(lv) for lv in levels])
@@ -350,6 +349,23 @@ class _Chain(Sequence):
     def __getitem__(self, index: int):
         k = bisect_right(self.starts, index) - 1
         return self.parts[k][index - self.starts[k]]
+
+    def take(self, rows: list[int]) -> list:
+        """The messages of ``rows``, each part's taken together."""
+        out = [None] * len(rows)
+        part_of = np.searchsorted(self.starts, rows, side="right") - 1
+        for k in np.unique(part_of).tolist():
+            places = np.flatnonzero(part_of == k).tolist()
+            for place, message in zip(places, _take(self.parts[k], [rows[p] - self.starts[k] for p in places])):
+                out[place] = message
+        return out
+
+
+def _take(messages: Sequence, rows: list[int]) -> list:
+    """The messages of ``rows`` of a list, a chain or a parser's lazily built messages (built together)."""
+    if isinstance(messages, (LazyMessages, _Chain)):
+        return messages.take(rows)
+    return [messages[i] for i in rows]
 
 
 def message_columns(messages: list[TraceMessage]) -> MessageColumns:

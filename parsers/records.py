@@ -148,6 +148,11 @@ class LazyMessages(Sequence):
             items[i] = message
         return items
 
+    def take(self, rows: list[int]) -> list[TraceMessage]:
+        """The messages of ``rows`` (those not built yet built together)."""
+        items = self._materialized(rows)
+        return [items[i] for i in rows]
+
     def __getitem__(self, index):
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]

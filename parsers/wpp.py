@@ -508,7 +508,6 @@ class IfrMessages(LazyMessages):
         bases = np.repeat(np.cumsum([0] + [len(p.area) for p in parts[:-1]]), sizes)
         offsets = np.concatenate([p.offsets for p in parts])
         payloads = np.concatenate([p.payloads for p in parts]) + bases  # where each payload starts in ``area``
-        lengths = offsets + np.concatenate([p.lengths for p in parts]) + bases - payloads  # of each payload
         known = np.concatenate([p.known for p in parts])
         plans: list = []  # plans are shared across logs (_tmf_plan): each distinct one decodes its rows once
         index: dict[int, int] = {}
@@ -541,9 +540,10 @@ class IfrMessages(LazyMessages):
             blocks.append((plan.catalog_id, rows, args))
         mentions = np.empty(n, dtype=object)
         mentions.fill(())
-        for row in np.flatnonzero(~known).tolist():
-            k = int(part_of[row])
-            mentions[row] = pointer_values(area[payloads[row]:payloads[row] + lengths[row]], parts[k].pointer_size)
+        for k, p in enumerate(parts):  # a message with no format: a RAW row, whose text the table reads anyway
+            unknown = np.flatnonzero(~p.known).tolist()
+            for row, message in zip(unknown, p.take(unknown) if unknown else ()):
+                mentions[starts[k] + row] = message.pointers
         levels = [plan.level for plan in plans] + [None]
         level_values = list(dict.fromkeys(v for v in levels if v is not None))
         level_codes = np.array([-1 if v is None else level_values.index(v) for v in levels], dtype=np.int64)
