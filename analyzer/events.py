@@ -161,7 +161,6 @@ def _catalog_facts(catalog_id: str | None) -> _CatalogFacts:
 
 
 _U64, _I64_MIN, _I64_END = 1 << 64, -(1 << 63), 1 << 63
-_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 
 
 class _Coded:
