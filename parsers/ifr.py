@@ -14,6 +14,10 @@ the last wrap) the walk continues into the previous lap's tail only while offset
 ``Offset.Current`` (below it, the newest lap has overwritten them). Unlike the in-box replay, the
 test applies on the first step past the wrap too, v1 ``LR`` records are accepted, and a sequence
 number is never emitted twice.
+
+The walk keeps where each record lies (``IfrLog.offsets``); ``IfrLog.records`` are read from the log area when
+first asked for, and the columnar decoder (parsers.wpp.IfrMessages) reads the fields it needs from the area with
+numpy (:func:`field_at`, :func:`message_keys`).
 """
 from __future__ import annotations
 

@@ -5,6 +5,11 @@ alignment (sizes per item type below; pointers as wide as the writer's). Renderi
 FormatMessage-style ``%N!fmt!`` of the TMF format string, with the names wdfkd and tracefmt print
 for NTSTATUS values and enums. Printing whole ``!wdflogdump`` lines is the renderers' job
 (reports/logdump.py).
+
+IFR records become messages on two paths that give the same messages: :func:`messages_from_ifr` builds a
+TraceMessage per record; :func:`ifr_messages` holds them as columns (:class:`IfrMessages`), from which the
+event table is filled with numpy (a struct layout per (GUID, number) read over every payload of that plan at
+once) and a message is built only when something reads it (tests/test_ifr_columns.py checks the two agree).
 """
 from __future__ import annotations
 
