@@ -500,8 +500,9 @@ class IfrMessages(LazyMessages):
 
     def _build(self, rows: list[int]) -> list[TraceMessage]:
         log = self.log
-        return _messages([read_record(log.area, log.offsets[i]) for i in rows], log, self.tmf, self.source, self.catalog,
-                         self.recognized, TimeCheck(self.source))
+        with gc_paused():
+            return _messages([read_record(log.area, log.offsets[i]) for i in rows], log, self.tmf, self.source,
+                             self.catalog, self.recognized, TimeCheck(self.source))
 
     @classmethod
     def columns(cls, parts: list[IfrMessages]) -> MessageColumns:
