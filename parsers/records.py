@@ -130,6 +130,7 @@ class LazyMessages(Sequence):
     its messages."""
 
     _items: list | None = None
+    BLOCK = 256  # messages built together when one of them is read
 
     @classmethod
     def columns(cls, parts: list[LazyMessages]) -> MessageColumns:
@@ -160,7 +161,11 @@ class LazyMessages(Sequence):
             index += len(self)
         if not 0 <= index < len(self):
             raise IndexError(index)
-        return self._materialized([index])[index]
+        items = self._items
+        if items is not None and items[index] is not None:
+            return items[index]
+        start = index - index % self.BLOCK  # rows are mostly read in order: their neighbours are built with them
+        return self._materialized(range(start, min(start + self.BLOCK, len(self))))[index]
 
     def __iter__(self):
         return iter(self._materialized(range(len(self))))

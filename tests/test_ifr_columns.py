@@ -90,12 +90,16 @@ def test_many_inputs_in_one_table_mixed_with_pasted_text():
 
 
 def test_the_table_builds_no_message_until_one_is_read():
-    _, _, columnar, _ = _decoded((SAMPLES / "scenarios" / "wrapped-mid-scenario.ifr").read_bytes(), "w", TMF)
+    writer = IfrWriter("drv", pages=16)
+    for i, r in enumerate(SCENARIO_RECORDS * 3):
+        writer.write(r.message_guid, r.message_number, [r.payload], 0x01DB5A0000000000 + i)
+    _, _, columnar, _ = _decoded(writer.blob(), "w", TMF)
     table = EventTable.from_messages([("w", columnar)])
-    assert columnar._items is None  # every row a framework message: nothing to format for the frame
-    text = table.text(3)
-    assert sum(m is not None for m in columnar._items) == 1 and text == messages_from_ifr(
-        parse_ifr((SAMPLES / "scenarios" / "wrapped-mid-scenario.ifr").read_bytes()), TMF, "w")[3].text
+    assert len(columnar) > 2 * columnar.BLOCK and columnar._items is None  # all framework messages: none built
+    text = table.text(columnar.BLOCK + 3)
+    built = [i for i, m in enumerate(columnar._items) if m is not None]
+    assert built == list(range(columnar.BLOCK, 2 * columnar.BLOCK))  # the block of the row read, nothing else
+    assert text == messages_from_ifr(parse_ifr(writer.blob()), TMF, "w")[columnar.BLOCK + 3].text
 
 
 def _random_ring(rng: random.Random) -> bytes:
