@@ -219,7 +219,8 @@ def read_record(area: bytes, offset: int) -> IfrRecord:
 def field_at(area: bytes, positions: np.ndarray, dtype: str) -> np.ndarray:
     """The little-endian ``dtype`` value at each byte position of ``area`` (any alignment)."""
     kind = np.dtype(dtype)
-    view = np.ndarray((len(area) - kind.itemsize + 1,), kind, buffer=area, strides=(1,))
+    starts = max(0, len(area) - kind.itemsize + 1)  # an area shorter than one field holds none (no record either)
+    view = np.ndarray((starts,), kind, buffer=area, strides=(1,)) if starts else np.empty(0, kind)
     return view[positions]
 
 

@@ -131,6 +131,19 @@ def test_ifr_shorter_than_the_header_of_the_arch_given(tmp_path):
     assert "StreamError" not in line
 
 
+@pytest.mark.parametrize("area", [0, 1, 7])
+def test_ifr_header_with_a_log_area_shorter_than_a_field(tmp_path, area):
+    """A header whose log area is cut to a few bytes (fuzz class "ValueError @ parsers/ifr.py:field_at": the
+    columnar decoder viewed the area as 8-byte fields) reads as an empty log, or refuses in one line."""
+    path = tmp_path / "cut.ifr"
+    path.write_bytes(LEAKED.read_bytes()[:0x48 + area])
+    result = cli("triage", path, "--tmf", TMF)
+    assert result.exit_code in (0, 2), result.stderr
+    assert len(result.stderr.splitlines()) <= 1
+    if result.exit_code == 0:
+        every_output(path, tmf=[TMF])
+
+
 @pytest.mark.parametrize("signature", [b"PAGEDU64", b"PAGEDUMP"])
 def test_dump_of_eight_bytes(tmp_path, signature):
     path = tmp_path / "eight.dmp"
