@@ -65,7 +65,7 @@ def synthesize(n_events: int) -> pd.DataFrame:
         "input": pd.Categorical(["bench.txt"] * n), "log": pd.Categorical(["benchdrv"] * n),
         "file": pd.Series(["bench.txt"] * n, dtype=object), "line": pd.array(np.arange(n) + 1, dtype="Int64"),
         "offset": pd.array([None] * n, dtype="Int64"), "sequence": pd.array(np.arange(n), dtype="Int64"),
-        "timestamp": pd.Series(start + pd.to_timedelta(np.arange(n) * 1000, unit="us")),
+        "timestamp": pd.Series(start + pd.to_timedelta(np.arange(n) * 1000, unit="us")).dt.as_unit("ns"),  # as the table
         "text": pd.Series(["(synthetic)"] * n, dtype=object), "catalog_id": pd.Series([None] * n, dtype=object),
         "level": pd.Categorical(["TRACE_LEVEL_VERBOSE"] * n), "inferred": np.zeros(n, dtype=bool),
         "mentions": pd.Series([()] * n, dtype=object),
