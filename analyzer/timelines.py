@@ -33,6 +33,7 @@ are not ends themselves (late completion errors) do not reopen it.
 """
 from __future__ import annotations
 
+from copy import copy
 from functools import lru_cache
 
 import numpy as np
@@ -73,57 +74,47 @@ _CANCELLED_ON_QUEUE = "cancelled on queue"
 _OUTCOMES = ("outstanding", "completed", "cancelled")
 
 
-def is_in(column: pd.Series, values) -> np.ndarray:
-    """Boolean array: the (categorical or object) ``column`` holds one of ``values`` (compared on the category
-    codes when the column is categorical: one lookup per category, not per row)."""
+def is_in(column: pd.Series, values, at: np.ndarray | None = None) -> np.ndarray:
+    """Boolean array: the (categorical or object) ``column`` holds one of ``values`` (at positions ``at`` only,
+    when given; compared on the category codes when the column is categorical: one lookup per category, not per
+    row)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         values = set(values)  # few categories: plain membership (Index.isin costs a pyarrow call on string categories)
         wanted = [c in values for c in column.cat.categories.tolist()] + [False]  # code -1 (missing) -> False
-        return np.array(wanted, dtype=bool)[column.array.codes]
-    return column.isin(list(values)).to_numpy(dtype=bool)
+        codes = column.array.codes
+        return np.array(wanted, dtype=bool)[codes if at is None else codes[at]]
+    return (column if at is None else column.iloc[at]).isin(list(values)).to_numpy(dtype=bool)
 
 
 def empty(columns: tuple[str, ...]) -> pd.DataFrame:
     """A frame with ``columns`` and no rows, with the project's dtypes (a copy of one made once)."""
-    return _empty(columns).copy()
+    return _empty(columns).copy(deep=False)
 
 
 @lru_cache(maxsize=None)
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
-    return conform(pd.DataFrame({c: [] for c in columns}), columns)
+    def dtype(name: str) -> str:
+        return "UInt64" if name in _UINT_COLUMNS else "Int64" if name in _SIGNED_COLUMNS else \
+            "datetime64[ns, UTC]" if name in _TIME_COLUMNS else "bool" if name in _BOOL_COLUMNS else "object"
+    return pd.DataFrame({name: pd.Series(dtype=dtype(name)) for name in columns}, columns=list(columns))
 
 
-def conform(df: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
-    """``df`` with exactly ``columns`` in order and the project's dtypes (columns already right are kept)."""
-    out = {}
-    for name in columns:
-        col = df[name] if name in df else pd.Series([None] * len(df), index=df.index, dtype=object)
-        if name in _UINT_COLUMNS:
-            col = col if col.dtype == "UInt64" else col.astype("UInt64") if col.dtype != object else \
-                pd.array(col.tolist(), dtype="UInt64")
-        elif name in _SIGNED_COLUMNS:
-            col = col if col.dtype == "Int64" else col.astype("Int64") if col.dtype != object else \
-                pd.array(col.tolist(), dtype="Int64")
-        elif name in _TIME_COLUMNS:
-            col = col if col.dtype == "datetime64[ns, UTC]" else \
-                pd.to_datetime(col, utc=True, errors="coerce").astype("datetime64[ns, UTC]")
-        elif name in _BOOL_COLUMNS:
-            col = col if col.dtype == bool else col.fillna(False).astype(bool)
-        elif not isinstance(col.dtype, pd.CategoricalDtype) or col.isna().any():  # missing stays None, not NaN
-            col = col.astype(object).where(col.notna(), None)
-        out[name] = pd.Series(col, index=df.index)
-    return pd.DataFrame(out, columns=list(columns)).reset_index(drop=True)
+def _take(column: pd.Series, at: np.ndarray):
+    """The values of an event column at positions ``at`` as a timeline holds them: a categorical keeps the table's
+    categories unless a value is missing (then objects, None where missing); nullable integers and times as they
+    are (times in nanoseconds)."""
+    array = column.array
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = array.codes[at]
+        if (codes < 0).any():
+            return pd.Series(np.append(column.cat.categories.to_numpy(dtype=object), None)[codes], dtype=object)
+        return pd.Categorical.from_codes(codes, dtype=column.dtype)
+    return _times(column, at) if isinstance(column.dtype, pd.DatetimeTZDtype) else array.take(at)
 
 
-def _rows(events: pd.DataFrame, mask: np.ndarray, columns: list[str]) -> pd.DataFrame:
-    """The masked rows' ``columns``, plus their table row number as column ``index``."""
-    rows = events.loc[mask, columns]
-    return rows.assign(index=np.asarray(rows.index, dtype=np.uint64))
-
-
-def _uint(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """(values as uint64 with 0 for missing, missing mask) of a nullable UInt64 column."""
-    return column.to_numpy(dtype=np.uint64, na_value=0), column.isna().to_numpy()
+def row_numbers(events: pd.DataFrame, at: np.ndarray) -> np.ndarray:
+    """The event table row numbers of positions ``at`` in ``events`` (the table, or a scope of it)."""
+    return np.asarray(events.index[at], dtype=np.int64)
 
 
 def _lookup(keys: np.ndarray, missing: np.ndarray, mapping: dict[int, int]) -> pd.arrays.IntegerArray:
@@ -142,148 +133,184 @@ def _lookup(keys: np.ndarray, missing: np.ndarray, mapping: dict[int, int]) -> p
 def queue_devices(events: pd.DataFrame) -> dict[int, int]:
     """queue -> device, from the device named by the last "for all queues of WDFDEVICE" message before the
     queue's first event of a power episode; when the events name a single device, every queue is its own."""
-    opens = is_in(events["kind"], [EventKind.QUEUE_POWER_ACTION.value, EventKind.QUEUES_RESUMED.value])
-    last_open = np.maximum.accumulate(np.where(opens, np.arange(len(opens)), -1)) if len(opens) else np.array([], int)
-    rows = np.flatnonzero(is_in(events["kind"], QUEUE_KINDS) & (last_open >= 0))
-    pairs = pd.DataFrame({"queue": events["queue"].array[rows], "device": events["device"].array[last_open[rows]]})
-    pairs = pairs.dropna().drop_duplicates("queue")
-    mapping = {int(q): int(d) for q, d in zip(pairs["queue"], pairs["device"])}
-    devices = events["device"].dropna().unique()
+    kind, queue, device = events["kind"], Handles(events["queue"]), Handles(events["device"])
+    opens = np.flatnonzero(is_in(kind, [EventKind.QUEUE_POWER_ACTION.value, EventKind.QUEUES_RESUMED.value]))
+    mapping = {}
+    if len(opens):
+        rows = opens[0] + np.flatnonzero(is_in(kind, QUEUE_KINDS, np.arange(opens[0], len(events))))
+        last_open = opens[np.searchsorted(opens, rows, "right") - 1]
+        named = ~queue.missing[rows] & ~device.missing[last_open]
+        queues, first = np.unique(queue.values[rows[named]], return_index=True)
+        mapping = dict(zip(queues.tolist(), device.values[last_open[named][first]].tolist()))
+    devices = pd.unique(device.values[~device.missing])
     if len(devices) == 1:
-        for q in events["queue"].dropna().unique():
-            mapping.setdefault(int(q), int(devices[0]))
+        for q in pd.unique(queue.values[~queue.missing]).tolist():
+            mapping.setdefault(q, int(devices[0]))
     return mapping
+
+
+def _timeline(events: pd.DataFrame, at: np.ndarray, columns: tuple[str, ...], computed: dict) -> pd.DataFrame:
+    """A timeline of the events at positions ``at``: ``computed`` columns, the others taken from the event column
+    of the same name (``time``: ``timestamp``; ``index``: the row number in the table)."""
+    source = {"time": "timestamp"}
+    index = pd.arrays.IntegerArray(row_numbers(events, at).astype(np.uint64), np.zeros(len(at), dtype=bool))
+    return pd.DataFrame({name: computed[name] if name in computed else index if name == "index" else
+                         _take(events[source.get(name, name)], at) for name in columns},
+                        columns=list(columns), copy=False)
 
 
 def build_states(events: pd.DataFrame) -> pd.DataFrame:
     """The ``states`` frame: every state-machine transition in order."""
-    mask = is_in(events["kind"], [EventKind.STATE.value])
-    if not mask.any():
+    at = np.flatnonzero(is_in(events["kind"], [EventKind.STATE.value]))
+    if not len(at):
         return empty(STATE_COLUMNS)
-    rows = _rows(events, mask, ["input", "device", "devobj", "machine", "sequence", "timestamp", "from_state", "state"])
-    machine, state = rows["machine"].astype(object), rows["state"].astype(object)
-    pairs = pd.DataFrame({"machine": machine, "state": state}).drop_duplicates()
-    resting = {(m, s): is_resting(m, s) for m, s in pairs.itertuples(index=False)}
-    transitional = [not resting[(m, s)] for m, s in zip(machine, state)]
-    out = rows.rename(columns={"timestamp": "time"}).assign(transitional=transitional)
-    return conform(out, STATE_COLUMNS)
+    machine, state = _Names(events["machine"]).take(at), _Names(events["state"]).take(at)
+    pairs, which = np.unique(np.stack([machine.codes, state.codes]), axis=1, return_inverse=True)
+    resting = np.array([is_resting(machine.names[m], state.names[s]) for m, s in pairs.T.tolist()], dtype=bool)
+    return _timeline(events, at, STATE_COLUMNS, {"transitional": ~resting[which.reshape(-1)]})
 
 
 def build_queues(events: pd.DataFrame, devices: dict[int, int]) -> pd.DataFrame:
     """The ``queues`` frame: every queue event with the queue's power state and stop episode."""
-    mask = is_in(events["kind"], QUEUE_KINDS) & events["queue"].notna().to_numpy()
-    if not mask.any():
+    queue = Handles(events["queue"])
+    at = np.flatnonzero(is_in(events["kind"], QUEUE_KINDS) & ~queue.missing)
+    if not len(at):
         return empty(QUEUE_COLUMNS)
-    rows = _rows(events, mask, ["input", "queue", "sequence", "timestamp", "kind", "state", "count", "detail"])
-    power = rows["state"].astype(object).where(is_in(rows["kind"], [EventKind.QUEUE_POWER_STATE.value]))
-    stops = is_in(rows["kind"], [EventKind.QUEUE_POWER_STOP.value]).astype(np.int64)
-    by_queue = rows["queue"]
-    out = pd.DataFrame({
-        "input": rows["input"], "queue": by_queue, "index": rows["index"],
-        "sequence": rows["sequence"], "time": rows["timestamp"], "kind": rows["kind"],
-        "power_state": power.groupby(by_queue, sort=False).ffill(),
-        "episode": pd.Series(stops, index=rows.index).groupby(by_queue, sort=False).cumsum(),
-        "waiting": rows["count"], "detail": rows["detail"],
-        "device": _lookup(*_uint(by_queue), devices),
-    })
-    return conform(out, QUEUE_COLUMNS)
+    kind, keys = _Names(events["kind"]).take(at), queue.values[at]
+    order = np.argsort(keys, kind="stable")  # each queue's events together, in order
+    group_start = np.ones(len(at), dtype=bool)
+    group_start[1:] = keys[order][1:] != keys[order][:-1]
+    pos = np.arange(len(at))
+    first_of_group = np.maximum.accumulate(np.where(group_start, pos, 0))
+    # power state: the last QUEUE_POWER_STATE of the queue so far
+    is_state = kind.isin([EventKind.QUEUE_POWER_STATE.value])[order]
+    last_state = np.maximum.accumulate(np.where(is_state, pos, -1))
+    last_state = np.where(last_state >= first_of_group, order[np.maximum(last_state, 0)], -1)
+    power = np.empty(len(at), dtype=object)
+    power[order] = _Names(events["state"]).take(at).objects(last_state)
+    # episode: the queue's power stops so far
+    stops = np.cumsum(kind.isin([EventKind.QUEUE_POWER_STOP.value])[order], dtype=np.int64)
+    episode = np.empty(len(at), dtype=np.uint64)
+    episode[order] = stops - np.where(first_of_group > 0, stops[first_of_group - 1], 0)
+    return _timeline(events, at, QUEUE_COLUMNS, {
+        "power_state": pd.Series(power, dtype=object),
+        "episode": pd.arrays.IntegerArray(episode, np.zeros(len(at), dtype=bool)),
+        "waiting": _take(events["count"], at), "device": _lookup(keys, np.zeros(len(at), dtype=bool), devices)})
+
+
+class _Names:
+    """A categorical event column taken apart once: its codes and its categories as Python values (code -1,
+    missing, reads the trailing None)."""
+
+    def __init__(self, column: pd.Series):
+        if not isinstance(column.dtype, pd.CategoricalDtype):
+            column = column.astype("category")
+        self.codes, self.dtype = column.array.codes, column.dtype
+        self.names = np.append(column.cat.categories.to_numpy(dtype=object), None)
+
+    def take(self, at: np.ndarray) -> "_Names":
+        """The values at rows ``at``, as a column of their own."""
+        taken = copy(self)
+        taken.codes = self.codes[at]
+        return taken
+
+    def isin(self, wanted, at: np.ndarray | None = None) -> np.ndarray:
+        """Rows (``at``, or all) whose value is one of ``wanted``."""
+        return np.isin(self.names, list(wanted))[self.codes if at is None else self.codes[at]]
+
+    def startswith(self, prefix: str, at: np.ndarray) -> np.ndarray:
+        """Rows ``at`` whose text starts with ``prefix``."""
+        return np.array([isinstance(v, str) and v.startswith(prefix) for v in self.names], dtype=bool)[self.codes[at]]
+
+    def objects(self, at: np.ndarray) -> np.ndarray:
+        """Python values at rows ``at`` (None where ``at`` is -1)."""
+        return self.names[np.where(at < 0, -1, self.codes[np.maximum(at, 0)])]
+
+    def categorical(self, at: np.ndarray) -> pd.Categorical:
+        """The column's values at rows ``at`` (missing where ``at`` is -1), with the column's categories."""
+        codes = np.where(at < 0, -1, self.codes[np.maximum(at, 0)])
+        return pd.Categorical.from_codes(codes, dtype=self.dtype)
+
+
+class Handles:
+    """A nullable unsigned integer event column taken apart once (values and missing mask, no copy)."""
+
+    def __init__(self, column: pd.Series):
+        array = column.array
+        if isinstance(array, pd.arrays.IntegerArray) and array.dtype == "UInt64":
+            self.values, self.missing = array._data, array._mask
+        else:
+            self.values, self.missing = column.to_numpy(dtype=np.uint64, na_value=0), column.isna().to_numpy()
+
+    def uints(self, at: np.ndarray) -> pd.arrays.IntegerArray:
+        """UInt64 values at rows ``at`` (missing where ``at`` is -1 or the value is missing)."""
+        safe = np.maximum(at, 0)
+        missing = (at < 0) | self.missing[safe]
+        return pd.arrays.IntegerArray(np.where(missing, np.uint64(0), self.values[safe]), missing)
+
+
+def _times(column: pd.Series, at: np.ndarray) -> pd.arrays.DatetimeArray:
+    """The times of a UTC time column at rows ``at`` (NaT where ``at`` is -1), in nanoseconds."""
+    times = column.array.take(at, allow_fill=True)
+    return times if times.unit == "ns" else times.as_unit("ns")
 
 
 class _Lifetimes:
-    """Per-lifetime reductions over request events sorted by (request, row number), lifetimes contiguous.
-    Results come in ``order`` (a permutation of the lifetimes; by default as stored)."""
+    """Request lifetimes: contiguous ranges of positions in the request-sorted events, starting at ``bounds``.
+    A reduction takes the sorted positions of the rows it looks for and answers with a binary search per
+    lifetime; answers come in ``order`` (the order of the output rows)."""
 
-    def __init__(self, starts: np.ndarray):
-        self.bounds = np.flatnonzero(starts)
-        self.pos = np.arange(len(starts))
-        self.order = np.arange(len(self.bounds))
+    def __init__(self, bounds: np.ndarray, n: int, order: np.ndarray):
+        self.bounds, self.ends, self.order = bounds, np.append(bounds[1:], n), order
+        self.starts = bounds[order]
 
-    @property
-    def starts(self) -> np.ndarray:
-        """Position of each lifetime's first row."""
-        return self.bounds[self.order]
+    def of(self, positions: np.ndarray) -> np.ndarray:
+        """The lifetime (as stored, not in ``order``) of each position."""
+        return np.searchsorted(self.bounds, positions, "right") - 1
 
-    def first(self, mask: np.ndarray) -> np.ndarray:
-        """Position of the first masked row of each lifetime (-1 when none)."""
-        found = np.minimum.reduceat(np.where(mask, self.pos, len(self.pos)), self.bounds)[self.order]
-        return np.where(found < len(self.pos), found, -1)
+    def first(self, found: np.ndarray) -> np.ndarray:
+        """Per lifetime, the first of the sorted positions ``found`` inside it (-1 when none)."""
+        at = np.searchsorted(found, self.bounds, "left")
+        hit = at < len(found)
+        hit[hit] = found[at[hit]] < self.ends[hit]
+        return np.where(hit, found[np.minimum(at, len(found) - 1)] if len(found) else -1, -1)[self.order]
 
-    def last(self, mask: np.ndarray) -> np.ndarray:
-        """Position of the last masked row of each lifetime (-1 when none)."""
-        return np.maximum.reduceat(np.where(mask, self.pos, -1), self.bounds)[self.order]
-
-    def any(self, mask: np.ndarray) -> np.ndarray:
-        return np.logical_or.reduceat(mask, self.bounds)[self.order]
-
-
-class _Column:
-    """One event column restricted to some rows, as numpy arrays: ``values`` (uint64 handles with 0 for
-    missing, category codes, or datetime64) and ``missing``; ``take`` reorders/filters every array alike."""
-
-    def __init__(self, column: pd.Series, rows: np.ndarray):
-        self.categories = None
-        array = column.array
-        if isinstance(column.dtype, pd.CategoricalDtype):
-            self.categories = np.append(column.cat.categories.to_numpy(dtype=object), None)
-            self.values = array.codes[rows]  # -1 (missing) indexes the trailing None
-            self.missing = self.values < 0
-        elif isinstance(column.dtype, pd.DatetimeTZDtype):
-            self.values = array.asi8[rows].view("datetime64[ns]")
-            self.missing = np.isnat(self.values)
-        elif column.dtype == object or pd.api.types.is_string_dtype(column.dtype):
-            self.values = column.to_numpy(dtype=object)[rows]
-            self.missing = pd.isna(self.values)
-        elif isinstance(array, pd.arrays.IntegerArray):  # values and mask taken apart, no full-column copy
-            self.values = array._data[rows].astype(np.uint64, copy=False)
-            self.missing = array._mask[rows]
-            self.values[self.missing] = 0
-        else:
-            self.values = column.to_numpy(dtype=np.uint64, na_value=0)[rows]
-            self.missing = column.isna().to_numpy()[rows]
-
-    def take(self, at: np.ndarray) -> None:
-        self.values, self.missing = self.values[at], self.missing[at]
-
-    def has(self, wanted) -> np.ndarray:
-        """Rows whose (categorical or object) value is one of ``wanted``."""
-        if self.categories is not None:
-            return np.isin(self.categories, list(wanted))[self.values]
-        return np.isin(self.values, list(wanted))
-
-    def startswith(self, prefix: str) -> np.ndarray:
-        """Rows whose (categorical or object) text starts with ``prefix``."""
-        if self.categories is not None:
-            return np.array([isinstance(v, str) and v.startswith(prefix) for v in self.categories])[self.values]
-        return pd.Series(self.values, dtype=object).str.startswith(prefix).fillna(False).to_numpy(dtype=bool)
-
-    def objects(self, at: np.ndarray) -> np.ndarray:
-        """Python values at positions ``at`` (None where ``at`` is -1 or the value is missing)."""
-        safe = np.maximum(at, 0)
-        values = self.categories[self.values[safe]] if self.categories is not None \
-            else self.values[safe].astype(object)
-        values[(at < 0) | self.missing[safe]] = None
-        return values
-
-    def categorical(self, at: np.ndarray) -> pd.Categorical:
-        """A categorical column's values at positions ``at`` (missing where ``at`` is -1)."""
-        codes = np.where(at < 0, -1, self.values[np.maximum(at, 0)])
-        return pd.Categorical.from_codes(codes, self.categories[:-1])
-
-    def uints(self, at: np.ndarray) -> pd.arrays.IntegerArray:
-        """UInt64 values at positions ``at`` (missing where ``at`` is -1 or the value is missing)."""
-        safe = np.maximum(at, 0)
-        return pd.arrays.IntegerArray(self.values[safe], (at < 0) | self.missing[safe])
-
-    def times(self, at: np.ndarray) -> np.ndarray:
-        return np.where(at >= 0, self.values[np.maximum(at, 0)], np.datetime64("NaT"))
+    def last(self, found: np.ndarray) -> np.ndarray:
+        """Per lifetime, the last of the sorted positions ``found`` inside it (-1 when none)."""
+        at = np.searchsorted(found, self.ends, "left") - 1
+        hit = at >= 0
+        hit[hit] = found[at[hit]] >= self.bounds[hit]
+        return np.where(hit, found[np.maximum(at, 0)] if len(found) else -1, -1)[self.order]
 
 
 def by_request(events: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(positions, handles) of the events that name a request, sorted by handle; in table order per handle."""
-    rows = np.flatnonzero(events["request"].notna().to_numpy())
-    request = events["request"].to_numpy(dtype=np.uint64, na_value=0)[rows]
+    column = Handles(events["request"])
+    rows = np.flatnonzero(~column.missing)
+    request = column.values[rows]
     order = np.argsort(request, kind="stable")  # rows are in table order: stable keeps it per request
     return rows[order], request[order]
+
+
+def _lifetime_starts(request: np.ndarray, is_end: np.ndarray, is_arrival: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """(where lifetimes start, ends strictly before each row) in the request-sorted events: a lifetime starts at a
+    request's first event, and at an arrival with an end of the same request since its previous arrival (or since
+    its first event, for its first arrival)."""
+    n = len(request)
+    starts = np.ones(n, dtype=bool)
+    starts[1:] = request[1:] != request[:-1]
+    first_rows = np.flatnonzero(starts)
+    before = np.cumsum(is_end, dtype=np.int64)
+    before -= is_end  # ends strictly before each row
+    arrivals = np.flatnonzero(is_arrival)
+    group = np.searchsorted(first_rows, arrivals, "right") - 1
+    since = before[first_rows[group]]  # ends before the request's first event ...
+    same = np.zeros(len(arrivals), dtype=bool)
+    same[1:] = group[1:] == group[:-1]
+    since[1:][same[1:]] = before[arrivals[:-1]][same[1:]]  # ... or before its previous arrival
+    starts[arrivals[before[arrivals] > since]] = True
+    return starts, before
 
 
 def build_requests(events: pd.DataFrame, devices: dict[int, int],
@@ -293,82 +320,82 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int],
     rows, request = sorted_requests if sorted_requests is not None else by_request(events)
     if not len(rows):
         return empty(REQUEST_COLUMNS)
-    c = {name: _Column(events[name], rows) for name in ("kind", "detail")}
-    index = np.asarray(events.index, dtype=np.int64)[rows]
-    kind = c["kind"]
+    kind, detail = _Names(events["kind"]).take(rows), _Names(events["detail"])
     # an event ends a request when the framework no longer holds it: a completion (also one the queue did itself on
     # arrival) or a cancellation it completes itself (cancelled on the queue); after a cancel routine is called the
     # request is still the driver's to complete
-    cancelled = kind.has([EventKind.REQUEST_CANCELLED.value])
-    is_end = kind.has(_END_KINDS) & (~cancelled | c["detail"].has([_CANCELLED_ON_QUEUE]))
-    is_arrival = kind.has(ARRIVAL_KINDS)
-    n = len(index)
-    first_of_request = np.ones(n, dtype=bool)
-    first_of_request[1:] = request[1:] != request[:-1]
-    group_start = np.maximum.accumulate(np.where(first_of_request, np.arange(n), 0))
-    before = np.cumsum(is_end, dtype=np.int32) - is_end  # ends strictly before each row
-    ends_before = before - before[group_start]  # ... within the same request
-    # a lifetime starts at a request's first event, and at an arrival with an end since the previous arrival
-    arrivals = np.flatnonzero(is_arrival)
-    ends_at_arrival = ends_before[arrivals]
-    previous = np.zeros(len(arrivals), dtype=ends_at_arrival.dtype)
-    previous[1:] = np.where(group_start[arrivals[1:]] == group_start[arrivals[:-1]], ends_at_arrival[:-1], 0)
-    starts = first_of_request.copy()
-    starts[arrivals[ends_at_arrival > previous]] = True
-    lifetime_start = np.flatnonzero(starts)[np.cumsum(starts, dtype=np.int32) - 1]
-    keep = np.flatnonzero(~(ends_before - ends_before[lifetime_start] > 0) | is_end)  # late messages don't reopen
-    index, is_end, starts, rows = index[keep], is_end[keep], starts[keep], rows[keep]
-    for column in c.values():
-        column.take(keep)
-    c.update({name: _Column(events[name], rows) for name in ("input", "request", "queue", "irp", "status",
-                                                             "information", "timestamp")})
-    kind, lt = c["kind"], _Lifetimes(starts)
-    lt.order = np.argsort(index[lt.bounds], kind="stable")  # output rows in order of each lifetime's first event
-    presented = kind.has([EventKind.REQUEST_PRESENTED.value])
-    queued = kind.has([EventKind.REQUEST_QUEUED.value])
-    requeue_event = kind.has([EventKind.REQUEST_REQUEUED.value])
-    ack = kind.has([EventKind.REQUEST_ACKNOWLEDGED.value])
-    queue = c["queue"]
+    is_end = kind.isin(_END_KINDS)
+    cancels = np.flatnonzero(kind.isin([EventKind.REQUEST_CANCELLED.value]))
+    is_end[cancels] = detail.isin([_CANCELLED_ON_QUEUE], rows[cancels])
+    starts, before = _lifetime_starts(request, is_end, kind.isin(ARRIVAL_KINDS))
+    first = np.flatnonzero(starts)
+    late = before > np.repeat(before[first], np.diff(np.append(first, len(rows))))  # after an end of its lifetime
+    late &= ~is_end
+    if late.any():  # messages about an ended request that are not ends themselves do not reopen it
+        keep = ~late
+        rows, request, is_end, kind = rows[keep], request[keep], is_end[keep], kind.take(keep)
+        first = np.flatnonzero(starts[keep])
+    lt = _Lifetimes(first, len(rows), order=np.argsort(row_numbers(events, rows[first]), kind="stable"))  # by first event
+
+    def where(*kinds: EventKind) -> np.ndarray:
+        return np.flatnonzero(kind.isin([k.value for k in kinds]))
+
+    def table_rows(at: np.ndarray) -> np.ndarray:
+        return np.where(at < 0, -1, rows[np.maximum(at, 0)])
+
+    def indexes(at: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(np.where(at < 0, 0, row_numbers(events, rows[np.maximum(at, 0)])).astype(np.uint64),
+                                      at < 0)
+
+    queue, irp = Handles(events["queue"]), Handles(events["irp"])
+    named = np.flatnonzero(~queue.missing[rows])
+    queued, presented = where(EventKind.REQUEST_QUEUED), where(EventKind.REQUEST_PRESENTED)
     # forwarded: queued on a queue other than the last one named before it in the same lifetime
-    lifetime_of = np.cumsum(starts, dtype=np.int32) - 1
-    prev_named = np.empty(len(index), dtype=np.int64)
-    prev_named[0] = -1
-    prev_named[1:] = np.maximum.accumulate(np.where(queue.missing, -1, lt.pos))[:-1]
-    same = (prev_named >= 0) & (lifetime_of[np.maximum(prev_named, 0)] == lifetime_of)
-    forwarded_row = queued & ~queue.missing & same & (queue.values[np.maximum(prev_named, 0)] != queue.values)
-    with_requeue = requeue_event | (ack & c["detail"].startswith("with"))
-    last_requeue = lt.last(ack | requeue_event)
-    first, end_at = lt.starts, lt.first(is_end)
+    on_queue = queued[~queue.missing[rows[queued]]]
+    previous = np.searchsorted(named, on_queue) - 1  # on_queue rows are among the named ones
+    on_queue, previous = on_queue[previous >= 0], named[previous[previous >= 0]]
+    lifetime = lt.of(on_queue)
+    moved = (previous >= first[lifetime]) & (queue.values[rows[previous]] != queue.values[rows[on_queue]])
+    forwarded = np.zeros(len(first), dtype=bool)
+    forwarded[lifetime[moved]] = True
+    last_requeue = lt.last(where(EventKind.REQUEST_ACKNOWLEDGED, EventKind.REQUEST_REQUEUED))
+    requeued = (last_requeue >= 0) & (kind.isin([EventKind.REQUEST_REQUEUED.value], last_requeue)
+                                      | detail.startswith("with", table_rows(last_requeue)))  # acknowledged with requeue
+    end_at = lt.first(np.flatnonzero(is_end))
+    end_rows, queue_rows = table_rows(end_at), table_rows(lt.last(named))
     outcome = np.zeros(len(first), dtype=np.int8)  # codes of _OUTCOMES
     for value, name in _END_KINDS.items():
-        outcome[kind.has([value])[np.maximum(end_at, 0)] & (end_at >= 0)] = _OUTCOMES.index(name)
-    positions = _Column(pd.Series(index.astype(np.uint64)), np.arange(len(index)))
-    queue_at = lt.last(~queue.missing)
+        outcome[(end_at >= 0) & kind.isin([value], end_at)] = _OUTCOMES.index(name)
+    end_index, status = indexes(end_at), Handles(events["status"]).uints(end_rows)
+
+    def end_index_if(outcome_name: str) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(end_index._data.copy(), end_index._mask | (outcome != _OUTCOMES.index(outcome_name)))
+
     out = pd.DataFrame({
-        "input": c["input"].categorical(first),
-        "request": c["request"].uints(first),
-        "irp": c["irp"].uints(lt.last(~c["irp"].missing)),
-        "queue": queue.uints(queue_at),
-        "device": _lookup(queue.values[np.maximum(queue_at, 0)], queue_at < 0, devices),
-        "callback": pd.Series(c["detail"].objects(lt.last(presented)), dtype=object),
-        "first_index": index[first],
-        "first_time": c["timestamp"].times(first),
-        "queued_index": positions.uints(lt.first(queued)),
-        "presented_index": positions.uints(lt.last(presented)),
-        "stop_notified_index": positions.uints(lt.last(kind.has([EventKind.POWER_STOP_NOTIFY.value]))),
-        "acknowledged_index": positions.uints(lt.last(ack)),
-        "requeued": np.where(last_requeue >= 0, with_requeue[np.maximum(last_requeue, 0)], False),
-        "forwarded": lt.any(forwarded_row),
-        "completed_index": positions.uints(np.where(outcome == _OUTCOMES.index("completed"), end_at, -1)),
-        "cancelled_index": positions.uints(np.where(outcome == _OUTCOMES.index("cancelled"), end_at, -1)),
-        "end_index": positions.uints(end_at),
-        "end_time": c["timestamp"].times(end_at),
-        "status": c["status"].uints(end_at),
-        "information": c["information"].uints(end_at),
+        "input": _Names(events["input"]).categorical(table_rows(lt.starts)),
+        "request": pd.arrays.IntegerArray(request[lt.starts], np.zeros(len(first), dtype=bool)),
+        "irp": irp.uints(table_rows(lt.last(np.flatnonzero(~irp.missing[rows])))),
+        "queue": queue.uints(queue_rows),
+        "device": _lookup(queue.values[np.maximum(queue_rows, 0)], queue_rows < 0, devices),
+        "callback": pd.Series(detail.objects(table_rows(lt.last(presented))), dtype=object),
+        "first_index": indexes(lt.starts),
+        "first_time": _times(events["timestamp"], table_rows(lt.starts)),
+        "queued_index": indexes(lt.first(queued)),
+        "presented_index": indexes(lt.last(presented)),
+        "stop_notified_index": indexes(lt.last(where(EventKind.POWER_STOP_NOTIFY))),
+        "acknowledged_index": indexes(lt.last(where(EventKind.REQUEST_ACKNOWLEDGED))),
+        "requeued": requeued,
+        "forwarded": forwarded[lt.order],
+        "completed_index": end_index_if("completed"),
+        "cancelled_index": end_index_if("cancelled"),
+        "end_index": end_index,
+        "end_time": _times(events["timestamp"], end_rows),
+        "status": status,
+        "status_name": pd.Series(_status_names(status), dtype=object),
+        "information": Handles(events["information"]).uints(end_rows),
         "outcome": pd.Categorical.from_codes(outcome, _OUTCOMES),
-    })
-    out["status_name"] = pd.Series(_status_names(out["status"]), dtype=object)
-    return conform(out, REQUEST_COLUMNS)
+    }, columns=list(REQUEST_COLUMNS), copy=False)
+    return out
 
 
 def _status_names(status: pd.Series) -> np.ndarray:

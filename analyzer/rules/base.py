@@ -17,7 +17,7 @@ import pandas as pd
 
 from analyzer.events import EventKind, EventTable
 from analyzer.result import EvidenceLine, Finding, hexh  # noqa: F401 - rules import hexh from here
-from analyzer.timelines import by_request, is_in
+from analyzer.timelines import Handles, by_request, is_in, row_numbers
 from parsers.records import BugCheck
 
 
@@ -38,10 +38,12 @@ class RuleContext:
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     sorted_requests: tuple[np.ndarray, np.ndarray] | None = None  # timelines.by_request(scope), made once
     _positions: dict = field(default_factory=dict, repr=False)
+    _where: dict = field(default_factory=dict, repr=False)
     _rows: dict = field(default_factory=dict, repr=False)
     _end_times: dict | None = field(default=None, repr=False)
     _last_states: dict | None = field(default=None, repr=False)
     _last_requests: dict | None = field(default=None, repr=False)
+    _outstanding: pd.DataFrame | None = field(default=None, repr=False)
 
     def evidence(self, index: int, role: str) -> EvidenceLine:
         """An evidence line pointing at event ``index``."""
@@ -53,12 +55,23 @@ class RuleContext:
         """Findings of a rule this one declared in ``DEPENDS_ON``."""
         return self.findings.get(rule_id, [])
 
+    def where(self, *kinds: EventKind) -> np.ndarray:
+        """Positions in ``scope`` of this scope's events of ``kinds``, in order (found once per set of kinds)."""
+        key = frozenset(kinds)
+        if key not in self._where:
+            self._where[key] = np.flatnonzero(is_in(self.scope["kind"], [k.value for k in kinds]))
+        return self._where[key]
+
+    def row_numbers(self, at: np.ndarray) -> list[int]:
+        """The event table row numbers of positions ``at`` in ``scope``."""
+        return row_numbers(self.scope, at).tolist()
+
     def rows(self, *kinds: EventKind) -> pd.DataFrame:
         """This scope's events of ``kinds``, in order (selected once per set of kinds; do not modify)."""
         key = frozenset(kinds)
         if key not in self._rows:
-            mask = is_in(self.scope["kind"], [k.value for k in kinds])
-            self._rows[key] = self.scope[mask] if mask.any() else self.scope.iloc[:0]  # none: a slice, no copy
+            at = self.where(*kinds)
+            self._rows[key] = self.scope.iloc[at] if len(at) else self.scope.iloc[:0]  # none: a slice, no copy
         return self._rows[key]
 
     def by_request(self) -> tuple[np.ndarray, np.ndarray]:
@@ -70,11 +83,23 @@ class RuleContext:
     def end_time(self, log: str | None = None) -> datetime | None:
         """The newest timestamp in this scope (of one log when given)."""
         if self._end_times is None:
-            times = self.scope[["log", "timestamp"]].dropna()
-            newest = times.groupby("log", sort=False, observed=True)["timestamp"].max()
-            self._end_times = {k: v.to_pydatetime() for k, v in newest.items()}
+            logs, stamps = self.scope["log"].astype("category"), self.scope["timestamp"]  # (categorical already)
+            codes, times = logs.array.codes, stamps.array.asi8  # the log's category code, the time as an integer
+            known = (codes >= 0) & stamps.notna().to_numpy()
+            newest = np.full(len(logs.cat.categories), np.iinfo(np.int64).min)
+            np.maximum.at(newest, codes[known], times[known])
+            seen = np.unique(codes[known])
+            newest = pd.to_datetime(newest[seen], unit=stamps.dtype.unit, utc=True).to_pydatetime()
+            self._end_times = dict(zip(logs.cat.categories[seen].tolist(), newest))
             self._end_times[None] = max(self._end_times.values(), default=None)
         return self._end_times.get(log)
+
+    def outstanding(self) -> pd.DataFrame:
+        """The request lifetimes still outstanding at the end of the evidence (rows of ``requests``)."""
+        if self._outstanding is None:
+            at = np.flatnonzero(is_in(self.requests["outcome"], ["outstanding"]))
+            self._outstanding = self.requests.iloc[at] if len(at) else self.requests.iloc[:0]  # none: no copy
+        return self._outstanding
 
     def last_state(self, device: int | None, machine: str) -> pd.Series | None:
         """The device's newest transition of ``machine`` (None if the evidence has none)."""
@@ -98,16 +123,16 @@ class RuleContext:
         The rows of ``kinds`` are sorted by (key, row) once; each lookup is then two binary searches."""
         cache_key = (kinds, key)
         if cache_key not in self._positions:
-            rows = self.rows(*kinds)
-            at = rows.index.to_numpy(dtype=np.int64)
+            at = self.where(*kinds)
+            rows = row_numbers(self.scope, at)
             if key is None:
-                self._positions[cache_key] = (None, at)
+                self._positions[cache_key] = (None, rows)
             else:
-                present = rows[key].notna().to_numpy()
-                keys = rows[key].to_numpy(dtype=np.uint64, na_value=0)[present]
-                at = at[present]
-                order = np.argsort(keys, kind="stable")  # at is ascending: stable keeps it per key
-                self._positions[cache_key] = (keys[order], at[order])
+                column = Handles(self.scope[key])
+                present = ~column.missing[at]
+                keys, rows = column.values[at[present]], rows[present]
+                order = np.argsort(keys, kind="stable")  # rows are ascending: stable keeps them so per key
+                self._positions[cache_key] = (keys[order], rows[order])
         keys, at = self._positions[cache_key]
         if keys is None:
             return at
@@ -158,6 +183,25 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else "", f"{secs}s" if secs else ""]
     return " for " + " ".join(p for p in parts if p)
+
+
+def records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict]:
+    """The rows of a (timeline) frame as dicts of Python values, None where missing."""
+    return [dict(zip(columns, row)) for row in zip(*(_python(frame[name]) for name in columns))]
+
+
+def _python(column: pd.Series) -> list:
+    """A column's values as Python values, None where missing (arrays read directly: a small frame's columns
+    cost more in pandas calls than in values)."""
+    array = column.array
+    if isinstance(array, pd.Categorical):
+        names = array.categories.tolist() + [None]  # code -1 (missing) reads the trailing None
+        return [names[code] for code in array.codes.tolist()]
+    values, missing = (array._data.tolist(), array._mask) if isinstance(array, pd.arrays.IntegerArray) else \
+        (column.tolist(), column.isna().to_numpy())
+    for at in np.flatnonzero(missing).tolist():
+        values[at] = None
+    return values
 
 
 def opt_int(value) -> int | None:

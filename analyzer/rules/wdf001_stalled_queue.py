@@ -18,11 +18,9 @@ queues.
 """
 from __future__ import annotations
 
-import pandas as pd
-
 from analyzer.events import EventKind
 from analyzer.result import Finding, Severity
-from analyzer.rules.base import RuleContext, duration_text, hexh, opt_int, seconds_between
+from analyzer.rules.base import RuleContext, duration_text, hexh, records, seconds_between
 from analyzer.states import is_d0, short_name
 
 RULE_ID = "WDF001"
@@ -31,41 +29,49 @@ DEPENDS_ON = ()
 
 _EPISODE_END = {EventKind.QUEUE_POWERED_OFF.value, EventKind.QUEUE_POWERED_ON.value}
 _IN_FLIGHT = ("stop with in-flight requests", "purge with in-flight requests")
+_WAITS = {EventKind.QUEUE_WAITING_DRIVER.value, EventKind.QUEUE_WAITING.value, EventKind.POWER_STOP_NOTIFY.value}
 
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per stalled queue."""
+    by_queue: dict[int, list[dict]] = {}  # queues as first seen
+    for row in records(ctx.queues, ("queue", "device", "index", "kind", "power_state", "detail")):
+        by_queue.setdefault(row["queue"], []).append(row)
+    if not by_queue:
+        return []
+    outstanding_on: dict[int, list[dict]] = {}
+    for row in records(ctx.outstanding(), ("request", "queue", "first_index")):
+        if row["queue"] is not None:
+            outstanding_on.setdefault(row["queue"], []).append(row)
     findings = []
-    open_requests = ctx.requests[ctx.requests["outcome"] == "outstanding"]
-    by_queue = {int(q): rows for q, rows in open_requests.groupby("queue", sort=False)}
-    for queue, rows in ctx.queues.groupby("queue", sort=False):
-        if not (rows["power_state"].notna().any() or (rows["kind"] == EventKind.QUEUE_POWER_STOP.value).any()):
+    for queue, rows in by_queue.items():
+        if not any(r["power_state"] is not None or r["kind"] == EventKind.QUEUE_POWER_STOP.value for r in rows):
             continue  # not power-managed: the framework never powered it down or up
-        outstanding = by_queue.get(int(queue), open_requests.iloc[0:0])
-        finding = _stop_never_finished(ctx, int(queue), rows, outstanding) or \
-            _held_while_out_of_d0(ctx, int(queue), rows, outstanding)
+        outstanding = outstanding_on.get(queue, [])
+        finding = _stop_never_finished(ctx, queue, rows, outstanding) or \
+            _held_while_out_of_d0(ctx, queue, rows, outstanding)
         if finding:
-            finding.requests_explained = tuple(int(r) for r in outstanding["request"])
+            finding.requests_explained = tuple(r["request"] for r in outstanding)
             findings.append(finding)
     return findings
 
 
-def _stop_never_finished(ctx, queue, rows, outstanding) -> Finding | None:
-    stops = rows[(rows["kind"] == EventKind.QUEUE_POWER_STOP.value) & rows["detail"].isin(_IN_FLIGHT)]
-    if stops.empty:
+def _stop_never_finished(ctx, queue: int, rows: list[dict], outstanding: list[dict]) -> Finding | None:
+    stops = [r for r in rows if r["kind"] == EventKind.QUEUE_POWER_STOP.value and r["detail"] in _IN_FLIGHT]
+    if not stops:
         return None
-    start = stops.iloc[-1]
-    after = rows[rows["index"] > start["index"]]
-    if after["kind"].isin(_EPISODE_END).any():
+    start = stops[-1]
+    after = [r for r in rows if r["index"] > start["index"]]
+    if any(r["kind"] in _EPISODE_END for r in after):
         return None
-    device = opt_int(start["device"])
-    evidence = [ctx.evidence(int(start["index"]), "queue power-down begins with in-flight requests")]
-    waits = after[after["kind"].isin([EventKind.QUEUE_WAITING_DRIVER.value, EventKind.QUEUE_WAITING.value,
-                                       EventKind.POWER_STOP_NOTIFY.value])]
-    evidence += [ctx.evidence(int(i), "framework waits on the driver") for i in waits["index"][:4]]
+    device = start["device"]
+    evidence = [ctx.evidence(start["index"], "queue power-down begins with in-flight requests")]
+    waits = [r for r in after if r["kind"] in _WAITS]
+    evidence += [ctx.evidence(r["index"], "framework waits on the driver") for r in waits[:4]]
     evidence += _request_lines(ctx, outstanding)
-    first = ctx.events[int(start["index"])]
-    state = after["power_state"].dropna().iloc[-1] if after["power_state"].notna().any() else start["power_state"]
+    first = ctx.events[start["index"]]
+    states = [r["power_state"] for r in after if r["power_state"] is not None]
+    state = states[-1] if states else start["power_state"]
     return Finding(
         rule=RULE_ID, title=TITLE, severity=Severity.CRITICAL if ctx.is_9f() else Severity.ERROR,
         summary=(f"WDFQUEUE {hexh(queue)}{_of(device)} began powering down with in-flight requests and never "
@@ -76,20 +82,20 @@ def _stop_never_finished(ctx, queue, rows, outstanding) -> Finding | None:
                         "power-down cannot finish until it does."),
         suggested_fix=("Acknowledge or complete in-flight requests in EvtIoStop; do not keep requests from a "
                        f"power-managed queue pending; inspect with !wdfkd.wdfqueue {hexh(queue)}."),
-        log=first.log, device=device, queue=queue, evidence=evidence, at_index=int(start["index"]),
+        log=first.log, device=device, queue=queue, evidence=evidence, at_index=start["index"],
         at_time=first.timestamp,
-        facts={"case": "power stop never finished", "outstanding": [hexh(int(r)) for r in outstanding["request"]],
+        facts={"case": "power stop never finished", "outstanding": [hexh(r["request"]) for r in outstanding],
                "queue_power_state": state,
                "waited_seconds": seconds_between(first.timestamp, ctx.end_time(first.log))},
     )
 
 
-def _held_while_out_of_d0(ctx, queue, rows, outstanding) -> Finding | None:
-    if outstanding.empty:
+def _held_while_out_of_d0(ctx, queue: int, rows: list[dict], outstanding: list[dict]) -> Finding | None:
+    if not outstanding:
         return None
-    device = opt_int(rows["device"].iloc[-1])
+    device = rows[-1]["device"]
     power = ctx.last_state(device, "power")
-    if power is None or is_d0(power["state"]) or int(power["index"]) < int(outstanding["first_index"].min()):
+    if power is None or is_d0(power["state"]) or int(power["index"]) < min(r["first_index"] for r in outstanding):
         return None
     left = ctx.events[int(power["index"])]
     evidence = _request_lines(ctx, outstanding) + [ctx.evidence(int(power["index"]), "device left D0")]
@@ -103,14 +109,14 @@ def _held_while_out_of_d0(ctx, queue, rows, outstanding) -> Finding | None:
                        "long-lived requests on a non-power-managed queue."),
         log=left.log, device=device, queue=queue, evidence=evidence, at_index=int(power["index"]),
         at_time=left.timestamp,
-        facts={"case": "requests held out of D0", "outstanding": [hexh(int(r)) for r in outstanding["request"]],
+        facts={"case": "requests held out of D0", "outstanding": [hexh(r["request"]) for r in outstanding],
                "power_state": power["state"]},
     )
 
 
-def _request_lines(ctx, outstanding: pd.DataFrame) -> list:
-    return [ctx.evidence(int(i), f"request {hexh(int(r))} arrives, never completed")
-            for r, i in zip(outstanding["request"][:5], outstanding["first_index"][:5])]
+def _request_lines(ctx, outstanding: list[dict]) -> list:
+    return [ctx.evidence(r["first_index"], f"request {hexh(r['request'])} arrives, never completed")
+            for r in outstanding[:5]]
 
 
 def _of(device: int | None) -> str:

@@ -35,16 +35,15 @@ _WAITS = frozenset({EventKind.QUEUE_WAITING_DRIVER, EventKind.QUEUE_WAITING})
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per request handed to EvtIoStop and never acknowledged or completed."""
     findings, seen = [], set()
-    notifies = ctx.rows(EventKind.POWER_STOP_NOTIFY)
-    for index, request, queue in zip(notifies.index, notifies["request"], notifies["queue"]):
-        request, queue = opt_int(request), opt_int(queue)
-        if request in seen:
+    for index in ctx.row_numbers(ctx.where(EventKind.POWER_STOP_NOTIFY)):
+        notify = ctx.events[index]
+        if notify.request in seen:
             continue
-        if ctx.next_after(index, _RESOLVES, "request", request) is not None or \
-                ctx.next_after(index, _QUEUE_DONE, "queue", queue) is not None:
+        if ctx.next_after(index, _RESOLVES, "request", notify.request) is not None or \
+                ctx.next_after(index, _QUEUE_DONE, "queue", notify.queue) is not None:
             continue
-        seen.add(request)
-        findings.append(_finding(ctx, ctx.events[int(index)]))
+        seen.add(notify.request)
+        findings.append(_finding(ctx, notify))
     return findings
 
 

@@ -18,7 +18,7 @@ WdfDeviceResumeIdle.
 from __future__ import annotations
 
 from analyzer.result import Finding, Severity
-from analyzer.rules.base import RuleContext, duration_text, hexh, opt_int, seconds_between
+from analyzer.rules.base import RuleContext, duration_text, hexh, records, seconds_between
 from analyzer.states import MACHINE_TITLES, short_name
 
 RULE_ID = "WDF004"
@@ -31,30 +31,38 @@ IDLE_BUSY_SECONDS = 60.0  # longer than common idle timeouts: busy with no I/O m
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per device whose machines are left in transitional states."""
+    rows = records(ctx.states, ("device", "devobj", "machine", "state", "index", "transitional"))
+    newest, devobj = {}, {}  # (device, machine) -> its last transition; device -> the devobj of its last one
+    for at, row in enumerate(rows):
+        if row["device"] is not None:
+            devobj[row["device"]] = row["devobj"]
+            if row["machine"] is not None:
+                newest[(row["device"], row["machine"])] = at
+    last: dict[int, list[dict]] = {device: [] for device in devobj}  # devices as first seen
+    for at in sorted(newest.values()):
+        last[rows[at]["device"]].append(rows[at])
     findings = []
-    for device, rows in ctx.states.groupby("device", sort=False, dropna=True):
-        last = rows.groupby("machine", sort=False).tail(1)
-        stuck = [r for _, r in last.iterrows() if r["transitional"]]
-        idle_busy = _idle_busy_without_io(ctx, int(device), last)
+    for device, rows in last.items():
+        stuck = [r for r in rows if r["transitional"]]
+        idle_busy = _idle_busy_without_io(ctx, device, rows)
         if stuck or idle_busy is not None:
-            findings.append(_finding(ctx, int(device), stuck, idle_busy))
+            findings.append(_finding(ctx, device, devobj[device], stuck, idle_busy))
     return findings
 
 
-def _idle_busy_without_io(ctx: RuleContext, device: int, last):
-    idle = last[last["machine"] == "idle"]
-    if idle.empty or idle.iloc[-1]["state"] != "FxIdleBusy":
+def _idle_busy_without_io(ctx: RuleContext, device: int, last: list[dict]) -> dict | None:
+    idle = [r for r in last if r["machine"] == "idle"]
+    if not idle or idle[-1]["state"] != "FxIdleBusy":
         return None
-    row = idle.iloc[-1]
-    mine = ctx.requests[ctx.requests["device"] == device]
-    if (mine["outcome"] == "outstanding").any():
+    row = idle[-1]
+    if (ctx.outstanding()["device"] == device).any():
         return None
     event = ctx.events[int(row["index"])]
     waited = seconds_between(event.timestamp, ctx.end_time(event.log))
     return row if waited is not None and waited >= IDLE_BUSY_SECONDS else None
 
 
-def _finding(ctx: RuleContext, device: int, stuck: list, idle_busy) -> Finding:
+def _finding(ctx: RuleContext, device: int, devobj: int | None, stuck: list, idle_busy) -> Finding:
     first = min((int(r["index"]) for r in stuck), default=None)
     if first is None:
         first = int(idle_busy["index"])
@@ -83,7 +91,6 @@ def _finding(ctx: RuleContext, device: int, stuck: list, idle_busy) -> Finding:
         cause = ("The power idle state machine went busy (a power reference was taken) and never returned to "
                  "idle although no request is in flight: a WdfDeviceStopIdle without its WdfDeviceResumeIdle.")
         fix = "Pair every WdfDeviceStopIdle with WdfDeviceResumeIdle (enable TrackPower to find the call site)."
-    devobj = opt_int(ctx.states[ctx.states["device"] == device]["devobj"].iloc[-1])
     return Finding(
         rule=RULE_ID, title=TITLE, severity=severity,
         summary=f"WDFDEVICE {hexh(device)}: " + "; ".join(parts),

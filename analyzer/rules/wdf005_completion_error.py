@@ -91,38 +91,37 @@ class _Tracker:
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per request with a completion error or a double completion."""
-    t = _Tracker()
-    rows = _suspects(ctx.scope, *ctx.by_request())
-    for index in rows.index:
-        e = ctx.events[int(index)]
+    t, queues = _Tracker(), {}  # request -> the first queue its events name
+    for index in ctx.row_numbers(_suspects(ctx.scope, *ctx.by_request())):
+        e = ctx.events[index]
         if e.request is not None:
             t.see(e)
+            if e.queue is not None:
+                queues.setdefault(e.request, e.queue)
         elif e.mentions:
             t.mentioned(e)
     for request, index in t.unidentified.items():  # nothing decoded after them explains them
         t.flag(request, index, UNIDENTIFIED)
-    with_queue = rows[rows["request"].notna() & rows["queue"].notna()]
-    queues = {int(r): int(q) for r, q in with_queue.groupby("request", sort=False)["queue"].first().items()}
     return [_finding(ctx, request, lines, queues.get(request)) for request, lines in t.problems.items()]
 
 
-def _suspects(scope: pd.DataFrame, with_request: np.ndarray, request: np.ndarray) -> pd.DataFrame:
-    """The rows the tracker must see: every event of a request that is completed twice between two arrivals,
-    completed before the driver's completion call, used while not owned or named in a completion error, or
-    named by an unidentified record; and those unidentified records. Requests with one clean completion per
+def _suspects(scope: pd.DataFrame, with_request: np.ndarray, request: np.ndarray) -> np.ndarray:
+    """Positions in ``scope`` (in order) of the rows the tracker must see: every event of a request that is
+    completed twice between two arrivals, completed before the driver's completion call, used while not owned or
+    named in a completion error, or named by an unidentified record; and those unidentified records. Requests with one clean completion per
     arrival cannot produce a finding, so they are left out (this keeps the rule linear on long traces).
     ``with_request``, ``request``: the positions of the scope's events that name a request, sorted by handle."""
     kind = scope["kind"]
-    mentions = scope["mentions"][is_in(kind, [EventKind.RAW.value])]
-    mentions = mentions[mentions.map(len) > 0]
-    named = {int(p) for pointers in mentions for p in pointers}
-    rkind = kind.iloc[with_request]
-    called = is_in(rkind, [EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value])
-    completed = is_in(rkind, [EventKind.REQUEST_COMPLETED.value])
-    problem = is_in(rkind, [EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value])
+    raw, mentions = np.flatnonzero(is_in(kind, [EventKind.RAW.value])), scope["mentions"].to_numpy(dtype=object)
+    unidentified = raw[np.fromiter(map(bool, mentions[raw]), dtype=bool, count=len(raw))]  # records naming pointers
+    named = {int(p) for pointers in mentions[unidentified] for p in pointers}
+    called = is_in(kind, [EventKind.REQUEST_COMPLETE_CALLED.value, EventKind.REQUEST_COMPLETED_ON_ARRIVAL.value],
+                   with_request)
+    completed = is_in(kind, [EventKind.REQUEST_COMPLETED.value], with_request)
+    problem = is_in(kind, [EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value], with_request)
     suspects = set(named)
     if len(request):
-        segment_start = is_in(rkind, ARRIVAL_KINDS)  # the tracker forgets a request's completions at each arrival
+        segment_start = is_in(kind, ARRIVAL_KINDS, with_request)  # the tracker forgets a request's completions at each arrival
         segment_start[0] = True
         segment_start[1:] |= request[1:] != request[:-1]
         bounds, pos = np.flatnonzero(segment_start), np.arange(len(request))
@@ -131,8 +130,10 @@ def _suspects(scope: pd.DataFrame, with_request: np.ndarray, request: np.ndarray
         bad = (np.add.reduceat(called, bounds) >= 2) | (np.add.reduceat(completed, bounds) >= 2) | \
             (np.add.reduceat(problem, bounds) > 0) | (first_completed < first_called)
         suspects |= {int(r) for r in np.unique(request[bounds[bad]])}
-    keep = scope["request"].isin(list(suspects)).fillna(False).to_numpy(dtype=bool) | scope.index.isin(mentions.index)
-    return scope[keep]
+    wanted = np.array(sorted(suspects), dtype=np.uint64)
+    lo, hi = np.searchsorted(request, wanted, "left"), np.searchsorted(request, wanted, "right")
+    rows = np.concatenate([with_request[a:b] for a, b in zip(lo.tolist(), hi.tolist())] + [unidentified])
+    return np.unique(rows)
 
 
 def _finding(ctx: RuleContext, request: int, lines: list[tuple[int, str]], queue: int | None) -> Finding:

@@ -28,8 +28,8 @@ DEPENDS_ON = ()
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per (device, machine, event, reason), with every occurrence as evidence."""
     groups: dict[tuple, list] = {}
-    for index in ctx.rows(EventKind.DROPPED_EVENT).index:
-        e = ctx.events[int(index)]
+    for index in ctx.row_numbers(ctx.where(EventKind.DROPPED_EVENT)):
+        e = ctx.events[index]
         groups.setdefault((e.device, e.machine, e.event, e.detail), []).append(e)
     return [_finding(ctx, key, events) for key, events in groups.items()]
 

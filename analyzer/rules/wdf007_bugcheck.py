@@ -16,6 +16,8 @@ requests the driver did not acknowledge in EvtIoStop.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from analyzer.bugcheck import decode, shown
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext, hexh
@@ -32,11 +34,11 @@ _HANDLE_PARAMETER = {0x3: 1, 0x5: 1, 0x7: 1, 0x8: 1, 0xC: 1, 0xD: 1}  # 0x10D P1
 def kmdf_involvement(ctx: RuleContext, decoded: dict) -> list[str]:
     """Evidence that a KMDF driver is involved: the bugcheck's own, then framework messages in the logs."""
     evidence = list(decoded["kmdf_evidence"])
-    typed = ctx.scope[ctx.scope["catalog_id"].notna()]
+    typed = np.flatnonzero(ctx.scope["catalog_id"].notna().to_numpy())  # positions of framework messages
     if len(typed):
-        evidence.append(f"{len(typed)} framework log message(s), first at {ctx.events[int(typed.index[0])].ref}")
+        evidence.append(f"{len(typed)} framework log message(s), first at {ctx.events[ctx.row_numbers(typed[:1])[0]].ref}")
     blamed = (ctx.bugcheck.module_name or "").lower().removesuffix(".sys")
-    if blamed and blamed in {str(name).lower() for name in typed["log"].unique()}:
+    if blamed and blamed in {str(name).lower() for name in ctx.scope["log"].iloc[typed].unique()}:
         evidence.append(f"the blamed driver {ctx.bugcheck.module_name} has a KMDF log (it is a KMDF driver)")
     return evidence
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 from analyzer.events import EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext
+from analyzer.timelines import is_in
 from parsers import ntstatus
 from parsers.catalog import load
 
@@ -65,10 +66,10 @@ def _sites() -> dict[str, frozenset[str]]:
 
 def _events(ctx: RuleContext, sites: str | None, *kinds: EventKind) -> list:
     """This scope's events of ``kinds`` (whose message is one of ``_sites()[sites]``), in order."""
-    rows = ctx.rows(*kinds)
+    at = ctx.where(*kinds)
     if sites is not None:
-        rows = rows[rows["catalog_id"].isin(_sites()[sites])]
-    return [ctx.events[int(i)] for i in rows.index]
+        at = at[is_in(ctx.scope["catalog_id"], _sites()[sites], at)]
+    return [ctx.events[i] for i in ctx.row_numbers(at)]
 
 
 def _callback_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Finding]:
@@ -121,8 +122,10 @@ def _leak_findings(ctx: RuleContext, claimed: set[int]) -> list[Finding]:
 
 
 def _verifier_break(ctx: RuleContext) -> list[Finding]:
-    raw = ctx.rows(EventKind.RAW)
-    frames = [ctx.events[int(i)] for i in raw.index[raw["text"].str.contains(_VERIFIER_BREAK, regex=False, na=False)]]
+    raw = ctx.where(EventKind.RAW)
+    texts = ctx.scope["text"].to_numpy(dtype=object)[raw].tolist()
+    frames = [ctx.events[i] for i, text in zip(ctx.row_numbers(raw), texts)
+              if isinstance(text, str) and _VERIFIER_BREAK in text]
     from_bugcheck = ctx.bugcheck is not None and any(_VERIFIER_BREAK in f for f in ctx.bugcheck.frames)
     if not frames and not from_bugcheck:
         return []
