@@ -72,6 +72,7 @@ ARRIVAL_KINDS = frozenset(k.value for k in (
     EventKind.REQUEST_QUEUED, EventKind.REQUEST_PRESENTED, EventKind.REQUEST_COMPLETED_ON_ARRIVAL))
 _CANCELLED_ON_QUEUE = "cancelled on queue"
 _OUTCOMES = ("outstanding", "completed", "cancelled")
+_OUTCOME_DTYPE = pd.CategoricalDtype(list(_OUTCOMES))
 
 
 def is_in(column: pd.Series, values, at: np.ndarray | None = None) -> np.ndarray:
@@ -114,7 +115,10 @@ def _take(column: pd.Series, at: np.ndarray):
 
 def row_numbers(events: pd.DataFrame, at: np.ndarray) -> np.ndarray:
     """The event table row numbers of positions ``at`` in ``events`` (the table, or a scope of it)."""
-    return np.asarray(events.index[at], dtype=np.int64)
+    index = events.index
+    if isinstance(index, pd.RangeIndex):  # the whole table: computed, not materialized
+        return index.start + index.step * np.asarray(at, dtype=np.int64)
+    return index.to_numpy(dtype=np.int64)[at]
 
 
 def _lookup(keys: np.ndarray, missing: np.ndarray, mapping: dict[int, int]) -> pd.arrays.IntegerArray:
@@ -393,7 +397,7 @@ def build_requests(events: pd.DataFrame, devices: dict[int, int],
         "status": status,
         "status_name": pd.Series(_status_names(status), dtype=object),
         "information": Handles(events["information"]).uints(end_rows),
-        "outcome": pd.Categorical.from_codes(outcome, _OUTCOMES),
+        "outcome": pd.Categorical.from_codes(outcome, dtype=_OUTCOME_DTYPE),
     }, columns=list(REQUEST_COLUMNS), copy=False)
     return out
 

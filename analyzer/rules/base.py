@@ -43,7 +43,7 @@ class RuleContext:
     _end_times: dict | None = field(default=None, repr=False)
     _last_states: dict | None = field(default=None, repr=False)
     _last_requests: dict | None = field(default=None, repr=False)
-    _outstanding: pd.DataFrame | None = field(default=None, repr=False)
+    _outstanding: list[dict] | None = field(default=None, repr=False)
 
     def evidence(self, index: int, role: str) -> EvidenceLine:
         """An evidence line pointing at event ``index``."""
@@ -94,21 +94,22 @@ class RuleContext:
             self._end_times[None] = max(self._end_times.values(), default=None)
         return self._end_times.get(log)
 
-    def outstanding(self) -> pd.DataFrame:
-        """The request lifetimes still outstanding at the end of the evidence (rows of ``requests``)."""
+    def outstanding(self) -> list[dict]:
+        """The request lifetimes still outstanding at the end of the evidence, in order (their request,
+        first_index, queue, device, presented_index, callback and irp)."""
         if self._outstanding is None:
             at = np.flatnonzero(is_in(self.requests["outcome"], ["outstanding"]))
-            self._outstanding = self.requests.iloc[at] if len(at) else self.requests.iloc[:0]  # none: no copy
+            self._outstanding = records(self.requests, ("request", "first_index", "queue", "device", "presented_index",
+                                                        "callback", "irp"), at)
         return self._outstanding
 
-    def last_state(self, device: int | None, machine: str) -> pd.Series | None:
-        """The device's newest transition of ``machine`` (None if the evidence has none)."""
-        if self._last_states is None:
-            known = self.states[self.states["device"].notna()]
-            last = known[["device", "machine"]].drop_duplicates(keep="last")
-            self._last_states = {(int(d), m): at for d, m, at in zip(last["device"], last["machine"], last.index)}
-        at = None if device is None else self._last_states.get((device, machine))
-        return None if at is None else self.states.loc[at]
+    def last_state(self, device: int | None, machine: str) -> dict | None:
+        """The device's newest transition of ``machine``: its ``index`` and ``state`` (None if the evidence has
+        none)."""
+        if self._last_states is None:  # later transitions overwrite earlier ones
+            self._last_states = {(r["device"], r["machine"]): r for r in records(
+                self.states, ("device", "machine", "state", "index")) if r["device"] is not None}
+        return None if device is None else self._last_states.get((device, machine))
 
     def last_request(self, request: int | None) -> pd.Series | None:
         """The newest lifetime (row of ``requests``) of a request handle, or None."""
@@ -185,22 +186,23 @@ def duration_text(start: datetime | None, end: datetime | None) -> str:
     return " for " + " ".join(p for p in parts if p)
 
 
-def records(frame: pd.DataFrame, columns: tuple[str, ...]) -> list[dict]:
-    """The rows of a (timeline) frame as dicts of Python values, None where missing."""
-    return [dict(zip(columns, row)) for row in zip(*(_python(frame[name]) for name in columns))]
+def records(frame: pd.DataFrame, columns: tuple[str, ...], at: np.ndarray | None = None) -> list[dict]:
+    """The rows (at positions ``at``, or all) of a timeline frame as dicts of Python values, None where missing."""
+    return [dict(zip(columns, row)) for row in zip(*(_python(frame[name].array, at) for name in columns))]
 
 
-def _python(column: pd.Series) -> list:
-    """A column's values as Python values, None where missing (arrays read directly: a small frame's columns
-    cost more in pandas calls than in values)."""
-    array = column.array
+def _python(array, at: np.ndarray | None) -> list:
+    """An array's values (at positions ``at``, or all) as Python values, None where missing (read from the arrays:
+    a small frame's columns cost more in pandas calls than in values)."""
+    if at is not None:
+        array = array.take(at)
     if isinstance(array, pd.Categorical):
         names = array.categories.tolist() + [None]  # code -1 (missing) reads the trailing None
         return [names[code] for code in array.codes.tolist()]
     values, missing = (array._data.tolist(), array._mask) if isinstance(array, pd.arrays.IntegerArray) else \
-        (column.tolist(), column.isna().to_numpy())
-    for at in np.flatnonzero(missing).tolist():
-        values[at] = None
+        (array.tolist(), pd.isna(array))
+    for position in np.flatnonzero(missing).tolist():
+        values[position] = None
     return values
 
 

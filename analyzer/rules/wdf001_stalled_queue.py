@@ -40,7 +40,7 @@ def check(ctx: RuleContext) -> list[Finding]:
     if not by_queue:
         return []
     outstanding_on: dict[int, list[dict]] = {}
-    for row in records(ctx.outstanding(), ("request", "queue", "first_index")):
+    for row in ctx.outstanding():
         if row["queue"] is not None:
             outstanding_on.setdefault(row["queue"], []).append(row)
     findings = []

@@ -22,7 +22,7 @@ import pandas as pd
 
 from analyzer.events import EventKind
 from analyzer.result import Finding, Severity
-from analyzer.rules.base import RuleContext, hexh, opt_int, records
+from analyzer.rules.base import RuleContext, hexh, opt_int
 
 RULE_ID = "WDF003"
 TITLE = "Leaked request"
@@ -36,12 +36,8 @@ _POWER_ACTION = frozenset({EventKind.QUEUE_POWER_ACTION})
 
 def check(ctx: RuleContext) -> list[Finding]:
     """One finding per outstanding request no earlier rule explained."""
-    outstanding = ctx.outstanding()
-    if outstanding.empty:
-        return []
     explained = {r for rule in DEPENDS_ON for f in ctx.findings_of(rule) for r in f.requests_explained}
-    rows = [row for row in records(outstanding, ("request", "first_index", "queue", "device", "presented_index",
-                                                 "callback", "irp")) if row["request"] not in explained]
+    rows = [row for row in ctx.outstanding() if row["request"] not in explained]
     if not rows:
         return []
     teardown = _Teardowns(ctx)

@@ -55,7 +55,7 @@ def _idle_busy_without_io(ctx: RuleContext, device: int, last: list[dict]) -> di
     if not idle or idle[-1]["state"] != "FxIdleBusy":
         return None
     row = idle[-1]
-    if (ctx.outstanding()["device"] == device).any():
+    if any(r["device"] == device for r in ctx.outstanding()):
         return None
     event = ctx.events[int(row["index"])]
     waited = seconds_between(event.timestamp, ctx.end_time(event.log))
