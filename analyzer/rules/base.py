@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from analyzer.events import EventKind, EventTable
+from analyzer.events import Event, EventKind, EventTable
 from analyzer.result import EvidenceLine, Finding, hexh  # noqa: F401 - rules import hexh from here
 from analyzer.timelines import Handles, by_request, is_in, row_numbers
 from parsers.records import BugCheck
@@ -45,9 +45,9 @@ class RuleContext:
     _last_requests: dict | None = field(default=None, repr=False)
     _outstanding: list[dict] | None = field(default=None, repr=False)
 
-    def evidence(self, index: int, role: str) -> EvidenceLine:
-        """An evidence line pointing at event ``index``."""
-        e = self.events[index]
+    def evidence(self, index: int, role: str, event: Event | None = None) -> EvidenceLine:
+        """An evidence line pointing at event ``index`` (``event``: that row, when the caller has read it)."""
+        e = self.events[index] if event is None else event
         return EvidenceLine(ref=e.ref, text=e.text, role=role, index=index, sequence=e.sequence, timestamp=e.timestamp,
                             inferred=e.inferred)
 

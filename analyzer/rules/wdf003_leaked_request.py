@@ -50,7 +50,7 @@ def _finding(ctx: RuleContext, row, request: int, teardowns: "_Teardowns") -> Fi
     power_down = ctx.next_after(first, _POWER_ACTION, "device", device) if device is not None else \
         ctx.next_after(first, _POWER_ACTION)
     event = ctx.events[first]
-    evidence = [ctx.evidence(first, "request arrives" if event.kind.value in _ARRIVALS else "request first seen")]
+    evidence = [ctx.evidence(first, "request arrives" if event.kind.value in _ARRIVALS else "request first seen", event)]
     presented = opt_int(row["presented_index"])
     if presented is not None and presented != first:
         evidence.append(ctx.evidence(presented, f"presented to the driver ({row['callback']})"))
