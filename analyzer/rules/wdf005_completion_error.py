@@ -108,8 +108,9 @@ def check(ctx: RuleContext) -> list[Finding]:
 def _suspects(scope: pd.DataFrame, with_request: np.ndarray, request: np.ndarray) -> np.ndarray:
     """Positions in ``scope`` (in order) of the rows the tracker must see: every event of a request that is
     completed twice between two arrivals, completed before the driver's completion call, used while not owned or
-    named in a completion error, or named by an unidentified record; and those unidentified records. Requests with one clean completion per
-    arrival cannot produce a finding, so they are left out (this keeps the rule linear on long traces).
+    named in a completion error, or named by an unidentified record; and those unidentified records. Requests
+    with one clean completion per arrival cannot produce a finding, so they are left out (this keeps the rule
+    linear on long traces).
     ``with_request``, ``request``: the positions of the scope's events that name a request, sorted by handle."""
     kind = scope["kind"]
     raw, mentions = np.flatnonzero(is_in(kind, [EventKind.RAW.value])), scope["mentions"].to_numpy(dtype=object)
@@ -121,7 +122,7 @@ def _suspects(scope: pd.DataFrame, with_request: np.ndarray, request: np.ndarray
     problem = is_in(kind, [EventKind.REQUEST_NOT_OWNED.value, EventKind.COMPLETION_ERROR.value], with_request)
     suspects = set(named)
     if len(request):
-        segment_start = is_in(kind, ARRIVAL_KINDS, with_request)  # the tracker forgets a request's completions at each arrival
+        segment_start = is_in(kind, ARRIVAL_KINDS, with_request)  # the tracker forgets completions at an arrival
         segment_start[0] = True
         segment_start[1:] |= request[1:] != request[:-1]
         bounds, pos = np.flatnonzero(segment_start), np.arange(len(request))
