@@ -11,6 +11,7 @@ import pytest
 from parsers.decode import DecodeOptions
 from analyzer.triage import analyze, triage
 from paths import SAMPLES
+from stress_logs import stress_log
 from parsers.errors import EvidenceError
 from parsers.logtext import read_log_text
 from parsers.records import INFERRED_MARK
@@ -153,16 +154,7 @@ def test_html_chart_stays_small_for_a_long_stress_log():
     """20,000 PnP transitions of one device and 300 requests (a long sleep/resume test): the chart draws the
     transitions too close to tell apart as grey bands counting them, at most 100 request rows (the one never
     completed among them), and the last state on its own."""
-    state = ("{n}: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x00001F7F2E8B7FD8 !devobj 0xFFFFE0817D4D4030 "
-             "entering PnP State {to} from {frm}")
-    queued = "{n}: FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x{r:016X} on WDFQUEUE 0x00003FFF8B6DA5C8"
-    done = ("{n}: FxRequest::CompleteInternal - Completing WDFREQUEST 0x{r:016X} for IRP 0x{r:016X} with "
-            "Information 0x0, STATUS_SUCCESS")
-    pair = ("WdfDevStatePnpStarted", "WdfDevStatePnpQueryStopPending")
-    lines = [state.format(n=n, to=pair[n % 2], frm=pair[1 - n % 2]) for n in range(20000)]
-    lines += [queued.format(n=20000 + k, r=0x3FFF00000000 + 8 * k) for k in range(300)]
-    lines += [done.format(n=20300 + k, r=0x3FFF00000000 + 8 * k) for k in range(1, 300)]  # request 0 never completes
-    page = render(analyze([read_log_text("\n".join(lines), "stress.txt")]), "html")
+    page = render(analyze([read_log_text(stress_log(20000, 300, 1), "stress.txt")]), "html")  # request 0 never completes
     chart = page[page.index("<svg"):page.index("</svg>")]
     assert chart.count("<rect") < 1200 and 'class="dense"' in chart and "transitions from" in chart
     assert chart.count('class="request') == 100 and chart.count('class="request outstanding"') == 1

@@ -21,6 +21,7 @@ from datetime import datetime, timezone
 import pytest
 
 from paths import DATA, ROOT
+from stress_logs import stress_log
 
 EXPECTED = DATA / "report-outputs.json.gz"
 REPORTS = ("text", "md", "json", "html")
@@ -62,16 +63,7 @@ def _hostile_log() -> str:
 def _stress_log() -> str:
     """2,000 PnP transitions (drawn as dense bands), 130 requests (more than a chart draws, 30 never completed:
     more WDF003 findings than a human-facing report shows)."""
-    state = ("{n}: FxPkgPnp::PnpEnterNewState - WDFDEVICE 0x00001F7F2E8B7FD8 !devobj 0xFFFFE0817D4D4030 "
-             "entering PnP State {to} from {frm}")
-    queued = "{n}: FxIoQueue::QueueRequest - Queuing WDFREQUEST 0x{r:016X} on WDFQUEUE 0x00003FFF8B6DA5C8"
-    done = ("{n}: FxRequest::CompleteInternal - Completing WDFREQUEST 0x{r:016X} for IRP 0x{r:016X} with "
-            "Information 0x0, STATUS_SUCCESS")
-    pair = ("WdfDevStatePnpStarted", "WdfDevStatePnpQueryStopPending")
-    lines = [state.format(n=n, to=pair[n % 2], frm=pair[1 - n % 2]) for n in range(2000)]
-    lines += [queued.format(n=4000 + k, r=0x3FFF00000000 + 8 * k) for k in range(130)]
-    lines += [done.format(n=5000 + k, r=0x3FFF00000000 + 8 * k) for k in range(30, 130)]
-    return "\n".join(lines)
+    return stress_log(2000, 130, 30)
 
 
 def _result(case: tuple):
