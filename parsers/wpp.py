@@ -582,6 +582,8 @@ def _argument_columns(plan: _Plan, area: bytes, starts: np.ndarray) -> list:
     argument (as ``plan.convert(plan.unpack(payload))`` would give them row by row): a numpy array, or a coded
     column where the argument is converted (each distinct value converted once)."""
     layout = _numpy_layout(plan.layout.format)
+    if not layout.itemsize:  # a format with no arguments (whatever the payload holds)
+        return []
     raw = np.frombuffer(area, dtype=np.uint8)[starts[:, None] + np.arange(layout.itemsize)]
     values = raw.view(layout).reshape(-1)
     columns = []

@@ -144,6 +144,23 @@ def test_ifr_header_with_a_log_area_shorter_than_a_field(tmp_path, area):
         every_output(path, tmf=[TMF])
 
 
+def test_tmf_message_with_no_arguments_over_records_that_have_some(tmp_path):
+    """A TMF entry listing no arguments for a message whose records carry a payload (fuzz class "ValueError @
+    parsers/wpp.py:_argument_columns": the columnar decoder viewed zero-byte argument rows): decoded, no crash."""
+    name = "b60c18db-50ab-5d5c-ac7b-d256333a294d.tmf"
+    text = (TMF / name).read_text()
+    entry = text.index("#typev fxioqueue_cpp5624 100")
+    block = text.index("{", entry), text.index("}", entry)
+    (tmp_path / name).write_text(text[:entry] + '#typev fxioqueue_cpp5624 100 "%0Power Resume" //   '
+                                 "LEVEL=TRACE_LEVEL_VERBOSE FLAGS=TRACINGIO FUNC=FxIoQueue::ProcessPowerEvents\n"
+                                 + text[block[0]:block[0] + 1] + "\n" + text[block[1]:])
+    ifr = SAMPLES / "scenarios" / "evtiostop-not-acked.ifr"
+    result = cli("logdump", ifr, "--tmf", tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert "Power Resume" in result.stdout
+    every_output(ifr, tmf=[tmp_path])
+
+
 @pytest.mark.parametrize("signature", [b"PAGEDU64", b"PAGEDUMP"])
 def test_dump_of_eight_bytes(tmp_path, signature):
     path = tmp_path / "eight.dmp"
