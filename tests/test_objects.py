@@ -16,7 +16,7 @@ from analyzer.cli import main
 from analyzer.object_views import run_view
 from analyzer.objects.commands import ObjectTarget, walk_all
 from analyzer.objects.findings import object_findings
-from analyzer.objects.layout import resolve_layout
+from analyzer.objects.layout import Layout, resolve_layout
 from analyzer.objects.walk import Walker, to_handle
 from paths import SAMPLES
 from parsers.enums import value_of
@@ -334,3 +334,14 @@ def test_a_snapshot_without_logs_gives_objects_only_findings(tmp_path):
     wdf002 = text[text.index("WDF002"):]
     assert "FOUND IN: objects" in wdf002.split("SUGGESTED FIX")[0]
     assert f"WDFREQUEST 0x{REQUEST:x} on WDFQUEUE 0x{QUEUE:x} of WDFDEVICE 0x{DEVICE:x} sits on m_PowerDriverNotified" in text
+
+
+def test_array_element_of_a_field_with_no_type_is_unknown():
+    """A field known only by its offset (g_WdfTriageInfo gives no type, so no element count; fuzz class
+    "TypeError @ analyzer/objects/layout.py:_array_count" on a mutated snapshot): an element's offset is
+    unknown, the field's own offset still known."""
+    layout = Layout()
+    layout.add({"FxPkgPnp": {"size": None, "fields": {"m_PnpMachine.m_States.History": {
+        "offset": 0x40, "size": 8, "type": None}}}}, "triage info")
+    assert layout.offset("FxPkgPnp", "m_PnpMachine.m_States.History") == 0x40
+    assert layout.offset("FxPkgPnp", "m_PnpMachine.m_States.History[3]") is None

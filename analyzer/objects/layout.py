@@ -70,7 +70,7 @@ class Layout:
         indexed = _INDEXED.match(field)
         if indexed and indexed.group(1) in fields:
             entry = fields[indexed.group(1)]
-            count = _array_count(entry.get("type", ""))
+            count = _array_count(entry.get("type") or "")  # no type: offsets from g_WdfTriageInfo
             if count and entry.get("size"):
                 return entry["offset"] + int(indexed.group(2)) * (entry["size"] // count)
         return None
