@@ -54,7 +54,7 @@ def main() -> None:
         start = time.perf_counter()
         logset = read_report_text(paste, "bench.txt")
         elapsed = time.perf_counter() - start
-        typed = sum(m.catalog_id is not None for m in logset.messages)
+        typed = sum(facts["typed"] for facts in logset.logs.values())  # counted without building a message
         start = time.perf_counter()
         EventTable.from_messages([("bench.txt", logset.messages)])
         table = elapsed + time.perf_counter() - start

@@ -282,19 +282,19 @@ class Catalog:
         """The argument values of ``entry`` from their printed forms (regex groups in format order)."""
         return tuple([convert(v) for convert, v in zip(self._converters_of(entry), printed)])
 
-    def value_rows(self, entry: CatalogEntry, columns, count: int) -> list[tuple]:
-        """:meth:`values` of ``count`` messages of ``entry`` at once, their printed forms given as one column
-        per argument (format order): a column of plain numbers is checked with one expression and converted
-        by ``int``; in other columns each distinct printed form is converted once."""
+    def value_columns(self, entry: CatalogEntry, columns) -> list[list]:
+        """:meth:`values` of many messages of ``entry`` at once, as a column (list) per argument, their printed
+        forms given as one column per argument (format order): a column of plain numbers is checked with one
+        expression and converted by ``int``; in other columns each distinct printed form is converted once."""
         converted = []
         for convert, column in zip(self._converters_of(entry), columns):
             plain = _PLAIN_COLUMNS.get(convert)
             if plain is not None and plain[0].fullmatch("\n".join(column)):
-                converted.append(map(int, column, repeat(plain[1])))
+                converted.append(list(map(int, column, repeat(plain[1]))))
                 continue
             table = {text: convert(text) for text in set(column)}
-            converted.append(map(table.__getitem__, column))
-        return list(zip(*converted)) if converted else [()] * count
+            converted.append(list(map(table.__getitem__, column)))
+        return converted
 
     def locate(self, text: str) -> tuple[int, CatalogEntry, tuple] | None:
         """The framework message in a line, whatever prefix precedes it: where it starts in the line with

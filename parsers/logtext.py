@@ -23,10 +23,13 @@ from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
-from itertools import repeat
+from itertools import accumulate, chain, repeat
+from operator import attrgetter
 from typing import NamedTuple
+
+import numpy as np
 
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
@@ -34,7 +37,8 @@ from parsers.errors import EvidenceError
 from parsers.gcpause import gc_paused
 from parsers.numbers import int_or_none, parse_hex_bytes
 from parsers.prefix import KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
-from parsers.records import DEBUGGER, GENERAL_MARK, INFERRED_MARK, LogSet, SourceRef, TraceMessage
+from parsers.records import (DEBUGGER, GENERAL_MARK, INFERRED_MARK, ArgColumns, Coded, LazyMessages, LogSet,
+                             MessageColumns, SourceRef, TraceMessage)
 from parsers.wpp import TimeCheck, pointer_values
 
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
@@ -172,6 +176,32 @@ class _Shape:
         return [(row,) for row in found] if self.rx.groups == 1 else found
 
 
+class _TypedLines(NamedTuple):
+    """Framework lines of one shape typed together, as columns: what a TraceMessage per line would hold
+    (``entries``: the catalog entry of each line; ``args``: :class:`ArgColumns`, or a tuple per line)."""
+
+    source: str
+    lines: list[int]
+    bodies: list[str]
+    logs: list[str]
+    sequences: list[int | None]
+    times: list[datetime | None]
+    functions: list[str | None]
+    entries: list[CatalogEntry]
+    args: ArgColumns | list[tuple]
+
+    def messages(self, indices: Iterable[int]) -> list[TraceMessage]:
+        """The messages of the lines at ``indices``, as the reader made them line by line."""
+        columns = self.args if isinstance(self.args, ArgColumns) else None
+        out = []
+        for i in indices:
+            sequence, entry = self.sequences[i], self.entries[i]
+            args = tuple([column[i] for column in columns]) if columns is not None else self.args[i]
+            out.append(TraceMessage(SourceRef(self.source, self.lines[i], None, sequence), self.bodies[i], self.logs[i],
+                                    sequence, self.times[i], self.functions[i], entry.id, args, entry.level))
+        return out
+
+
 class _Reader:
     def __init__(self, source: str, catalog: Catalog):
         self.source = source
@@ -267,12 +297,12 @@ class _Reader:
         if m is None:
             return None
         self.in_log = True
-        self.messages += self.emit(shape, [m.groups()], [line_no], log)
+        self.messages += self.emit(shape, [m.groups()], [line_no], log).messages(range(1))
         return shape
 
-    def emit(self, shape: _Shape, rows: list[tuple], line_nos: list[int], log: str | list[str]) -> list[TraceMessage]:
-        """The typed messages of lines of one shape from their groups (``rows``, one tuple per line) and their
-        log (one for all, or one per line)."""
+    def emit(self, shape: _Shape, rows: list[tuple], line_nos: list[int], log: str | list[str]) -> _TypedLines:
+        """The typed lines of one shape from their groups (``rows``, one tuple per line) and their log (one for
+        all, or one per line), as columns."""
         count = len(rows)
         columns = list(zip(*rows))
         entry = shape.entry
@@ -293,13 +323,10 @@ class _Reader:
         if shape.multi_site and len({site.holes for site in sites.values()}) > 1:  # sites differ in argument types
             args = [self.catalog.values(site, row[first:]) for site, row in zip(entries, rows)]
         else:
-            args = self.catalog.value_rows(entry, columns[first:first + len(entry.holes)], count)
+            args = ArgColumns(self.catalog.value_columns(entry, columns[first:first + len(entry.holes)]))
         for name, n in (Counter(logs).items() if shape.log or not isinstance(log, str) else ((log, count),)):
             self.count(name, True, n)
-        refs = map(SourceRef, repeat(self.source, count), line_nos, repeat(None, count), sequences)
-        bodies = columns[first - 1]
-        return list(map(TraceMessage, refs, bodies, logs, sequences, times, functions, [e.id for e in entries], args,
-                        [e.level for e in entries]))
+        return _TypedLines(self.source, line_nos, columns[first - 1], logs, sequences, times, functions, entries, args)
 
     def record(self, line_no: int, sequence: int | None, when: str | None, function: str | None, body: str,
                log: str) -> None:
@@ -451,6 +478,7 @@ class _BlockReader(_Reader):
     def __init__(self, source: str, catalog: Catalog, analyze: AnalyzeReader | None = None):
         super().__init__(source, catalog)
         self.analyze = analyze
+        self.typed_lines: list[_TypedLines] = []  # framework lines typed in bulk (the others: ``messages``)
 
     def read(self, lines: Iterable[str]) -> list[str]:
         """Read every line; the first :data:`_HEAD` characters of the text (for :func:`looks_like_log_text`)."""
@@ -496,17 +524,16 @@ class _BlockReader(_Reader):
                 logs.change(i + 1, log)
         if typed_run:
             self.in_log = self.previous_typed = True
-        if not self.merge(shaped, logs, block, keys, first, saved.messages):
+        if not self.merge(shaped, logs, block, keys, first):
             self.restore(saved)
             for_analyze = [i for i, key in enumerate(keys) if not self.line(first + i, block[i], key)]
         if self.analyze is not None:
             for i in for_analyze:
                 self.analyze.feed(block[i])
 
-    def merge(self, shaped: dict, logs: "_LogChanges", block: list[str], keys: list[bytes], first: int,
-              since: int) -> bool:
-        """Type the lines put aside and merge them, in line order, with the messages read since ``since``;
-        False (nothing changed) when some line is not the message its key promised."""
+    def merge(self, shaped: dict, logs: "_LogChanges", block: list[str], keys: list[bytes], first: int) -> bool:
+        """Type the lines put aside, kept as columns (``typed_lines``; :class:`TextMessages` puts them in line order
+        among the messages); False (nothing changed) when some line is not the message its key promised."""
         typed: list | None = []
         for shape, lines in shaped.items():
             raw = list(map(block.__getitem__, lines))
@@ -523,18 +550,10 @@ class _BlockReader(_Reader):
                 log = logs.of(lines)
                 if shape.origin is not None:
                     log = _tagged(log, shape.origin) if isinstance(log, str) else [_tagged(n, shape.origin) for n in log]
-                typed.append((lines, self.emit(shape, rows, [first + i for i in lines], log)))
+                typed.append(self.emit(shape, rows, [first + i for i in lines], log))
         if typed is None:
             return False
-        if not typed:
-            return True
-        slots: list[TraceMessage | None] = [None] * len(block)
-        for message in self.messages[since:]:
-            slots[message.ref.line - first] = message
-        for lines, messages in typed:
-            for i, message in zip(lines, messages):
-                slots[i] = message
-        self.messages[since:] = [m for m in slots if m is not None]
+        self.typed_lines += typed
         return True
 
     def forget(self, key: bytes) -> None:
@@ -561,6 +580,146 @@ class _BlockReader(_Reader):
         del self.warnings[saved.warnings:]
         self.times.outside, self.times.first = saved.times
         self.log, self.in_log, self.previous_typed, self.prefixes, self.shapes, self.bulk = saved.state
+
+
+class TextMessages(LazyMessages):
+    """The messages of a paste in line order, each as the reader made it: those read one by one (``singles``) and
+    the framework lines typed in bulk, held as columns (``typed``) and built when read. :meth:`columns` hands them
+    to the event table without building a message."""
+
+    def __init__(self, source: str, singles: list[TraceMessage], typed: list[_TypedLines]):
+        self.source, self.singles, self.typed = source, singles, typed
+        self.starts = [0, *accumulate([len(singles)] + [len(t.lines) for t in typed])]  # of singles and each part
+        lines = np.fromiter(chain([m.ref.line for m in singles], *(t.lines for t in typed)), dtype=np.int64,
+                            count=self.starts[-1])
+        self.order = np.argsort(lines, kind="stable")  # row -> its place (singles first, then each typed part)
+        self.lines = lines[self.order]
+        self.rows = np.empty_like(self.order)  # place -> row
+        self.rows[self.order] = np.arange(len(lines))
+        if typed:
+            self._items = [None] * len(lines)
+            for row, message in zip(self.rows[:len(singles)].tolist(), singles):
+                self._items[row] = message
+        else:
+            self._items = singles
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def _build(self, rows: list[int]) -> list[TraceMessage]:
+        places = self.order[rows]
+        parts = np.searchsorted(self.starts, places, side="right") - 1
+        out = []
+        with gc_paused():
+            for place, part in zip(places.tolist(), parts.tolist()):  # only typed rows: the singles are there
+                out += self.typed[part - 1].messages((place - self.starts[part],))
+        return out
+
+    @classmethod
+    def columns(cls, parts: list[TextMessages]) -> MessageColumns:
+        """The columns of every message of ``parts``: a block per catalog id of its typed lines' argument columns
+        (and of the singles' argument tuples), the other fields a column each."""
+        sizes = [len(p) for p in parts]
+        bases = [0, *accumulate(sizes)]
+        n = bases[-1]
+        order = np.concatenate([p.order + base for p, base in zip(parts, bases)] + [np.zeros(0, dtype=np.int64)])
+        singles = [m for p in parts for m in p.singles]
+        single_rows = np.concatenate([p.rows[:len(p.singles)] + base for p, base in zip(parts, bases)] +
+                                     [np.zeros(0, dtype=np.int64)])
+
+        def in_rows(of_single, of_typed) -> list:  # a field of every message, in row order
+            placed = list(chain.from_iterable(chain(map(of_single, p.singles), *map(of_typed, p.typed)) for p in parts))
+            return [placed[i] for i in order.tolist()]
+
+        chunks: dict[str | None, list] = {}
+        by_id: dict[str | None, list[int]] = {}
+        for k, message in enumerate(singles):
+            by_id.setdefault(message.catalog_id, []).append(k)
+        for catalog_id, ks in by_id.items():
+            chunks.setdefault(catalog_id, []).append((single_rows[ks], [singles[k].args for k in ks]))
+        for p, base in zip(parts, bases):
+            for j, t in enumerate(p.typed):
+                rows = p.rows[p.starts[j + 1]:p.starts[j + 2]] + base
+                if t.entries.count(t.entries[0]) == len(t.entries):
+                    chunks.setdefault(t.entries[0].id, []).append((rows, t.args))
+                    continue
+                for catalog_id, ks in _indices_by([e.id for e in t.entries]).items():  # a multi-site format
+                    chunks.setdefault(catalog_id, []).append((rows[ks], _rows_of(t.args, ks)))
+        inferred, general = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        inferred[single_rows] = [m.inferred for m in singles]
+        general[single_rows] = [m.general for m in singles]
+        mentions = np.empty(n, dtype=object)
+        mentions.fill(())
+        mentions[single_rows] = np.fromiter((m.pointers for m in singles), dtype=object, count=len(singles))
+        sources = list(dict.fromkeys(p.source for p in parts))
+        no = np.zeros(n, dtype=bool)
+        return MessageColumns(
+            messages=list(parts), log=_coded(in_rows(attrgetter("log"), attrgetter("logs"))),
+            file=Coded(np.repeat([sources.index(p.source) for p in parts], sizes).astype(np.int64), sources),
+            line=(np.concatenate([p.lines for p in parts] + [np.zeros(0, dtype=np.int64)]), no),
+            offset=(np.zeros(n, dtype=np.int64), ~no),
+            sequence=_nullable(in_rows(attrgetter("sequence"), attrgetter("sequences"))),
+            timestamp=_nanoseconds(in_rows(attrgetter("timestamp"), attrgetter("times"))),
+            level=_coded(in_rows(attrgetter("level"), lambda t: [e.level for e in t.entries])),
+            inferred=inferred, general=general, mentions=mentions,
+            blocks=[(catalog_id, *_joined(found)) for catalog_id, found in chunks.items()])
+
+
+def _indices_by(values: list) -> dict:
+    """Each distinct value of ``values`` -> the indices where it is."""
+    out: dict = {}
+    for k, value in enumerate(values):
+        out.setdefault(value, []).append(k)
+    return out
+
+
+def _rows_of(args: ArgColumns | list[tuple], ks: list[int]) -> ArgColumns | list[tuple]:
+    """The arguments of the lines at ``ks``."""
+    if isinstance(args, ArgColumns):
+        return ArgColumns([[column[k] for k in ks] for column in args])
+    return [args[k] for k in ks]
+
+
+def _tuples(args: ArgColumns | list[tuple], count: int) -> list[tuple]:
+    """``count`` lines' arguments as a tuple per line."""
+    if isinstance(args, ArgColumns):
+        return list(zip(*args)) if args else [()] * count
+    return args
+
+
+def _joined(chunks: list[tuple]) -> tuple:
+    """(rows, arguments) of chunks of one catalog id, one after the other: argument columns when all have them."""
+    if len(chunks) == 1:
+        return chunks[0]
+    rows = np.concatenate([rows for rows, _ in chunks])
+    if all(isinstance(args, ArgColumns) for _, args in chunks) and len({len(args) for _, args in chunks}) == 1:
+        return rows, ArgColumns([list(chain.from_iterable(column)) for column in zip(*(args for _, args in chunks))])
+    return rows, list(chain.from_iterable(_tuples(args, len(rows)) for rows, args in chunks))
+
+
+def _coded(values: list) -> Coded:
+    """A coded column of a list of values (None: code -1)."""
+    index: dict = {None: -1}
+    codes = [index.setdefault(value, len(index) - 1) for value in values]
+    return Coded(np.array(codes, dtype=np.int64).reshape(-1), [value for value in index if value is not None])
+
+
+def _nullable(values: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values, missing mask) of ints (that fit int64) or None."""
+    if values.count(None) == 0:
+        return np.array(values, dtype=np.int64).reshape(-1), np.zeros(len(values), dtype=bool)
+    return (np.array([0 if v is None else v for v in values], dtype=np.int64).reshape(-1),
+            np.array([v is None for v in values], dtype=bool).reshape(-1))
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
+
+
+def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
+    """Nanoseconds since 1970 of UTC datetimes (whole microseconds, in TIME_RANGE), NaT for None."""
+    microsecond = timedelta(microseconds=1)
+    return np.array([_NAT if t is None else (t - _EPOCH) // microsecond * 1000 for t in times], dtype=np.int64).reshape(-1)
 
 
 def _blocks(lines: Iterable[str]) -> Iterable[list[str]]:
@@ -591,8 +750,8 @@ def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | Non
     reader = _BlockReader(source, catalog or load())
     with gc_paused():
         reader.read(_lines(text))
-    return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
-                  logs=reader.logs)
+    return LogSet(source=source, messages=TextMessages(source, reader.messages, reader.typed_lines),
+                  warnings=reader.warnings + reader.times.warnings(), logs=reader.logs)
 
 
 def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
@@ -604,9 +763,9 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
         head = reader.read(_lines(text))
     bugcheck = analyze.result()
     typed = any(facts["typed"] for facts in reader.logs.values())
-    records = any(m.level != DEBUGGER for m in reader.messages)
+    records = bool(reader.typed_lines) or any(m.level != DEBUGGER for m in reader.messages)
     if bugcheck is None and not typed and not (records and looks_like_log_text("\n".join(head))):
         raise EvidenceError(source, "nothing recognized: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
                                     "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)")
-    return LogSet(source=source, messages=reader.messages, warnings=reader.warnings + reader.times.warnings(),
-                  logs=reader.logs, bugcheck=bugcheck)
+    return LogSet(source=source, messages=TextMessages(source, reader.messages, reader.typed_lines),
+                  warnings=reader.warnings + reader.times.warnings(), logs=reader.logs, bugcheck=bugcheck)

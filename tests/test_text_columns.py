@@ -1,0 +1,102 @@
+"""The columnar text path (framework lines typed in bulk held as columns, parsers.logtext.TextMessages -> EventTable
+from columns) against the message path (every line read one by one into a TraceMessage -> EventTable from
+TraceMessages): the same frame, cell for cell, the same texts, events, messages, warnings and log facts, on every
+real paste in tests/data (logs, msdocs and !analyze pastes), all of them at once and repeated, and on the bench's
+pastes (bench/text_ingest.py build_paste)."""
+from __future__ import annotations
+
+import importlib.util
+import re
+
+import pandas as pd
+import pytest
+
+import parsers.logtext as logtext
+from analyzer.events import EventTable
+from parsers.errors import EvidenceError
+from parsers.logtext import TextMessages, read_log_text, read_report_text
+from paths import DATA, ROOT
+
+REAL = DATA / "real-logs"
+PASTES = sorted(REAL.glob("*.txt")) + sorted((REAL / "msdocs").glob("*.txt")) + sorted((REAL / "analyze").glob("*.txt"))
+_spec = importlib.util.spec_from_file_location("wdftriage_text_ingest", ROOT / "bench" / "text_ingest.py")
+text_ingest = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(text_ingest)
+
+
+def _line_by_line(monkeypatch, read, *args):
+    """``read(*args)`` on the message path: every bulk bucket rejected, every line read one by one."""
+    with monkeypatch.context() as patch:
+        patch.setattr(logtext, "_ROUTED_KEY", re.compile(b""))
+        patch.setattr(logtext, "_ROUTED", re.compile(""))
+        return read(*args)
+
+
+def _assert_same_table(reference: EventTable, columnar: EventTable) -> None:
+    pd.testing.assert_frame_equal(reference.frame, columnar.frame, check_exact=True)
+    for name in ("text", "mentions"):
+        assert reference.frame[name].tolist() == columnar.frame[name].tolist()
+    assert [reference.text(i) for i in range(len(reference))] == [columnar.text(i) for i in range(len(columnar))]
+    assert list(reference) == list(columnar)
+
+
+def _assert_same(monkeypatch, read, text: str, name: str, typed_in_bulk: bool = True) -> None:
+    reference = _line_by_line(monkeypatch, read, text, name)
+    columnar = read(text, name)
+    assert isinstance(columnar.messages, TextMessages)
+    assert not reference.messages.typed  # the reference holds TraceMessages only
+    assert bool(columnar.messages.typed) == typed_in_bulk
+    assert columnar.logs == reference.logs
+    assert [str(w) for w in columnar.warnings] == [str(w) for w in reference.warnings]
+    _assert_same_table(EventTable.from_messages([(name, list(reference.messages))]),
+                       EventTable.from_messages([(name, columnar.messages)]))
+    assert columnar.messages == list(reference.messages)
+
+
+def _read(path) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
+@pytest.mark.parametrize("path", PASTES, ids=lambda p: p.name)
+def test_every_paste_gives_the_message_paths_table(path, monkeypatch):
+    text = _read(path)
+    try:
+        reference = read_log_text(text, path.name)
+    except EvidenceError:
+        pytest.skip("not read on either path")
+    _assert_same(monkeypatch, read_log_text, text, path.name, typed_in_bulk=bool(reference.messages.typed))
+    try:
+        _assert_same(monkeypatch, read_report_text, text, path.name, typed_in_bulk=bool(reference.messages.typed))
+    except EvidenceError:
+        with pytest.raises(EvidenceError):
+            _line_by_line(monkeypatch, read_report_text, text, path.name)
+
+
+def test_every_paste_at_once_repeated_gives_the_message_paths_table(monkeypatch):
+    """Most lines of the 2nd and 3rd copies are typed in bulk, among every kind of line read one by one."""
+    text = "\n".join([_read(p) for p in PASTES] * 3)
+    _assert_same(monkeypatch, read_report_text, text, "all.txt")
+
+
+@pytest.mark.parametrize("framework_only", [False, True], ids=["as-pasted", "framework-only"])
+def test_the_bench_pastes_give_the_message_paths_table(framework_only, monkeypatch):
+    _assert_same(monkeypatch, read_report_text, text_ingest.build_paste(30_000, framework_only), "bench.txt")
+
+
+def test_many_pastes_in_one_table():
+    """Pastes of a table are read as columns together (rows, sources and catalog ids of each kept apart)."""
+    inputs = [(p.name, read_log_text(_read(p), p.name).messages) for p in PASTES[:6]] * 2
+    reference = [(name, list(messages)) for name, messages in inputs]
+    _assert_same_table(EventTable.from_messages(reference), EventTable.from_messages(inputs))
+
+
+def test_the_table_builds_no_typed_message_until_one_is_read():
+    messages = read_report_text(text_ingest.build_paste(3_000, True), "bench.txt").messages
+    table = EventTable.from_messages([("bench.txt", messages)])
+    singles = {id(m) for m in messages.singles}
+    assert len(messages.typed) > 1 and all(m is None or id(m) in singles for m in messages._items)
+    row = next(i for i, m in enumerate(messages._items) if m is None and i > messages.BLOCK)
+    text = table.text(row)
+    start = row - row % messages.BLOCK
+    built = {i for i, m in enumerate(messages._items) if m is not None and id(m) not in singles}
+    assert built and built <= set(range(start, start + messages.BLOCK)) and text == messages[row].text
