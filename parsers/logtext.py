@@ -30,6 +30,7 @@ from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
+import pandas as pd
 
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
@@ -627,9 +628,12 @@ class TextMessages(LazyMessages):
         single_rows = np.concatenate([p.rows[:len(p.singles)] + base for p, base in zip(parts, bases)] +
                                      [np.zeros(0, dtype=np.int64)])
 
-        def in_rows(of_single, of_typed) -> list:  # a field of every message, in row order
-            placed = list(chain.from_iterable(chain(map(of_single, p.singles), *map(of_typed, p.typed)) for p in parts))
-            return [placed[i] for i in order.tolist()]
+        def placed(of_single, of_typed) -> list:  # a field of every message, singles then typed lines of each part
+            return list(chain.from_iterable(chain(map(of_single, p.singles), *map(of_typed, p.typed)) for p in parts))
+
+        def coded(of_single, of_typed) -> Coded:
+            codes, distinct = pd.factorize(np.asarray(placed(of_single, of_typed), dtype=object))
+            return Coded(codes.astype(np.int64)[order], distinct.tolist())
 
         chunks: dict[str | None, list] = {}
         by_id: dict[str | None, list[int]] = {}
@@ -654,13 +658,13 @@ class TextMessages(LazyMessages):
         sources = list(dict.fromkeys(p.source for p in parts))
         no = np.zeros(n, dtype=bool)
         return MessageColumns(
-            messages=list(parts), log=_coded(in_rows(attrgetter("log"), attrgetter("logs"))),
+            messages=list(parts), log=coded(attrgetter("log"), attrgetter("logs")),
             file=Coded(np.repeat([sources.index(p.source) for p in parts], sizes).astype(np.int64), sources),
             line=(np.concatenate([p.lines for p in parts] + [np.zeros(0, dtype=np.int64)]), no),
             offset=(np.zeros(n, dtype=np.int64), ~no),
-            sequence=_nullable(in_rows(attrgetter("sequence"), attrgetter("sequences"))),
-            timestamp=_nanoseconds(in_rows(attrgetter("timestamp"), attrgetter("times"))),
-            level=_coded(in_rows(attrgetter("level"), lambda t: [e.level for e in t.entries])),
+            sequence=tuple(column[order] for column in _nullable(placed(attrgetter("sequence"), attrgetter("sequences")))),
+            timestamp=_nanoseconds(placed(attrgetter("timestamp"), attrgetter("times")))[order],
+            level=coded(attrgetter("level"), lambda t: [e.level for e in t.entries]),
             inferred=inferred, general=general, mentions=mentions,
             blocks=[(catalog_id, *_joined(found)) for catalog_id, found in chunks.items()])
 
@@ -697,13 +701,6 @@ def _joined(chunks: list[tuple]) -> tuple:
     return rows, list(chain.from_iterable(_tuples(args, len(rows)) for rows, args in chunks))
 
 
-def _coded(values: list) -> Coded:
-    """A coded column of a list of values (None: code -1)."""
-    index: dict = {None: -1}
-    codes = [index.setdefault(value, len(index) - 1) for value in values]
-    return Coded(np.array(codes, dtype=np.int64).reshape(-1), [value for value in index if value is not None])
-
-
 def _nullable(values: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
     """(int64 values, missing mask) of ints (that fit int64) or None."""
     if values.count(None) == 0:
@@ -723,7 +720,16 @@ def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
 
 
 def _blocks(lines: Iterable[str]) -> Iterable[list[str]]:
-    """``lines`` in lists of at most :data:`_BLOCK` lines and about :data:`_BLOCK_CHARACTERS` characters."""
+    """``lines`` in lists of at most :data:`_BLOCK` lines and about :data:`_BLOCK_CHARACTERS` characters (a list of
+    lines is cut in slices)."""
+    if isinstance(lines, list):
+        for start in range(0, len(lines), _BLOCK):
+            block = lines[start:start + _BLOCK]
+            if sum(map(len, block)) < _BLOCK_CHARACTERS:
+                yield block
+            else:
+                yield from _blocks(iter(block))
+        return
     block: list[str] = []
     size = 0
     for line in lines:
@@ -739,10 +745,8 @@ def _blocks(lines: Iterable[str]) -> Iterable[list[str]]:
 def _lines(text: str | Iterable[str]) -> Iterable[str]:
     """The lines of a text or of a stream of chunks (a file read line by line), split as str.splitlines does."""
     if isinstance(text, str):
-        yield from text.splitlines()
-        return
-    for chunk in text:
-        yield from chunk.splitlines() or [""]
+        return text.splitlines()
+    return (line for chunk in text for line in chunk.splitlines() or [""])
 
 
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:
