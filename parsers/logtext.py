@@ -692,12 +692,15 @@ def _tuples(args: ArgColumns | list[tuple], count: int) -> list[tuple]:
 
 
 def _joined(chunks: list[tuple]) -> tuple:
-    """(rows, arguments) of chunks of one catalog id, one after the other: argument columns when all have them."""
+    """(rows, arguments) of chunks of one catalog id, one after the other: argument columns when every chunk has
+    them or a tuple of that many arguments per line (the lines of a shape read one by one before it was known)."""
     if len(chunks) == 1:
         return chunks[0]
     rows = np.concatenate([rows for rows, _ in chunks])
-    if all(isinstance(args, ArgColumns) for _, args in chunks) and len({len(args) for _, args in chunks}) == 1:
-        return rows, ArgColumns([list(chain.from_iterable(column)) for column in zip(*(args for _, args in chunks))])
+    arity = {len(args) for _, args in chunks if isinstance(args, ArgColumns)}
+    if len(arity) == 1 and all(isinstance(args, ArgColumns) or {len(a) for a in args} <= arity for _, args in chunks):
+        columns = [args if isinstance(args, ArgColumns) else zip(*args) for _, args in chunks]
+        return rows, ArgColumns([list(chain.from_iterable(column)) for column in zip(*columns)])
     return rows, list(chain.from_iterable(_tuples(args, len(rows)) for rows, args in chunks))
 
 
