@@ -10,12 +10,14 @@ import re
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import parsers.logtext as logtext
 from analyzer.events import EventTable
 from parsers.errors import EvidenceError
 from parsers.logtext import TextMessages, read_log_text, read_report_text
 from paths import DATA, ROOT
+from test_logtext_bulk import POOL
 
 REAL = DATA / "real-logs"
 PASTES = sorted(REAL.glob("*.txt")) + sorted((REAL / "msdocs").glob("*.txt")) + sorted((REAL / "analyze").glob("*.txt"))
@@ -81,6 +83,17 @@ def test_every_paste_at_once_repeated_gives_the_message_paths_table(monkeypatch)
 @pytest.mark.parametrize("framework_only", [False, True], ids=["as-pasted", "framework-only"])
 def test_the_bench_pastes_give_the_message_paths_table(framework_only, monkeypatch):
     _assert_same(monkeypatch, read_report_text, text_ingest.build_paste(30_000, framework_only), "bench.txt")
+
+
+@settings(max_examples=30, derandomize=True, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=len(POOL) - 1), min_size=1, max_size=400), st.integers(1, 50))
+def test_any_mix_of_lines_gives_the_message_paths_table(picks, block):
+    """Small blocks: many typed parts per shape, lines of one id read one by one and in bulk, tagged UMDF lines,
+    logs named and prefixes declared between them, look-alike lines."""
+    text = "\n".join(POOL[i] for i in picks)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(logtext, "_BLOCK", block)
+        _assert_same(patch, read_log_text, text, "mix.txt", typed_in_bulk=bool(read_log_text(text, "mix.txt").messages.typed))
 
 
 def test_many_pastes_in_one_table():
