@@ -126,8 +126,8 @@ class LazyMessages(Sequence):
     """Messages a parser holds as columns (:class:`MessageColumns`) and builds one by one when read: the event
     table is filled from the columns, and a message exists only once something asks for it (a report showing
     it, ``table[i].text``). Subclasses give ``__len__``, ``_build(rows)`` (the messages of those rows, each as
-    the parser's message path makes it) and ``columns(parts)``. Compares, pickles and iterates as the list of
-    its messages."""
+    the parser's message path makes it) and ``columns(parts)``. Compares, pickles, iterates and concatenates
+    (``+``, a list) as the list of its messages."""
 
     _items: list | None = None
     BLOCK = 256  # messages built together when one of them is read
@@ -176,6 +176,12 @@ class LazyMessages(Sequence):
         return list(self) == list(other)
 
     __hash__ = None
+
+    def __add__(self, other) -> list:
+        return list(self) + list(other)
+
+    def __radd__(self, other) -> list:
+        return list(other) + list(self)
 
     def __reduce__(self):
         return list, (list(self),)
