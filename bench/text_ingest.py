@@ -5,7 +5,8 @@ pasted (debugger chatter, stacks, driver lines and framework lines) and their fr
 For each size prints lines/s and framework lines/s of parsers.logtext.read_report_text, and the ratio to a
 baseline measured in the same run on the same text: one pass of one compiled regular expression over it
 (a wdfkd record pattern, ``finditer`` over the whole text, every match's groups read). The last column is
-the rate from text to the analyzer's event table (read + ``EventTable.from_messages``), what triage waits for.
+the rate from text to the analyzer's event table (read + ``EventTable.from_messages``, which takes the framework
+lines typed in bulk as columns: parsers.logtext.TextMessages), what triage waits for.
 Usage: python bench/text_ingest.py [LINES...]   (default 10000 100000 1000000)
 """
 from __future__ import annotations

@@ -7,8 +7,9 @@ see :mod:`parsers.prefix`), the well-known ones, else anywhere in the line (:met
 prefix gives the sequence number, time and function. Lines of one shape (the line with its hex digits
 removed) share one compiled regular expression. Lines are read in blocks: a line whose shape is that of a
 framework line already read is put aside, and the lines of each shape are matched together (one ``findall``
-over them, each distinct argument value converted once) and merged back in order; the other lines are read
-one by one (see :class:`_BlockReader`). Other record
+over them, each distinct argument value converted once) and kept as columns; the other lines are read one by
+one (see :class:`_BlockReader`). The messages come back as :class:`TextMessages`, in line order: the event table is
+filled from the columns, and a typed line's TraceMessage is built only when something reads it. Other record
 lines (``1: ``, ``12 : `` sequence prefix, optional time and ``Class::Function - ``; tracefmt; TraceView
 tabs) become untyped TraceMessages; a line that is not a record (debugger prompts and chatter, stacks,
 fences) becomes a TraceMessage with ``level="debugger"`` and no catalog id. A record cut by a mail/issue
@@ -753,7 +754,8 @@ def _lines(text: str | Iterable[str]) -> Iterable[str]:
 
 
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:
-    """Every line of a pasted log (a str, or a stream of lines) as a TraceMessage, framework messages typed."""
+    """Every line of a pasted log (a str, or a stream of lines) as a TraceMessage (:class:`TextMessages`),
+    framework messages typed."""
     reader = _BlockReader(source, catalog or load())
     with gc_paused():
         reader.read(_lines(text))
