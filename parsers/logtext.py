@@ -31,7 +31,6 @@ from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
@@ -633,8 +632,9 @@ class TextMessages(LazyMessages):
             return list(chain.from_iterable(chain(map(of_single, p.singles), *map(of_typed, p.typed)) for p in parts))
 
         def coded(of_single, of_typed) -> Coded:
-            codes, distinct = pd.factorize(np.asarray(placed(of_single, of_typed), dtype=object))
-            return Coded(codes.astype(np.int64)[order], distinct.tolist())
+            index: dict = {None: -1}  # value -> its code
+            codes = [index.setdefault(value, len(index) - 1) for value in placed(of_single, of_typed)]
+            return Coded(np.array(codes, dtype=np.int64).reshape(-1)[order], [v for v in index if v is not None])
 
         chunks: dict[str | None, list] = {}
         by_id: dict[str | None, list[int]] = {}
