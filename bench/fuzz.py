@@ -764,13 +764,23 @@ class Runner:
             self._fork()
 
 
+_TICK = 1.0  # seconds: how long the parent waits for answers before it looks at its own clock again
+
+
 def drive(runners: list[Runner]) -> None:
-    """Wait for the next answer of any unfinished runner; kill the children silent past their deadline."""
+    """Wait for the next answer of any unfinished runner; kill the children silent past their deadline.
+    Time the parent itself did not run (the campaign stopped with SIGSTOP, a suspended machine) is not the
+    children's silence: the deadlines move by it."""
     active = {r.fd: r for r in runners if not r.finished}
     if not active:
         return
-    timeout = max(0.0, min(r.deadline for r in active.values()) - time.monotonic())
+    timeout = min(_TICK, max(0.0, min(r.deadline for r in active.values()) - time.monotonic()))
+    before = time.monotonic()
     ready, _, _ = select.select(list(active), [], [], timeout)
+    stopped = time.monotonic() - before - timeout
+    if stopped > _TICK:
+        for runner in active.values():
+            runner.deadline += stopped
     for fd, runner in active.items():
         if fd in ready:
             runner.feed()
