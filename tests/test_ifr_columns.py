@@ -36,7 +36,8 @@ def _decoded(blob: bytes, name: str, tmf: TmfDatabase | None, arch: str | None =
             ifr_messages(logs[1], tmf, name, recognized=recognized), logs[1])
 
 
-def _assert_same_table(reference: EventTable, columnar: EventTable) -> None:
+def assert_same_table(reference: EventTable, columnar: EventTable) -> None:
+    """The two tables hold the same frame, cell for cell, the same texts and the same events."""
     pd.testing.assert_frame_equal(reference.frame, columnar.frame, check_exact=True)
     for name in ("text", "mentions"):
         assert reference.frame[name].tolist() == columnar.frame[name].tolist()
@@ -47,7 +48,7 @@ def _assert_same_table(reference: EventTable, columnar: EventTable) -> None:
 def _assert_same(blob: bytes, name: str, tmf: TmfDatabase | None, arch: str | None = None) -> None:
     reference, reference_log, columnar, columnar_log = _decoded(blob, name, tmf, arch)
     assert [str(w) for w in columnar_log.warnings] == [str(w) for w in reference_log.warnings]
-    _assert_same_table(EventTable.from_messages([(name, reference)]), EventTable.from_messages([(name, columnar)]))
+    assert_same_table(EventTable.from_messages([(name, reference)]), EventTable.from_messages([(name, columnar)]))
     assert len(columnar) == len(reference) and columnar == reference
     assert columnar.counts() == (sum(not m.known for m in reference), sum(m.inferred for m in reference))
 
@@ -68,7 +69,7 @@ def test_every_dump_log_gives_the_message_paths_table(tmf):
     for found in logs:
         reference = messages_from_ifr(found.log, tmf, found.driver)
         columnar = ifr_messages(found.log, tmf, found.driver)
-        _assert_same_table(EventTable.from_messages([("dump", reference)]), EventTable.from_messages([("dump", columnar)]))
+        assert_same_table(EventTable.from_messages([("dump", reference)]), EventTable.from_messages([("dump", columnar)]))
 
 
 def test_many_inputs_in_one_table_mixed_with_pasted_text():
@@ -86,7 +87,7 @@ def test_many_inputs_in_one_table_mixed_with_pasted_text():
         if k == 5:
             reference.append(("paste", pasted))
             columnar.append(("paste", pasted))
-    _assert_same_table(EventTable.from_messages(reference), EventTable.from_messages(columnar))
+    assert_same_table(EventTable.from_messages(reference), EventTable.from_messages(columnar))
 
 
 def test_the_table_builds_no_message_until_one_is_read():

@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import re
 
-import pandas as pd
 import pytest
 from hypothesis import given, settings, strategies as st
 
@@ -17,6 +16,7 @@ from analyzer.events import EventTable
 from parsers.errors import EvidenceError
 from parsers.logtext import TextMessages, read_log_text, read_report_text
 from paths import DATA, ROOT
+from test_ifr_columns import assert_same_table
 from test_logtext_bulk import POOL
 
 REAL = DATA / "real-logs"
@@ -34,14 +34,6 @@ def _line_by_line(monkeypatch, read, *args):
         return read(*args)
 
 
-def _assert_same_table(reference: EventTable, columnar: EventTable) -> None:
-    pd.testing.assert_frame_equal(reference.frame, columnar.frame, check_exact=True)
-    for name in ("text", "mentions"):
-        assert reference.frame[name].tolist() == columnar.frame[name].tolist()
-    assert [reference.text(i) for i in range(len(reference))] == [columnar.text(i) for i in range(len(columnar))]
-    assert list(reference) == list(columnar)
-
-
 def _assert_same(monkeypatch, read, text: str, name: str, typed_in_bulk: bool = True) -> None:
     reference = _line_by_line(monkeypatch, read, text, name)
     columnar = read(text, name)
@@ -50,7 +42,7 @@ def _assert_same(monkeypatch, read, text: str, name: str, typed_in_bulk: bool = 
     assert bool(columnar.messages.typed) == typed_in_bulk
     assert columnar.logs == reference.logs
     assert [str(w) for w in columnar.warnings] == [str(w) for w in reference.warnings]
-    _assert_same_table(EventTable.from_messages([(name, list(reference.messages))]),
+    assert_same_table(EventTable.from_messages([(name, list(reference.messages))]),
                        EventTable.from_messages([(name, columnar.messages)]))
     assert columnar.messages == list(reference.messages)
 
@@ -100,7 +92,7 @@ def test_many_pastes_in_one_table():
     """Pastes of a table are read as columns together (rows, sources and catalog ids of each kept apart)."""
     inputs = [(p.name, read_log_text(_read(p), p.name).messages) for p in PASTES[:6]] * 2
     reference = [(name, list(messages)) for name, messages in inputs]
-    _assert_same_table(EventTable.from_messages(reference), EventTable.from_messages(inputs))
+    assert_same_table(EventTable.from_messages(reference), EventTable.from_messages(inputs))
 
 
 def test_the_table_builds_no_typed_message_until_one_is_read():
