@@ -360,6 +360,9 @@ def _blobs(dump: CrashDump, start: int):
     at = dump.data.find(BLOB_SIGNATURE, start)
     if at < 0:
         return
+    if at + DUMP_BLOB_FILE_HEADER.sizeof() > dump.size:
+        dump._warn("secondary data stream header cut by the end of the file; no blob read", at)
+        return
     head = DUMP_BLOB_FILE_HEADER.parse(dump.file_bytes(at, DUMP_BLOB_FILE_HEADER.sizeof()))
     at += head.HeaderSize
     for _ in range(MAX_BLOBS):

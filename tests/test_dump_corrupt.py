@@ -155,6 +155,19 @@ def test_secondary_data_blob_lying_about_its_size(tmp_path):
     assert {f.driver for f in dump.logs} == {"hangdrv", "busydrv", "okdrv"} and not dump.drivers
 
 
+def test_secondary_data_stream_header_cut_by_the_end_of_the_file(tmp_path):
+    """The DumpBlob signature in the file's last bytes (fuzz class "StreamError @ parsers/dump.py:_blobs"): no
+    blob is read, a warning says why, the logs found in memory are kept."""
+    data = FULL.read_bytes()
+    stream = data.index(b"DumpBlob")
+    path = tmp_path / "cut.dmp"
+    path.write_bytes(data[:stream] + data[stream:stream + 9])
+    dump = read_dump(str(path))
+    assert any("secondary data stream header cut" in w.message for w in dump.warnings)
+    code, _ = _cli(str(path))
+    assert code in (0, 1)
+
+
 def test_context_record_kdmp_parser_refuses_falls_back_to_the_flat_scan(tmp_path):
     path = _variant(tmp_path, FULL, lambda d: struct.pack_into("<I", d, 0x348 + 0x118, 0))  # MxCsr2 != MxCsr
     dump = read_dump(path)
