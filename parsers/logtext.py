@@ -38,8 +38,8 @@ from parsers.errors import EvidenceError
 from parsers.gcpause import gc_paused
 from parsers.numbers import int_or_none, parse_hex_bytes
 from parsers.prefix import KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
-from parsers.records import (DEBUGGER, GENERAL_MARK, INFERRED_MARK, ArgColumns, Coded, LazyMessages, LogSet,
-                             MessageColumns, SourceRef, TraceMessage)
+from parsers.records import (DEBUGGER, GENERAL_MARK, INFERRED_MARK, NAT_NS, ArgColumns, Coded, LazyMessages,
+                             LogSet, MessageColumns, SourceRef, TraceMessage)
 from parsers.wpp import TimeCheck, pointer_values
 
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
@@ -714,13 +714,12 @@ def _nullable(values: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 
 
 def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
     """Nanoseconds since 1970 of UTC datetimes (whole microseconds, in TIME_RANGE), NaT for None."""
     microsecond = timedelta(microseconds=1)
-    return np.array([_NAT if t is None else (t - _EPOCH) // microsecond * 1000 for t in times], dtype=np.int64).reshape(-1)
+    return np.array([NAT_NS if t is None else (t - _EPOCH) // microsecond * 1000 for t in times], dtype=np.int64).reshape(-1)
 
 
 def _blocks(lines: Iterable[str]) -> Iterable[list[str]]:

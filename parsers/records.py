@@ -202,6 +202,9 @@ class ArgColumns(list):
     argument), rather than a tuple per message."""
 
 
+NAT_NS = -(1 << 63)  # numpy's NaT as int64: a MessageColumns timestamp the evidence does not give
+
+
 @dataclass(slots=True)
 class MessageColumns:
     """Messages as columns, the hand-off from a parser to the event table (analyzer/events.py) that builds no
@@ -216,7 +219,7 @@ class MessageColumns:
     line: tuple  # (int64 values, missing mask)
     offset: tuple
     sequence: tuple
-    timestamp: Any  # int64 nanoseconds since 1970 UTC, numpy's NaT value where unknown
+    timestamp: Any  # int64 nanoseconds since 1970 UTC, NAT_NS where unknown
     level: Coded
     inferred: Any  # bool
     general: Any  # bool

@@ -28,7 +28,7 @@ from parsers.gcpause import gc_paused
 from parsers.ifr import (FILETIME_EPOCH, RECORD_SIZES, SIGNATURE_V1, SIGNATURE_V2, IfrLog, IfrRecord, field_at,
                          filetime_to_datetime, message_keys, read_record)
 from parsers.numbers import NumberError, int_or_none, parse_int
-from parsers.records import ArgColumns, Coded, LazyMessages, MessageColumns, SourceRef, TraceMessage
+from parsers.records import NAT_NS, ArgColumns, Coded, LazyMessages, MessageColumns, SourceRef, TraceMessage
 from parsers.tmf import TmfArg, TmfDatabase, TmfMessage
 
 _FIXED = {  # item type -> struct format (little-endian)
@@ -436,7 +436,6 @@ def ifr_messages(log: IfrLog, tmf: TmfDatabase | None, source: str, catalog=None
 
 
 _EPOCH_MICROSECONDS = (datetime(1970, 1, 1, tzinfo=timezone.utc) - FILETIME_EPOCH) // timedelta(microseconds=1)
-_NAT = np.iinfo(np.int64).min  # numpy's NaT as int64
 _PAD = bytes(0x24)  # after the log area, so that every record header can be read whole (a v1 record has no time)
 
 
@@ -558,7 +557,7 @@ class IfrMessages(LazyMessages):
         first, end = FILETIME_RANGE
         in_range = (filetimes >= first) & (filetimes < end)
         timestamps = np.where(in_range, (filetimes // 10).astype(np.int64) - _EPOCH_MICROSECONDS, 0) * 1000
-        timestamps[~in_range] = _NAT
+        timestamps[~in_range] = NAT_NS
         header_sizes = np.array([p.log.header.header_size for p in parts], dtype=np.int64)[part_of]
         sequences = field_at(area, offsets + bases + 4, "<i4").astype(np.int64)
         no = np.zeros(n, dtype=bool)
