@@ -124,6 +124,9 @@ def _normalise(text: str) -> str:
     return " ".join(text.replace("\\n", " ").split())
 
 
+_GROUP_OPEN = re.compile(r"(?<!\\)\((?!\?)")  # the "(" opening a capturing group in a hole's pattern
+
+
 def _hole_pattern(hole: str) -> str:
     if hole in _STATUS_TYPES or hole in _HRESULT_TYPES:
         return _STATUS
@@ -340,13 +343,15 @@ class Catalog:
         return rx
 
     @staticmethod
-    def pattern_source(entry: CatalogEntry, space: str = r"\s+") -> str:
-        """The regular expression (source) of an entry's format; ``space`` is what a space in it matches
-        (``" +"``, spaces as a line prints them, makes a faster expression than any whitespace)."""
+    def pattern_source(entry: CatalogEntry, space: str = r"\s+", captured: bool = True) -> str:
+        """The regular expression (source) of an entry's format, a group per argument (none unless ``captured``);
+        ``space`` is what a space in it matches (``" +"``, spaces as a line prints them, makes a faster
+        expression than any whitespace)."""
         pieces = entry.skeleton.split("\0")
         out = [_literal(pieces[0], space)]
         for hole, piece in zip(entry.holes, pieces[1:]):
-            out.append(_hole_pattern(hole))
+            pattern = _hole_pattern(hole)
+            out.append(pattern if captured else _GROUP_OPEN.sub("(?:", pattern))
             out.append(_literal(piece, space))
         return "".join(out)
 

@@ -67,23 +67,43 @@ def kind_of(data: bytes) -> str:
     return "binary"
 
 
-def text_lines(path: str, longest: int = 1 << 20):
-    """The lines of a text file read one at a time: UTF-16 with a BOM, else UTF-8 (undecodable bytes replaced);
-    of a line longer than ``longest`` characters only the first ``longest`` are kept (the reader cuts and warns)."""
+def text_chunks(path: str, longest: int = 1 << 20, size: int = 1 << 18):
+    """The text of a file in pieces of whole lines (about ``size`` characters each, ``\\r\\n`` and ``\\r`` read as
+    ``\\n``): UTF-16 with a BOM, else UTF-8 (undecodable bytes replaced); of a line longer than ``longest``
+    characters only the first ``longest`` are kept (the reader cuts and warns)."""
     try:
         with open(path, "rb") as raw:
             bom = raw.read(3)
             encoding = "utf-16" if bom[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
             raw.seek(0)
-            text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
-            cut = False
-            while piece := text.readline(longest):
-                ended = piece.endswith(("\n", "\r"))
-                if not cut:
-                    yield piece
-                cut = not ended
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="replace")
+            pending, skip = "", False  # the start of a line not ended yet; skipping the rest of a cut line
+            while piece := text.read(size):
+                pending += piece
+                end = pending.rfind("\n") + 1
+                whole, pending = pending[:end], pending[end:]
+                if skip and whole:
+                    whole, skip = whole[whole.index("\n") + 1:], False
+                if whole:
+                    yield from _cut(whole, longest)
+                if len(pending) > longest:
+                    if not skip:
+                        yield pending[:longest]
+                    pending, skip = "", True
+            if pending and not skip:
+                yield pending
     except OSError as exc:
         raise EvidenceError(path, exc.strerror or str(exc)) from None
+
+
+def _cut(text: str, longest: int):
+    """``text`` (whole lines), each line longer than ``longest`` characters cut to its first ``longest`` and given
+    as a piece of its own (without its line break, as a line read ``longest`` characters at most)."""
+    if len(text) <= longest or max(map(len, text.split("\n"))) <= longest:
+        yield text
+        return
+    for line in text.split("\n")[:-1]:
+        yield line[:longest] if len(line) > longest else line + "\n"
 
 
 def _head(path: str) -> bytes:
@@ -121,7 +141,7 @@ def load(path: str, options: DecodeOptions | None = None, full_hash: bool = Fals
                         logset=snapshot_logset(read_snapshot(path), path, options))
     if kind == "text":  # read as a stream of lines, never whole: no size limit
         return Evidence(path=path, sha256=_sha256(path), size=Path(path).stat().st_size, kind=kind,
-                        logset=read_report_text(text_lines(path), path))
+                        logset=read_report_text(text_chunks(path), path))
     data = read_bytes(path)
     if kind == "ifr":
         logset = _load_ifr(path, data, options)

@@ -37,10 +37,10 @@ from parsers.catalog import Catalog, CatalogEntry, load
 from parsers.errors import EvidenceError
 from parsers.gcpause import gc_paused
 from parsers.numbers import int_or_none, parse_hex_bytes
-from parsers.prefix import KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
+from parsers.prefix import FUNCTION, KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
 from parsers.records import (DEBUGGER, GENERAL_MARK, INFERRED_MARK, NAT_NS, ArgColumns, Coded, LazyMessages,
                              LogSet, MessageColumns, SourceRef, TraceMessage)
-from parsers.wpp import TimeCheck, pointer_values
+from parsers.wpp import TIME_RANGE, TimeCheck, pointer_values
 
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
 _RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+(?:::[\w~<>$]+)*)?\s*-\s+)?(.*)$")
@@ -65,6 +65,7 @@ _SHORT = 24  # a message with less literal text than this, alone on a line, is t
 _NOT_HERE = object()  # shape_of: a framework message, but not accepted at this place of the paste
 _LOG_START = ("--- start of log", "There are ")
 _BLOCK = 1 << 16  # lines read together: lines whose shape is known are typed per shape, many at a time
+_STRETCH = 256  # lines of a block looked up at once (again from the next line on after a declared prefix)
 _BLOCK_CHARACTERS = 1 << 24  # ... and at most about this many characters (a block is held in memory twice)
 #: A line whose key (the line without hex digits, see :meth:`_Reader.typed`) this does not find cannot take
 #: another way through :meth:`_Reader.line` than a plain framework line, whatever its hex digits: no origin
@@ -76,6 +77,9 @@ _ROUTED = re.compile(r"^(?:FX|DRV|UMDF|KMDF)\s*-|^(?:--- start of log|There are 
                      r"^[^\S\n]*(?:There are|Driver:|Log at|Log of)", re.MULTILINE)
 _SMALL_DECIMALS = re.compile(r"[0-9]{1,9}(?:\n[0-9]{1,9})*")  # record numbers that always fit a ULONG
 _LOG_END = ("---- end of log",)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_NO_TIMES = np.zeros(0, dtype=np.int64)
+_TIME_RANGE_US = tuple((t - _EPOCH) // timedelta(microseconds=1) for t in TIME_RANGE)
 
 
 def _time(text: str | None) -> datetime | None:
@@ -90,6 +94,39 @@ def _time(text: str | None) -> datetime | None:
                         tzinfo=timezone.utc)
     except ValueError:
         return None
+
+
+_ONE_TIME = r"[0-9]{2}/[0-9]{2}/[0-9]{4}-[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}"
+_WDFKD_TIMES = re.compile(f"{_ONE_TIME}(?:\n{_ONE_TIME})*")  # times as wdfkd prints them, one per line
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+def _wdfkd_times(printed: tuple[str, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(microseconds since 1970, valid date and time) of times printed ``MM/DD/YYYY-HH:MM:SS.fffffff`` (what
+    :func:`_time` gives, computed for all at once); (None, None) unless every one has that form."""
+    joined = "\n".join(printed)
+    if not _WDFKD_TIMES.fullmatch(joined):
+        return None, None
+    digits = np.frombuffer((joined + "\n").encode("ascii"), dtype=np.uint8).reshape(-1, 28).astype(np.int64) - 48
+
+    def number(start: int, end: int) -> np.ndarray:
+        value = digits[:, start]
+        for k in range(start + 1, end):
+            value = value * 10 + digits[:, k]
+        return value
+
+    month, day, year = number(0, 2), number(3, 5), number(6, 10)
+    hour, minute, second, microsecond = number(11, 13), number(14, 16), number(17, 19), number(20, 26)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + (leap & (month == 2))
+    valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & (hour < 24) & \
+        (minute < 60) & (second < 60)
+    y = year - (month <= 2)  # days since 1970 of a proleptic Gregorian date, years starting in March
+    era = np.floor_divide(y, 400)
+    of_era = y - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    days = era * 146097 + of_era * 365 + of_era // 4 - of_era // 100 + day_of_year - 719468
+    return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + microsecond, valid
 
 
 def _sequences(printed) -> list[int | None]:
@@ -137,22 +174,58 @@ def _compiled(prefix: str) -> re.Pattern:
     return re.compile(compile_prefix(prefix))
 
 
+class _Layout(NamedTuple):
+    """An expression over framework lines of one shape and where its groups put each field (indices in a row of
+    groups; -1: not there; ``body``: the message text). ``pinned``: the function every line of it has (the
+    prefix's function group replaced by that text: a faster expression)."""
+
+    rx: re.Pattern
+    sequence: int
+    time: int
+    function: int
+    log: int
+    body: int
+    pinned: str | None = None
+
+    @classmethod
+    def of(cls, rx: re.Pattern, body: int, pinned: str | None = None) -> "_Layout":
+        groups = rx.groupindex
+        return cls(rx, groups.get("sequence", 0) - 1, groups.get("time", 0) - 1, groups.get("function", 0) - 1,
+                   groups.get("log", 0) - 1, body, pinned)
+
+    def rows(self, joined: str, count: int) -> list[tuple] | None:
+        """The groups of each of ``count`` lines joined by newlines, in one ``findall``; None unless each line
+        matches whole (a line of the same shape key that is another message, or of another function)."""
+        found = self.rx.findall(joined)
+        if len(found) != count:
+            return None
+        return [(row,) for row in found] if self.rx.groups == 1 else found
+
+
+_FUNCTION_GROUP = f"(?P<function>{FUNCTION})"
+_MAX_PINNED = 8  # functions pinned per shape (lines of one key differ in hex digits only: a few at most)
+
+
 @dataclass(slots=True, eq=False)
 class _Shape:
-    """How to read every line of one shape: prefix fields and the framework message, in one expression."""
+    """How to read every line of one shape: prefix fields and the framework message, in one expression
+    (``rx``, for one line; :meth:`layout` for many lines at once)."""
 
     rx: re.Pattern
     entry: CatalogEntry
-    first_arg: int  # number of the entry's first argument group
-    sequence: int = 0  # group numbers of the prefix fields (0: not in the prefix)
-    time: int = 0
-    function: int = 0
-    log: int = 0
+    prefix: str  # the source of the prefix expression
+    body: str  # the source of the message expression, without its argument groups
+    arguments: re.Pattern  # the message expression alone, a group per argument
     multi_site: bool = False  # the format is logged at several call sites: the function picks one
-    lines_rx: re.Pattern | None = None  # the same expression over many lines joined by newlines (made on first use)
     routed_check: bool = False  # lines of this shape in bulk must be checked for another way through the reader
     origin: str | None = None  # lines of this shape in bulk carry a UMDF origin tag of this side (framework/driver)
     variants: dict | None = None  # (routed_check, origin) -> the copy of this shape with them
+    layouts: dict | None = None  # pinned function (None: not pinned) -> the layout for lines in bulk
+
+    @property
+    def single(self) -> _Layout:
+        """The layout of ``rx`` (one line)."""
+        return _Layout.of(self.rx, self.rx.groupindex["body"] - 1)
 
     def variant(self, routed_check: bool, origin: str | None) -> "_Shape":
         """This shape for lines in bulk that may take another way through the reader (checked with
@@ -163,18 +236,24 @@ class _Shape:
             self.variants = {}
         key = (routed_check, origin)
         if key not in self.variants:
-            self.variants[key] = replace(self, routed_check=routed_check, origin=origin, lines_rx=None, variants=None)
+            self.variants[key] = replace(self, routed_check=routed_check, origin=origin, variants=None, layouts=None)
         return self.variants[key]
 
-    def rows(self, texts: list[str]) -> list[tuple] | None:
-        """The groups of every line of ``texts`` in one pass (``findall`` over the lines joined); None
-        unless each line matches whole (a line of the same shape key that is another message)."""
-        if self.lines_rx is None:
-            self.lines_rx = re.compile(f"^(?:{self.rx.pattern})$", re.MULTILINE)
-        found = self.lines_rx.findall("\n".join(texts))
-        if len(found) != len(texts):
-            return None
-        return [(row,) for row in found] if self.rx.groups == 1 else found
+    def layout(self, function: str | None = None) -> _Layout:
+        """The expression for many lines of this shape joined by newlines (the message text one group: the
+        arguments are read from each distinct text); with ``function``, for lines of that function only."""
+        if self.layouts is None:
+            self.layouts = {}
+        found = self.layouts.get(function)
+        if found is None:
+            prefix = self.prefix
+            if function is not None:
+                if len(self.layouts) >= _MAX_PINNED or _FUNCTION_GROUP not in prefix:
+                    return self.layout()
+                prefix = prefix.replace(_FUNCTION_GROUP, re.escape(function), 1)
+            rx = re.compile(f"^(?:{prefix}\\s*({self.body}))$", re.MULTILINE)
+            found = self.layouts[function] = _Layout.of(rx, re.compile(prefix).groups, function)
+        return found
 
 
 class _TypedLines(NamedTuple):
@@ -183,10 +262,10 @@ class _TypedLines(NamedTuple):
 
     source: str
     lines: list[int]
-    bodies: list[str]
+    bodies: Coded  # the message texts
     logs: list[str]
     sequences: list[int | None]
-    times: list[datetime | None]
+    times: np.ndarray  # int64 nanoseconds since 1970 UTC, NAT_NS where unknown
     functions: list[str | None]
     entries: list[CatalogEntry]
     args: ArgColumns | list[tuple]
@@ -196,10 +275,11 @@ class _TypedLines(NamedTuple):
         columns = self.args if isinstance(self.args, ArgColumns) else None
         out = []
         for i in indices:
-            sequence, entry = self.sequences[i], self.entries[i]
-            args = tuple([column[i] for column in columns]) if columns is not None else self.args[i]
-            out.append(TraceMessage(SourceRef(self.source, self.lines[i], None, sequence), self.bodies[i], self.logs[i],
-                                    sequence, self.times[i], self.functions[i], entry.id, args, entry.level))
+            sequence, entry, ns = self.sequences[i], self.entries[i], int(self.times[i])
+            args = tuple([_cell(column, i) for column in columns]) if columns is not None else self.args[i]
+            when = None if ns == NAT_NS else _EPOCH + timedelta(microseconds=ns // 1000)
+            out.append(TraceMessage(SourceRef(self.source, self.lines[i], None, sequence), _cell(self.bodies, i), self.logs[i],
+                                    sequence, when, self.functions[i], entry.id, args, entry.level))
         return out
 
 
@@ -270,11 +350,10 @@ class _Reader:
         if key not in self.compiled:
             if len(self.compiled) >= _MAX_COMPILED:
                 self.compiled.clear()
-            rx = re.compile(f"{prefix}\\s*(?P<body>{self.catalog.pattern_source(entry, ' +')})", re.DOTALL)
-            groups = rx.groupindex
-            self.compiled[key] = _Shape(rx, entry, groups["body"] + 1, groups.get("sequence", 0), groups.get("time", 0),
-                                        groups.get("function", 0), groups.get("log", 0),
-                                        entry.skeleton in self.catalog.multi_site)
+            body = self.catalog.pattern_source(entry, " +")
+            rx = re.compile(f"{prefix}\\s*(?P<body>{body})", re.DOTALL)
+            self.compiled[key] = _Shape(rx, entry, prefix, self.catalog.pattern_source(entry, " +", captured=False),
+                                        re.compile(body, re.DOTALL), entry.skeleton in self.catalog.multi_site)
         return self.compiled[key]
 
     def typed(self, line_no: int, text: str, log: str, key: bytes | None = None) -> _Shape | None:
@@ -298,36 +377,54 @@ class _Reader:
         if m is None:
             return None
         self.in_log = True
-        self.messages += self.emit(shape, [m.groups()], [line_no], log).messages(range(1))
+        self.messages += self.emit(shape, shape.single, [m.groups()], [line_no], log).messages(range(1))
         return shape
 
-    def emit(self, shape: _Shape, rows: list[tuple], line_nos: list[int], log: str | list[str]) -> _TypedLines:
-        """The typed lines of one shape from their groups (``rows``, one tuple per line) and their log (one for
-        all, or one per line), as columns."""
+    def emit(self, shape: _Shape, layout: _Layout, rows: list[tuple], line_nos: list[int],
+             log: str | list[str]) -> _TypedLines:
+        """The typed lines of one shape from their groups (``rows``, one tuple per line, as ``layout`` places
+        them) and their log (one for all, or one per line), as columns; the arguments read once per distinct
+        message text."""
         count = len(rows)
         columns = list(zip(*rows))
         entry = shape.entry
-        sequences = _sequences(columns[shape.sequence - 1]) if shape.sequence else [None] * count
-        functions = [f or None for f in columns[shape.function - 1]] if shape.function else [None] * count
-        if shape.log:
-            logs = [found or name for found, name in zip(columns[shape.log - 1], repeat(log) if isinstance(log, str) else log)]
+        sequences = _sequences(columns[layout.sequence]) if layout.sequence >= 0 else [None] * count
+        if layout.function >= 0:
+            functions = [f or None for f in columns[layout.function]]
+        else:
+            functions = [layout.pinned] * count
+        if layout.log >= 0:
+            logs = [found or name for found, name in zip(columns[layout.log], repeat(log) if isinstance(log, str) else log)]
         else:
             logs = [log] * count if isinstance(log, str) else log
-        times = [self.times.checked(_time(t), line=n) for t, n in zip(columns[shape.time - 1], line_nos)] \
-            if shape.time else [None] * count
+        times = self.time_column(columns[layout.time], line_nos) if layout.time >= 0 else np.full(count, NAT_NS)
         if shape.multi_site:
             sites = {f: self.catalog.site(entry, f) for f in set(functions)}
             entries = list(map(sites.__getitem__, functions))
         else:
             entries = [entry] * count
-        first = shape.first_arg - 1
+        bodies = _coded(columns[layout.body])
+        printed = [shape.arguments.fullmatch(body).groups() for body in bodies.values]
         if shape.multi_site and len({site.holes for site in sites.values()}) > 1:  # sites differ in argument types
-            args = [self.catalog.values(site, row[first:]) for site, row in zip(entries, rows)]
+            args = [self.catalog.values(site, printed[code]) for site, code in zip(entries, bodies.codes.tolist())]
         else:
-            args = ArgColumns(self.catalog.value_columns(entry, columns[first:first + len(entry.holes)]))
-        for name, n in (Counter(logs).items() if shape.log or not isinstance(log, str) else ((log, count),)):
+            distinct = self.catalog.value_columns(entry, list(zip(*printed)) if entry.holes else [])
+            args = ArgColumns([Coded(bodies.codes, column) for column in distinct])
+        for name, n in (Counter(logs).items() if layout.log >= 0 or not isinstance(log, str) else ((log, count),)):
             self.count(name, True, n)
-        return _TypedLines(self.source, line_nos, columns[first - 1], logs, sequences, times, functions, entries, args)
+        return _TypedLines(self.source, line_nos, bodies, logs, sequences, times, functions, entries, args)
+
+    def time_column(self, printed: tuple[str, ...], line_nos: list[int]) -> np.ndarray:
+        """The record times of typed lines (nanoseconds; NAT_NS where unknown or outside TIME_RANGE, see
+        :class:`TimeCheck`): wdfkd's fixed-width form converted all at once, any other form line by line."""
+        microseconds, valid = _wdfkd_times(printed)
+        if microseconds is None:
+            return _nanoseconds([self.times.checked(_time(t), line=n) for t, n in zip(printed, line_nos)])
+        kept = valid & (microseconds >= _TIME_RANGE_US[0]) & (microseconds <= _TIME_RANGE_US[1])
+        ns = np.where(kept, microseconds * 1000, NAT_NS)  # (a time outside the range may overflow: not kept)
+        for k in np.flatnonzero(~kept).tolist():  # made unknown (and counted) as line by line
+            ns[k] = _nanoseconds([self.times.checked(_time(printed[k]), line=line_nos[k])])[0]
+        return ns
 
     def record(self, line_no: int, sequence: int | None, when: str | None, function: str | None, body: str,
                log: str) -> None:
@@ -481,10 +578,11 @@ class _BlockReader(_Reader):
         self.analyze = analyze
         self.typed_lines: list[_TypedLines] = []  # framework lines typed in bulk (the others: ``messages``)
 
-    def read(self, lines: Iterable[str]) -> list[str]:
-        """Read every line; the first :data:`_HEAD` characters of the text (for :func:`looks_like_log_text`)."""
+    def read(self, text: str | Iterable[str]) -> list[str]:
+        """Read every line (see :func:`_blocks`); the first :data:`_HEAD` characters of the text (for
+        :func:`looks_like_log_text`)."""
         head, size, first = [], 0, 1
-        for block in _blocks(lines):
+        for block in _blocks(text):
             keys = "\n".join(block).encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
             if len(keys) != len(block):  # a line holding a newline (a caller's own list of lines)
                 keys = [line.encode("utf-8", "replace").translate(None, _HEX_DIGITS) for line in block]
@@ -501,31 +599,35 @@ class _BlockReader(_Reader):
         """Read a block: lines whose key is known put aside per shape, the others read in order."""
         saved = self.checkpoint()
         bulk, log = self.bulk, self.log
-        shaped: dict[_Shape, list[int]] = {}
+        shapes: list[_Shape | None] = []
         logs = _LogChanges(log)
         for_analyze: list[int] = []
-        typed_run = False
-        for i, key in enumerate(keys):
-            shape = bulk.get(key)
-            if shape is not None:
-                lines = shaped.get(shape)
-                if lines is None:
-                    shaped[shape] = [i]
-                else:
-                    lines.append(i)
-                typed_run = True
-                continue
-            if typed_run:
-                self.in_log = self.previous_typed = True
-                typed_run = False
-            if not self.line(first + i, block[i], key):
-                for_analyze.append(i)
-            if self.bulk is not bulk or self.log != log:  # a declared prefix, another log: from the next line on
-                bulk, log = self.bulk, self.log
-                logs.change(i + 1, log)
-        if typed_run:
+        for start in range(0, len(keys), _STRETCH):
+            end = min(start + _STRETCH, len(keys))
+            shapes += map(bulk.get, keys[start:end])
+            alone = [i for i in range(start, end) if shapes[i] is None]
+            at = 0
+            while at < len(alone):
+                i = alone[at]
+                at += 1
+                shape = bulk.get(keys[i])  # a line before may have taught its key
+                if shape is not None:
+                    shapes[i] = shape
+                    continue
+                if i and shapes[i - 1] is not None:  # after framework lines typed in bulk
+                    self.in_log = self.previous_typed = True
+                if not self.line(first + i, block[i], keys[i]):
+                    for_analyze.append(i)
+                if self.log != log:  # another log from the next line on
+                    log = self.log
+                    logs.change(i + 1, log)
+                if self.bulk is not bulk:  # a declared prefix: the next lines' keys are looked up in its shapes
+                    bulk = self.bulk
+                    shapes[i + 1:] = map(bulk.get, keys[i + 1:end])
+                    alone, at = [j for j in range(i + 1, end) if shapes[j] is None], 0
+        if shapes and shapes[-1] is not None:
             self.in_log = self.previous_typed = True
-        if not self.merge(shaped, logs, block, keys, first):
+        if not self.merge(_positions(shapes), logs, block, keys, first):
             self.restore(saved)
             for_analyze = [i for i, key in enumerate(keys) if not self.line(first + i, block[i], key)]
         if self.analyze is not None:
@@ -533,14 +635,31 @@ class _BlockReader(_Reader):
                 self.analyze.feed(block[i])
 
     def merge(self, shaped: dict, logs: "_LogChanges", block: list[str], keys: list[bytes], first: int) -> bool:
-        """Type the lines put aside, kept as columns (``typed_lines``; :class:`TextMessages` puts them in line order
-        among the messages); False (nothing changed) when some line is not the message its key promised."""
+        """Type the lines put aside (``shaped``: shape -> the indices of its lines; None: lines read alone), kept as
+        columns (``typed_lines``; :class:`TextMessages` puts them in line order among the messages); False
+        (nothing changed) when some line is not the message its key promised."""
         typed: list | None = []
         for shape, lines in shaped.items():
+            if shape is None:
+                continue
             raw = list(map(block.__getitem__, lines))
-            texts = list(map(str.rstrip, raw if shape.origin is None else _untagged(raw, shape.origin)))
-            routed = shape.routed_check and _ROUTED.search("\n".join(texts))
-            rows = None if routed or max(map(len, raw)) > _MAX_LINE else shape.rows(texts)
+            joined = "\n".join(raw)
+            if shape.origin is not None:
+                texts = list(map(str.rstrip, _untagged(raw, shape.origin)))
+                joined = "\n".join(texts)
+            elif keys[lines[0]].decode("utf-8", "replace")[-1:].isspace():  # (the lines' last blank, if any)
+                texts = list(map(str.rstrip, raw))
+                joined = "\n".join(texts)
+            else:
+                texts = raw
+            routed = shape.routed_check and _ROUTED.search(joined)
+            rows = None
+            if not routed and max(map(len, raw)) <= _MAX_LINE:
+                layout = shape.layout(_function(shape, texts[0]))
+                rows = layout.rows(joined, len(texts))
+                if rows is None and layout.pinned is not None:  # lines of other functions: the shape's expression
+                    layout = shape.layout()
+                    rows = layout.rows(joined, len(texts))
             if rows is None:
                 for i, line, text in zip(lines, raw, texts):
                     if len(line) > _MAX_LINE or text == _NO_TAG or not shape.rx.fullmatch(text) or \
@@ -551,7 +670,7 @@ class _BlockReader(_Reader):
                 log = logs.of(lines)
                 if shape.origin is not None:
                     log = _tagged(log, shape.origin) if isinstance(log, str) else [_tagged(n, shape.origin) for n in log]
-                typed.append(self.emit(shape, rows, [first + i for i in lines], log))
+                typed.append(self.emit(shape, layout, rows, [first + i for i in lines], log))
         if typed is None:
             return False
         self.typed_lines += typed
@@ -664,10 +783,48 @@ class TextMessages(LazyMessages):
             line=(np.concatenate([p.lines for p in parts] + [np.zeros(0, dtype=np.int64)]), no),
             offset=(np.zeros(n, dtype=np.int64), ~no),
             sequence=tuple(column[order] for column in _nullable(placed(attrgetter("sequence"), attrgetter("sequences")))),
-            timestamp=_nanoseconds(placed(attrgetter("timestamp"), attrgetter("times")))[order],
+            timestamp=np.concatenate([times for p in parts for times in (
+                _nanoseconds([m.timestamp for m in p.singles]), *(t.times for t in p.typed))] + [_NO_TIMES])[order],
             level=coded(attrgetter("level"), lambda t: [e.level for e in t.entries]),
             inferred=inferred, general=general, mentions=mentions,
             blocks=[(catalog_id, *_joined(found)) for catalog_id, found in chunks.items()])
+
+
+def _coded(values: tuple | list) -> Coded:
+    """``values`` (hashable, none None) as a coded column."""
+    code_of = {value: code for code, value in enumerate(dict.fromkeys(values))}
+    return Coded(np.fromiter(map(code_of.__getitem__, values), dtype=np.int64, count=len(values)), list(code_of))
+
+
+def _cell(column, i: int):
+    """Row ``i`` of an argument column (a list or a :class:`Coded` column)."""
+    if isinstance(column, Coded):
+        code = int(column.codes[i])
+        return None if code < 0 else column.values[code]
+    return column[i]
+
+
+def _expanded(column) -> list:
+    """An argument column as a list."""
+    if isinstance(column, Coded):
+        return np.array(column.values + [None], dtype=object)[column.codes].tolist()
+    return list(column)
+
+
+def _function(shape: _Shape, text: str) -> str | None:
+    """The function a line of ``shape`` names in its prefix (None when the line or its prefix has none)."""
+    m = shape.rx.fullmatch(text)
+    return m.group("function") if m and "function" in shape.rx.groupindex else None
+
+
+def _positions(values: list) -> dict:
+    """Each distinct value of ``values`` (hashable) -> the indices where it is, in order (numpy's sort: faster
+    than a dict of lists for long lists of a few values)."""
+    codes_of = {value: code for code, value in enumerate(dict.fromkeys(values))}
+    codes = np.fromiter(map(codes_of.__getitem__, values), dtype=np.int64, count=len(values))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(codes_of) + 1)).tolist()
+    return {value: order[bounds[code]:bounds[code + 1]].tolist() for value, code in codes_of.items()}
 
 
 def _indices_by(values: list) -> dict:
@@ -681,14 +838,15 @@ def _indices_by(values: list) -> dict:
 def _rows_of(args: ArgColumns | list[tuple], ks: list[int]) -> ArgColumns | list[tuple]:
     """The arguments of the lines at ``ks``."""
     if isinstance(args, ArgColumns):
-        return ArgColumns([[column[k] for k in ks] for column in args])
+        return ArgColumns([Coded(column.codes[ks], column.values) if isinstance(column, Coded) else
+                           [column[k] for k in ks] for column in args])
     return [args[k] for k in ks]
 
 
 def _tuples(args: ArgColumns | list[tuple], count: int) -> list[tuple]:
     """``count`` lines' arguments as a tuple per line."""
     if isinstance(args, ArgColumns):
-        return list(zip(*args)) if args else [()] * count
+        return list(zip(*map(_expanded, args))) if args else [()] * count
     return args
 
 
@@ -700,9 +858,18 @@ def _joined(chunks: list[tuple]) -> tuple:
     rows = np.concatenate([rows for rows, _ in chunks])
     arity = {len(args) for _, args in chunks if isinstance(args, ArgColumns)}
     if len(arity) == 1 and all(isinstance(args, ArgColumns) or {len(a) for a in args} <= arity for _, args in chunks):
-        columns = [args if isinstance(args, ArgColumns) else zip(*args) for _, args in chunks]
-        return rows, ArgColumns([list(chain.from_iterable(column)) for column in zip(*columns)])
+        columns = [args if isinstance(args, ArgColumns) else list(zip(*args)) for _, args in chunks]
+        return rows, ArgColumns([_stacked(parts) for parts in zip(*columns)])
     return rows, list(chain.from_iterable(_tuples(args, len(rows)) for rows, args in chunks))
+
+
+def _stacked(parts: tuple) -> Coded | list:
+    """Argument columns one after the other: a coded column when each is one, else a list."""
+    if all(isinstance(part, Coded) for part in parts):
+        offsets = accumulate([len(part.values) for part in parts], initial=0)
+        codes = [np.where(part.codes < 0, -1, part.codes + offset) for part, offset in zip(parts, offsets)]
+        return Coded(np.concatenate(codes), [value for part in parts for value in part.values])
+    return list(chain.from_iterable(map(_expanded, parts)))
 
 
 def _nullable(values: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
@@ -713,7 +880,6 @@ def _nullable(values: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
             np.array([v is None for v in values], dtype=bool).reshape(-1))
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
@@ -722,53 +888,56 @@ def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
     return np.array([NAT_NS if t is None else (t - _EPOCH) // microsecond * 1000 for t in times], dtype=np.int64).reshape(-1)
 
 
-def _blocks(lines: Iterable[str]) -> Iterable[list[str]]:
-    """``lines`` in lists of at most :data:`_BLOCK` lines and about :data:`_BLOCK_CHARACTERS` characters (a list of
-    lines is cut in slices)."""
-    if isinstance(lines, list):
-        for start in range(0, len(lines), _BLOCK):
-            block = lines[start:start + _BLOCK]
-            if sum(map(len, block)) < _BLOCK_CHARACTERS:
-                yield block
-            else:
-                yield from _blocks(iter(block))
+def _blocks(text: str | Iterable[str]) -> Iterable[list[str]]:
+    """The lines of a text, or of a stream of pieces of whole lines (a file read in pieces, or line by line), split
+    as str.splitlines does, in lists of at most :data:`_BLOCK` lines and about :data:`_BLOCK_CHARACTERS`
+    characters."""
+    pending: list[str] = []
+    for lines in [text.splitlines()] if isinstance(text, str) else (piece.splitlines() or [""] for piece in text):
+        pending += lines
+        if len(pending) >= _BLOCK:
+            full = len(pending) - len(pending) % _BLOCK
+            for start in range(0, full, _BLOCK):
+                yield from _sized(pending[start:start + _BLOCK])
+            pending = pending[full:]
+    if pending:
+        yield from _sized(pending)
+
+
+def _sized(lines: list[str]) -> Iterable[list[str]]:
+    """``lines`` in lists of about :data:`_BLOCK_CHARACTERS` characters at most."""
+    if sum(map(len, lines)) < _BLOCK_CHARACTERS:
+        yield lines
         return
     block: list[str] = []
     size = 0
     for line in lines:
         block.append(line)
         size += len(line)
-        if len(block) >= _BLOCK or size >= _BLOCK_CHARACTERS:
+        if size >= _BLOCK_CHARACTERS:
             yield block
             block, size = [], 0
     if block:
         yield block
 
 
-def _lines(text: str | Iterable[str]) -> Iterable[str]:
-    """The lines of a text or of a stream of chunks (a file read line by line), split as str.splitlines does."""
-    if isinstance(text, str):
-        return text.splitlines()
-    return (line for chunk in text for line in chunk.splitlines() or [""])
-
-
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:
-    """Every line of a pasted log (a str, or a stream of lines) as a TraceMessage (:class:`TextMessages`),
+    """Every line of a pasted log (a str, or a stream of pieces of whole lines) as a TraceMessage (:class:`TextMessages`),
     framework messages typed."""
     reader = _BlockReader(source, catalog or load())
     with gc_paused():
-        reader.read(_lines(text))
+        reader.read(text)
     return LogSet(source=source, messages=TextMessages(source, reader.messages, reader.typed_lines),
                   warnings=reader.warnings + reader.times.warnings(), logs=reader.logs)
 
 
 def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
-    """A bug report's text (a str, or a stream of lines read from a file): pasted logs and/or ``!analyze``
+    """A bug report's text (a str, or a stream of pieces of whole lines read from a file): pasted logs and/or ``!analyze``
     output; EvidenceError when it holds neither."""
     analyze = AnalyzeReader(source)
     reader = _BlockReader(source, load(), analyze)
     with gc_paused():
-        head = reader.read(_lines(text))
+        head = reader.read(text)
     bugcheck = analyze.result()
     typed = any(facts["typed"] for facts in reader.logs.values())
     records = bool(reader.typed_lines) or any(m.level != DEBUGGER for m in reader.messages)
