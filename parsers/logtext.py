@@ -77,6 +77,7 @@ _ROUTED = re.compile(r"^(?:FX|DRV|UMDF|KMDF)\s*-|^(?:--- start of log|There are 
                      r"^[^\S\n]*(?:There are|Driver:|Log at|Log of)", re.MULTILINE)
 _SMALL_DECIMALS = re.compile(r"[0-9]{1,9}(?:\n[0-9]{1,9})*")  # record numbers that always fit a ULONG
 _LOG_END = ("---- end of log",)
+_MARKS = (GENERAL_MARK, INFERRED_MARK)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_TIMES = np.zeros(0, dtype=np.int64)
 _TIME_RANGE_US = tuple((t - _EPOCH) // timedelta(microseconds=1) for t in TIME_RANGE)
@@ -212,7 +213,7 @@ class _Shape:
     (``rx``, for one line; :meth:`layout` for many lines at once)."""
 
     rx: re.Pattern
-    entry: CatalogEntry
+    entry: CatalogEntry | None  # None: a record holding no framework message (:data:`_RECORDS`)
     prefix: str  # the source of the prefix expression
     body: str  # the source of the message expression, without its argument groups
     arguments: re.Pattern  # the message expression alone, a group per argument
@@ -236,7 +237,7 @@ class _Shape:
             self.variants = {}
         key = (routed_check, origin)
         if key not in self.variants:
-            self.variants[key] = replace(self, routed_check=routed_check, origin=origin, variants=None, layouts=None)
+            self.variants[key] = replace(self, routed_check=routed_check, origin=origin, variants=None)
         return self.variants[key]
 
     def layout(self, function: str | None = None) -> _Layout:
@@ -254,6 +255,20 @@ class _Shape:
             rx = re.compile(f"^(?:{prefix}\\s*({self.body}))$", re.MULTILINE)
             found = self.layouts[function] = _Layout.of(rx, re.compile(prefix).groups, function)
         return found
+
+
+class _Unknown(NamedTuple):
+    """The catalog entry of a record holding no framework message (no id, no level)."""
+
+    id: None = None
+    level: None = None
+
+
+_NO_ENTRY = _Unknown()
+#: Record lines of a driver's own messages (:meth:`_Reader.plain`), read in bulk like framework lines: the groups of
+#: :data:`_RECORD` (sequence, time, function, text) with no line break in a blank.
+_RECORDS = _Shape(_RECORD, None, "", "", _RECORD, layouts={
+    None: _Layout(re.compile(_RECORD.pattern.replace(r"\s", r"[^\S\n]"), re.MULTILINE), 0, 1, 2, -1, 3)})
 
 
 class _TypedLines(NamedTuple):
@@ -414,6 +429,22 @@ class _Reader:
             self.count(name, True, n)
         return _TypedLines(self.source, line_nos, bodies, logs, sequences, times, functions, entries, args)
 
+    def emit_records(self, rows: list[tuple], line_nos: list[int], log: str | list[str]) -> _TypedLines | None:
+        """Record lines of a driver's own messages from their groups (:data:`_RECORDS`), as columns; None unless
+        each text is a plain one (:meth:`plain`, checked once per distinct text and function)."""
+        count = len(rows)
+        sequences, times, functions, bodies = list(zip(*rows))
+        bodies = _coded(list(map(str.strip, bodies)))
+        functions = [f or None for f in functions]
+        pairs = dict.fromkeys(zip(bodies.codes.tolist(), functions))
+        if not all(self.plain(bodies.values[code], function) for code, function in pairs):
+            return None
+        logs = [log] * count if isinstance(log, str) else log
+        for name, n in (Counter(logs).items() if not isinstance(log, str) else ((log, count),)):
+            self.count(name, False, n)
+        return _TypedLines(self.source, line_nos, bodies, logs, _sequences(sequences), self.time_column(times, line_nos),
+                           functions, [_NO_ENTRY] * count, ArgColumns())
+
     def time_column(self, printed: tuple[str, ...], line_nos: list[int]) -> np.ndarray:
         """The record times of typed lines (nanoseconds; NAT_NS where unknown or outside TIME_RANGE, see
         :class:`TimeCheck`): wdfkd's fixed-width form converted all at once, any other form line by line."""
@@ -427,17 +458,16 @@ class _Reader:
         return ns
 
     def record(self, line_no: int, sequence: int | None, when: str | None, function: str | None, body: str,
-               log: str) -> None:
+               log: str) -> bool:
+        """Emit a record line that holds no framework message in its whole; True when its text is a plain
+        one (see :meth:`plain`)."""
         body = body.strip()
         inferred, general = False, False
         for mark in (GENERAL_MARK, INFERRED_MARK):  # wdftriage's own no-TMF output, pasted back
             if body.endswith(mark):
                 body, inferred, general = body[:-len(mark)].rstrip(), True, mark == GENERAL_MARK
                 break
-        key = (body.encode("utf-8", "replace").translate(None, _HEX_DIGITS), function)
-        match = None if key in self.untyped else self.catalog.match_text(body, function)
-        if match is None and len(self.untyped) < _MAX_SHAPES:
-            self.untyped.add(key)  # a driver's own message: its shape is not looked up again
+        match = self.framework_message(body, function)
         unknown = None if match else _UNKNOWN.match(body)
         pointers = ()
         if unknown and unknown.group(1):  # wdftriage prints an unformatted record's raw argument bytes
@@ -449,6 +479,28 @@ class _Reader:
                  catalog_id=match[0].id if match else None, args=match[1] if match else (),
                  level=match[0].level if match else None, inferred=inferred and match is not None,
                  general=general and match is not None, known=unknown is None, pointers=pointers)
+        return not inferred and match is None and unknown is None
+
+    def framework_message(self, body: str, function: str | None) -> tuple | None:
+        """The catalog's match of a record's text (None: a driver's own message, whose shape is then not looked
+        up again)."""
+        key = (body.encode("utf-8", "replace").translate(None, _HEX_DIGITS), function)
+        match = None if key in self.untyped else self.catalog.match_text(body, function)
+        if match is None and len(self.untyped) < _MAX_SHAPES:
+            self.untyped.add(key)
+        return match
+
+    def plain(self, body: str, function: str | None) -> bool:
+        """Whether a record's (stripped) text is read as it is: no wdftriage mark, no framework message, not an
+        unformatted record's raw bytes."""
+        return not body.endswith(_MARKS) and self.framework_message(body, function) is None and \
+            _UNKNOWN.match(body) is None
+
+    def learn(self, key: bytes, shape: "_Shape", side: str | None) -> None:
+        """Lines of ``key`` are of ``shape`` from now on, to be read in bulk (:class:`_BlockReader`)."""
+        if len(self.bulk) >= _MAX_SHAPES:
+            self.bulk.clear()
+        self.bulk[key] = shape.variant(side is not None or bool(_ROUTED_KEY.search(key)), side)
 
     def rejoin(self, continuation: str, previous_typed: bool) -> bool:
         """Join a wrapped continuation to the previous record when that makes a framework message."""
@@ -511,13 +563,14 @@ class _Reader:
         elif (shape := self.typed(line_no, text, log, key if origin is None else None)) is not None:
             self.previous_typed = True
             if key is not None and key not in self.not_bulk:
-                if len(self.bulk) >= _MAX_SHAPES:
-                    self.bulk.clear()
-                self.bulk[key] = shape.variant(side is not None or bool(_ROUTED_KEY.search(key)), side)
+                self.learn(key, shape, side)
             return True
         m = _RECORD.match(text)
         if m and not named:
-            self.record(line_no, int_or_none(m.group(1), bits=32), m.group(2), m.group(3), m.group(4), log)
+            plain = self.record(line_no, int_or_none(m.group(1), bits=32), m.group(2), m.group(3), m.group(4), log)
+            if plain and origin is None and key is not None and key not in self.not_bulk and \
+                    self.shapes.get(key, False) is None:  # (a line of this key is no framework line, wherever it is)
+                self.learn(key, _RECORDS, None)
             return False
         m = _TRACEFMT.match(text)
         if m:
@@ -582,10 +635,7 @@ class _BlockReader(_Reader):
         """Read every line (see :func:`_blocks`); the first :data:`_HEAD` characters of the text (for
         :func:`looks_like_log_text`)."""
         head, size, first = [], 0, 1
-        for block in _blocks(text):
-            keys = "\n".join(block).encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
-            if len(keys) != len(block):  # a line holding a newline (a caller's own list of lines)
-                keys = [line.encode("utf-8", "replace").translate(None, _HEX_DIGITS) for line in block]
+        for block, keys in _blocks(text):
             self.window(block, keys, first)
             for line in block:
                 if size >= _HEAD:
@@ -602,32 +652,53 @@ class _BlockReader(_Reader):
         shapes: list[_Shape | None] = []
         logs = _LogChanges(log)
         for_analyze: list[int] = []
+        last = -1  # the last line read alone
+
+        def alone(i: int) -> None:
+            nonlocal last
+            if not self.in_log and any(s is not None and s.entry is not None for s in shapes[last + 1:i]):
+                self.in_log = True  # after framework lines typed in bulk
+            if i and shapes[i - 1] is not None and shapes[i - 1].entry is not None:
+                self.previous_typed = True
+            if not self.line(first + i, block[i], keys[i]):
+                for_analyze.append(i)
+            last = i
+
         for start in range(0, len(keys), _STRETCH):
             end = min(start + _STRETCH, len(keys))
             shapes += map(bulk.get, keys[start:end])
-            alone = [i for i in range(start, end) if shapes[i] is None]
+            pending = [i for i in range(start, end) if shapes[i] is None]
             at = 0
-            while at < len(alone):
-                i = alone[at]
+            while at < len(pending):
+                i = pending[at]
                 at += 1
                 shape = bulk.get(keys[i])  # a line before may have taught its key
                 if shape is not None:
                     shapes[i] = shape
                     continue
-                if i and shapes[i - 1] is not None:  # after framework lines typed in bulk
-                    self.in_log = self.previous_typed = True
-                if not self.line(first + i, block[i], keys[i]):
-                    for_analyze.append(i)
+                if i and shapes[i - 1] is not None and shapes[i - 1].entry is None:
+                    shapes[i - 1] = None  # the record before is read alone: this line may continue it
+                    alone(i - 1)
+                alone(i)
                 if self.log != log:  # another log from the next line on
                     log = self.log
                     logs.change(i + 1, log)
                 if self.bulk is not bulk:  # a declared prefix: the next lines' keys are looked up in its shapes
                     bulk = self.bulk
                     shapes[i + 1:] = map(bulk.get, keys[i + 1:end])
-                    alone, at = [j for j in range(i + 1, end) if shapes[j] is None], 0
+                    pending, at = [j for j in range(i + 1, end) if shapes[j] is None], 0
+        if shapes and shapes[-1] is not None and shapes[-1].entry is None:  # the next block's line may continue it
+            shapes[-1] = None
+            alone(len(shapes) - 1)
+        if not self.in_log and any(s is not None and s.entry is not None for s in shapes[last + 1:]):
+            self.in_log = True
         if shapes and shapes[-1] is not None:
-            self.in_log = self.previous_typed = True
-        if not self.merge(_positions(shapes), logs, block, keys, first):
+            self.previous_typed = True
+        shaped = _positions(shapes)
+        if self.merge(shaped, logs, block, keys, first):
+            for_analyze = sorted(for_analyze + [i for shape, lines in shaped.items() if shape is not None and
+                                                shape.entry is None for i in lines])
+        else:
             self.restore(saved)
             for_analyze = [i for i, key in enumerate(keys) if not self.line(first + i, block[i], key)]
         if self.analyze is not None:
@@ -670,7 +741,13 @@ class _BlockReader(_Reader):
                 log = logs.of(lines)
                 if shape.origin is not None:
                     log = _tagged(log, shape.origin) if isinstance(log, str) else [_tagged(n, shape.origin) for n in log]
-                typed.append(self.emit(shape, layout, rows, [first + i for i in lines], log))
+                if shape.entry is not None:
+                    typed.append(self.emit(shape, layout, rows, [first + i for i in lines], log))
+                elif (records := self.emit_records(rows, [first + i for i in lines], log)) is not None:
+                    typed.append(records)
+                else:
+                    self.forget(keys[lines[0]])
+                    typed = None
         if typed is None:
             return False
         self.typed_lines += typed
@@ -888,37 +965,48 @@ def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
     return np.array([NAT_NS if t is None else (t - _EPOCH) // microsecond * 1000 for t in times], dtype=np.int64).reshape(-1)
 
 
-def _blocks(text: str | Iterable[str]) -> Iterable[list[str]]:
+def _blocks(text: str | Iterable[str]) -> Iterable[tuple[list[str], list[bytes]]]:
     """The lines of a text, or of a stream of pieces of whole lines (a file read in pieces, or line by line), split
-    as str.splitlines does, in lists of at most :data:`_BLOCK` lines and about :data:`_BLOCK_CHARACTERS`
-    characters."""
-    pending: list[str] = []
-    for lines in [text.splitlines()] if isinstance(text, str) else (piece.splitlines() or [""] for piece in text):
-        pending += lines
-        if len(pending) >= _BLOCK:
-            full = len(pending) - len(pending) % _BLOCK
+    as str.splitlines does, with their keys (:func:`_keys`), in lists of at most :data:`_BLOCK` lines and about
+    :data:`_BLOCK_CHARACTERS` characters."""
+    lines: list[str] = []
+    keys: list[bytes] = []
+    for piece in [text] if isinstance(text, str) else text:
+        more = piece.splitlines() if isinstance(text, str) else piece.splitlines() or [""]
+        lines += more
+        keys += _keys(piece, more)
+        if len(lines) >= _BLOCK:
+            full = len(lines) - len(lines) % _BLOCK
             for start in range(0, full, _BLOCK):
-                yield from _sized(pending[start:start + _BLOCK])
-            pending = pending[full:]
-    if pending:
-        yield from _sized(pending)
+                yield from _sized(lines[start:start + _BLOCK], keys[start:start + _BLOCK])
+            lines, keys = lines[full:], keys[full:]
+    if lines:
+        yield from _sized(lines, keys)
 
 
-def _sized(lines: list[str]) -> Iterable[list[str]]:
-    """``lines`` in lists of about :data:`_BLOCK_CHARACTERS` characters at most."""
+def _keys(piece: str, lines: list[str]) -> list[bytes]:
+    """The key of each of the lines of a piece of text: the line without hex digits (UTF-8 bytes)."""
+    keys = piece.encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
+    if piece.endswith("\n"):
+        keys.pop()
+    if len(keys) == len(lines) and "\r" not in piece:  # no line break but \n in the piece: a key per line
+        return keys
+    return "\n".join(lines).encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
+
+
+def _sized(lines: list[str], keys: list[bytes]) -> Iterable[tuple[list[str], list[bytes]]]:
+    """``lines`` and their keys in lists of about :data:`_BLOCK_CHARACTERS` characters at most."""
     if sum(map(len, lines)) < _BLOCK_CHARACTERS:
-        yield lines
+        yield lines, keys
         return
-    block: list[str] = []
-    size = 0
-    for line in lines:
-        block.append(line)
+    start, size = 0, 0
+    for end, line in enumerate(lines, 1):
         size += len(line)
         if size >= _BLOCK_CHARACTERS:
-            yield block
-            block, size = [], 0
-    if block:
-        yield block
+            yield lines[start:end], keys[start:end]
+            start, size = end, 0
+    if start < len(lines):
+        yield lines[start:], keys[start:]
 
 
 def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | None = None) -> LogSet:

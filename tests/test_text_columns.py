@@ -96,12 +96,35 @@ def test_many_pastes_in_one_table():
 
 
 def test_the_table_builds_no_typed_message_until_one_is_read():
+    """Framework lines typed in bulk are built only when read (record lines of a driver's own messages read in
+    bulk are built for their text: the event table keeps the text of a message that is not the framework's)."""
     messages = read_report_text(text_ingest.build_paste(3_000, True), "bench.txt").messages
     table = EventTable.from_messages([("bench.txt", messages)])
     singles = {id(m) for m in messages.singles}
-    assert len(messages.typed) > 1 and all(m is None or id(m) in singles for m in messages._items)
+    untyped = {i for i, m in enumerate(messages._items) if m is not None and m.catalog_id is None}
+    assert untyped - {i for i, m in enumerate(messages._items) if id(m) in singles}  # some read in bulk
+    assert len(messages.typed) > 1 and all(m is None or id(m) in singles or m.catalog_id is None
+                                           for m in messages._items)
     row = next(i for i, m in enumerate(messages._items) if m is None and i > messages.BLOCK)
     text = table.text(row)
     start = row - row % messages.BLOCK
-    built = {i for i, m in enumerate(messages._items) if m is not None and id(m) not in singles}
+    built = {i for i, m in enumerate(messages._items) if m is not None and id(m) not in singles} - untyped
     assert built and built <= set(range(start, start + messages.BLOCK)) and text == messages[row].text
+
+
+@pytest.mark.parametrize("block", [7, 64, 1 << 16])
+def test_a_wrapped_record_among_driver_lines_read_in_bulk_is_joined(block, monkeypatch):
+    """A record cut by a mail wrap looks like a driver's own message: lines of its shape are read in bulk, yet the
+    one followed by its continuation is joined with it (as reading line by line does), in a block or across two."""
+    cut = "{}: FxPkgPnp::PowerPolicyEnterNewState - WDFDEVICE 0x{:016X} !devobj 0x{:016X} entering power policy state"
+    driver = "{}: MyDriverEvtIoRead - read request 0x{:016X} of {} bytes"
+    lines = []
+    for n in range(60):
+        lines += [cut.format(2 * n, 0x5000 + n, 0xFFFF0000 + n), driver.format(2 * n + 1, 0x7000 + n, n)]
+        if n % 9 == 4:
+            lines += [cut.format(1000 + n, 0x9000, 0xFFFF9000), "WdfDevStatePwrPolStarting from WdfDevStatePwrPolStopped"]
+    text = "kd> !wdflogdump mydriver\n" + "\n".join(lines)
+    monkeypatch.setattr(logtext, "_BLOCK", block)
+    _assert_same(monkeypatch, read_report_text, text, "wrapped.txt")
+    joined = [m for m in read_report_text(text, "wrapped.txt").messages if m.text.endswith("WdfDevStatePwrPolStopped")]
+    assert len(joined) == 7 and all(m.catalog_id for m in joined)
