@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from itertools import accumulate, chain, repeat
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -64,23 +64,30 @@ _HEAD = 200_000  # characters of a paste looked at to tell whether it is a log
 _SHORT = 24  # a message with less literal text than this, alone on a line, is typed only inside a log
 _NOT_HERE = object()  # shape_of: a framework message, but not accepted at this place of the paste
 _LOG_START = ("--- start of log", "There are ")
-_BLOCK = 1 << 16  # lines read together: lines whose shape is known are typed per shape, many at a time
+_BLOCK = 1 << 13  # lines read together: lines whose shape is known are typed per shape, many at a time (more
+#: lines a block cost more in cache misses than they save in calls)
 _STRETCH = 256  # lines of a block looked up at once (again from the next line on after a declared prefix)
 _BLOCK_CHARACTERS = 1 << 24  # ... and at most about this many characters (a block is held in memory twice)
 #: A line whose key (the line without hex digits, see :meth:`_Reader.typed`) this does not find cannot take
 #: another way through :meth:`_Reader.line` than a plain framework line, whatever its hex digits: no origin
 #: tag, prompt (``kd>`` -> ``k>``), prefix declaration (``efix``/``EFIX`` -> ``ix``/``IX``), log start/end or
 #: log name (``There are`` -> ``Thr r``, ``Driver:`` -> ``rivr:``, ``Log at``/``Log of``). Lines of other keys
-#: are typed in bulk only after :data:`_ROUTED` finds none of these in them.
+#: are typed in bulk only after :func:`_routed` finds none of these in them.
 _ROUTED_KEY = re.compile(rb"k>|ix|IX|^\s*(?:X\s*-|RV|UM|KM|---|Thr r|rivr:|Log t|Log o)")
-_ROUTED = re.compile(r"^(?:FX|DRV|UMDF|KMDF)\s*-|^(?:--- start of log|There are |---- end of log)|kd>|efix|EFIX|"
-                     r"^[^\S\n]*(?:There are|Driver:|Log at|Log of)", re.MULTILINE)
+_ROUTED_START = re.compile(r"\n(?:(?:FX|DRV|UMDF|KMDF)\s*-|--- start of log|There are |---- end of log|"
+                           r"[^\S\n]*(?:There are|Driver:|Log at|Log of))")  # at a line's start (after a newline)
 _SMALL_DECIMALS = re.compile(r"[0-9]{1,9}(?:\n[0-9]{1,9})*")  # record numbers that always fit a ULONG
 _LOG_END = ("---- end of log",)
 _MARKS = (GENERAL_MARK, INFERRED_MARK)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _NO_TIMES = np.zeros(0, dtype=np.int64)
 _TIME_RANGE_US = tuple((t - _EPOCH) // timedelta(microseconds=1) for t in TIME_RANGE)
+
+
+def _routed(text: str) -> bool:
+    """Whether a line of ``text`` (lines joined by newlines) may take another way through :meth:`_Reader.line` than a
+    framework line (see :data:`_ROUTED_KEY`): plain substring searches, then one expression with a literal start."""
+    return "kd>" in text or "efix" in text or "EFIX" in text or _ROUTED_START.search("\n" + text) is not None
 
 
 def _time(text: str | None) -> datetime | None:
@@ -130,11 +137,12 @@ def _wdfkd_times(printed: tuple[str, ...]) -> tuple[np.ndarray | None, np.ndarra
     return (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000 + microsecond, valid
 
 
-def _sequences(printed) -> list[int | None]:
-    """Record numbers (ULONGs) from their printed forms; a form that is not one is unknown."""
+def _sequences(printed) -> np.ndarray:
+    """Record numbers (ULONGs) from their printed forms, -1 where a form is not one (unknown)."""
     if _SMALL_DECIMALS.fullmatch("\n".join(printed)):
-        return list(map(int, printed))
-    return [int_or_none(text, bits=32) for text in printed]
+        return np.array(printed, dtype=np.int64).reshape(-1)
+    return np.array([-1 if n is None else n for n in (int_or_none(text, bits=32) for text in printed)],
+                    dtype=np.int64).reshape(-1)
 
 
 def _side(origin: re.Match) -> str:
@@ -178,7 +186,8 @@ def _compiled(prefix: str) -> re.Pattern:
 class _Layout(NamedTuple):
     """An expression over framework lines of one shape and where its groups put each field (indices in a row of
     groups; -1: not there; ``body``: the message text). ``pinned``: the function every line of it has (the
-    prefix's function group replaced by that text: a faster expression)."""
+    prefix's function group replaced by that text); ``exact``: made for the lines of one sample's function and
+    blanks (a faster expression; others do not match it)."""
 
     rx: re.Pattern
     sequence: int
@@ -187,12 +196,13 @@ class _Layout(NamedTuple):
     log: int
     body: int
     pinned: str | None = None
+    exact: bool = False
 
     @classmethod
-    def of(cls, rx: re.Pattern, body: int, pinned: str | None = None) -> "_Layout":
+    def of(cls, rx: re.Pattern, body: int, pinned: str | None = None, exact: bool = False) -> "_Layout":
         groups = rx.groupindex
         return cls(rx, groups.get("sequence", 0) - 1, groups.get("time", 0) - 1, groups.get("function", 0) - 1,
-                   groups.get("log", 0) - 1, body, pinned)
+                   groups.get("log", 0) - 1, body, pinned, exact)
 
     def rows(self, joined: str, count: int) -> list[tuple] | None:
         """The groups of each of ``count`` lines joined by newlines, in one ``findall``; None unless each line
@@ -204,7 +214,68 @@ class _Layout(NamedTuple):
 
 
 _FUNCTION_GROUP = f"(?P<function>{FUNCTION})"
-_MAX_PINNED = 8  # functions pinned per shape (lines of one key differ in hex digits only: a few at most)
+_MAX_PINNED = 8  # exact layouts per shape (lines of one key differ in hex digits only: a few at most)
+
+
+def _blank_spans(source: str) -> list[tuple[int, int]]:
+    """Where a pattern source has a blank construct (`` +``, ``\\s*``, ``\\s+``, not quantified again) outside any
+    group and character class: what it matches in a line is the same in every line of one key (blanks are no hex
+    digits)."""
+    spans, depth, i = [], 0, 0
+    while i < len(source):
+        c = source[i]
+        size = 3 if source.startswith((r"\s*", r"\s+"), i) else 2 if source.startswith(" +", i) else 0
+        if size and depth == 0 and source[i + size:i + size + 1] not in ("?", "*", "+", "{"):
+            spans.append((i, i + size))
+            i += size
+        elif c == "\\":
+            i += 2
+        elif c == "[":
+            i += 2 if source.startswith(("[^]", "[]"), i) else 1
+            while i < len(source) and source[i] != "]":
+                i += 2 if source[i] == "\\" else 1
+            i += 1
+        else:
+            depth += (c == "(") - (c == ")")
+            i += 1
+    return spans
+
+
+class _Probe(NamedTuple):
+    """The blanks of a layout's prefix and body sources made groups, to read what they match in a sample line."""
+
+    rx: re.Pattern
+    prefix: str
+    prefix_blanks: list[tuple[int, int]]
+    body_blanks: list[tuple[int, int]]
+
+    @classmethod
+    def of(cls, prefix: str, body: str) -> "_Probe":
+        prefix_blanks, body_blanks = _blank_spans(prefix), _blank_spans(body)
+        rx = re.compile(f"{_marked(prefix, prefix_blanks, 'p')}({_marked(body, body_blanks, 'b')})", re.DOTALL)
+        return cls(rx, prefix, prefix_blanks, body_blanks)
+
+    def pinned(self, sample: str, body: str) -> tuple[str, str] | None:
+        """The prefix and body sources with each blank construct replaced by what it matches in ``sample``."""
+        m = self.rx.fullmatch(sample)
+        if m is None:
+            return None
+        return (_replaced(self.prefix, self.prefix_blanks, [m.group(f"_p{k}") for k in range(len(self.prefix_blanks))]),
+                _replaced(body, self.body_blanks, [m.group(f"_b{k}") for k in range(len(self.body_blanks))]))
+
+
+def _marked(source: str, spans: list[tuple[int, int]], mark: str) -> str:
+    """``source`` with each span made a named group (``_<mark><k>``)."""
+    return _replaced(source, spans, [f"(?P<_{mark}{k}>{source[a:b]})" for k, (a, b) in enumerate(spans)], escape=False)
+
+
+def _replaced(source: str, spans: list[tuple[int, int]], texts: list[str], escape: bool = True) -> str:
+    """``source`` with each span replaced by its text (escaped as a literal unless told)."""
+    out, at = [], 0
+    for (a, b), text in zip(spans, texts):
+        out += [source[at:a], re.escape(text) if escape else text]
+        at = b
+    return "".join(out + [source[at:]])
 
 
 @dataclass(slots=True, eq=False)
@@ -221,7 +292,8 @@ class _Shape:
     routed_check: bool = False  # lines of this shape in bulk must be checked for another way through the reader
     origin: str | None = None  # lines of this shape in bulk carry a UMDF origin tag of this side (framework/driver)
     variants: dict | None = None  # (routed_check, origin) -> the copy of this shape with them
-    layouts: dict | None = None  # pinned function (None: not pinned) -> the layout for lines in bulk
+    layouts: dict | None = None  # (function, prefix, body) pinned (None: not pinned) -> the layout for lines in bulk
+    probes: dict | None = None  # function -> the probe of the prefix with that function
 
     @property
     def single(self) -> _Layout:
@@ -230,7 +302,7 @@ class _Shape:
 
     def variant(self, routed_check: bool, origin: str | None) -> "_Shape":
         """This shape for lines in bulk that may take another way through the reader (checked with
-        :data:`_ROUTED`) or that carry an origin tag (removed before matching)."""
+        :func:`_routed`) or that carry an origin tag (removed before matching)."""
         if not routed_check and origin is None:
             return self
         if self.variants is None:
@@ -240,21 +312,41 @@ class _Shape:
             self.variants[key] = replace(self, routed_check=routed_check, origin=origin, variants=None)
         return self.variants[key]
 
-    def layout(self, function: str | None = None) -> _Layout:
+    def layout(self, sample: str | None = None) -> _Layout:
         """The expression for many lines of this shape joined by newlines (the message text one group: the
-        arguments are read from each distinct text); with ``function``, for lines of that function only."""
+        arguments are read from each distinct text); with a ``sample`` line, one for the lines of its key (its
+        function and its blanks pinned: a faster expression) when there is room for it."""
         if self.layouts is None:
-            self.layouts = {}
-        found = self.layouts.get(function)
+            self.layouts, self.probes = {}, {}
+        m = self.rx.fullmatch(sample) if sample is not None and self.entry is not None else None
+        if m is None:
+            found = self.layouts.get(None)
+            if found is None:
+                found = self.layouts[None] = self._compiled(self.prefix + r"\s*", self.body, None, False)
+            return found
+        function = m.group("function") if "function" in self.rx.groupindex else None
+        probe = self.probes.get(function)
+        if probe is None:
+            if len(self.probes) >= _MAX_PINNED:
+                return self.layout()
+            prefix = self.prefix if function is None else self.prefix.replace(_FUNCTION_GROUP, re.escape(function), 1)
+            probe = self.probes[function] = _Probe.of(prefix + r"\s*", self.body)
+        pinned = probe.pinned(sample, self.body)
+        if pinned is None:
+            return self.layout()
+        found = self.layouts.get((function, *pinned))
         if found is None:
-            prefix = self.prefix
-            if function is not None:
-                if len(self.layouts) >= _MAX_PINNED or _FUNCTION_GROUP not in prefix:
-                    return self.layout()
-                prefix = prefix.replace(_FUNCTION_GROUP, re.escape(function), 1)
-            rx = re.compile(f"^(?:{prefix}\\s*({self.body}))$", re.MULTILINE)
-            found = self.layouts[function] = _Layout.of(rx, re.compile(prefix).groups, function)
+            if len(self.layouts) >= _MAX_PINNED:
+                return self.layout()
+            found = self.layouts[(function, *pinned)] = self._compiled(*pinned, function, True)
         return found
+
+    def _compiled(self, prefix: str, body: str, function: str | None, exact: bool) -> _Layout:
+        rx = re.compile(f"^(?:{prefix}({body}))$", re.MULTILINE)
+        return _Layout.of(rx, re.compile(prefix).groups, function, exact)
+
+
+_COMPILED: dict[tuple[Catalog, str, str], _Shape] = {}  # (catalog, prefix expression, catalog id) -> its shape
 
 
 class _Unknown(NamedTuple):
@@ -279,7 +371,7 @@ class _TypedLines(NamedTuple):
     lines: list[int]
     bodies: Coded  # the message texts
     logs: list[str]
-    sequences: list[int | None]
+    sequences: np.ndarray  # int64, -1 where unknown
     times: np.ndarray  # int64 nanoseconds since 1970 UTC, NAT_NS where unknown
     functions: list[str | None]
     entries: list[CatalogEntry]
@@ -290,7 +382,8 @@ class _TypedLines(NamedTuple):
         columns = self.args if isinstance(self.args, ArgColumns) else None
         out = []
         for i in indices:
-            sequence, entry, ns = self.sequences[i], self.entries[i], int(self.times[i])
+            sequence, entry, ns = int(self.sequences[i]), self.entries[i], int(self.times[i])
+            sequence = None if sequence < 0 else sequence
             args = tuple([_cell(column, i) for column in columns]) if columns is not None else self.args[i]
             when = None if ns == NAT_NS else _EPOCH + timedelta(microseconds=ns // 1000)
             out.append(TraceMessage(SourceRef(self.source, self.lines[i], None, sequence), _cell(self.bodies, i), self.logs[i],
@@ -310,7 +403,6 @@ class _Reader:
         self.prefixes = [_compiled(p) for p in KNOWN]
         self.caches: dict[str | None, dict[bytes, _Shape | None]] = {None: {}}  # line shapes per declared prefix
         self.shapes = self.caches[None]
-        self.compiled: dict[tuple[str, str], _Shape] = {}
         self.untyped: set[tuple[bytes, str | None]] = set()  # shapes of record bodies that are no framework message
         self.in_log = False  # inside a dumped log (after its start marker or a framework line)
         self.bulk_caches: dict[str | None, dict[bytes, _Shape]] = {None: {}}  # per declared prefix:
@@ -360,16 +452,17 @@ class _Reader:
         return self.compile(infer_prefix(prefix, functions), entry)
 
     def compile(self, prefix: str, entry: CatalogEntry) -> _Shape:
-        """The shape for a prefix expression and a framework message (compiled once per pair)."""
-        key = (prefix, entry.id)
-        if key not in self.compiled:
-            if len(self.compiled) >= _MAX_COMPILED:
-                self.compiled.clear()
+        """The shape for a prefix expression and a framework message (compiled once per pair and process: the
+        readers of a batch share them)."""
+        key = (self.catalog, prefix, entry.id)
+        if key not in _COMPILED:
+            if len(_COMPILED) >= _MAX_COMPILED:
+                _COMPILED.clear()
             body = self.catalog.pattern_source(entry, " +")
             rx = re.compile(f"{prefix}\\s*(?P<body>{body})", re.DOTALL)
-            self.compiled[key] = _Shape(rx, entry, prefix, self.catalog.pattern_source(entry, " +", captured=False),
-                                        re.compile(body, re.DOTALL), entry.skeleton in self.catalog.multi_site)
-        return self.compiled[key]
+            _COMPILED[key] = _Shape(rx, entry, prefix, self.catalog.pattern_source(entry, " +", captured=False),
+                                    re.compile(body, re.DOTALL), entry.skeleton in self.catalog.multi_site)
+        return _COMPILED[key]
 
     def typed(self, line_no: int, text: str, log: str, key: bytes | None = None) -> _Shape | None:
         """Emit the line as a typed framework message if it holds one; the line's shape (None otherwise).
@@ -401,9 +494,9 @@ class _Reader:
         them) and their log (one for all, or one per line), as columns; the arguments read once per distinct
         message text."""
         count = len(rows)
-        columns = list(zip(*rows))
+        columns = _transposed(rows)
         entry = shape.entry
-        sequences = _sequences(columns[layout.sequence]) if layout.sequence >= 0 else [None] * count
+        sequences = _sequences(columns[layout.sequence]) if layout.sequence >= 0 else np.full(count, -1)
         if layout.function >= 0:
             functions = [f or None for f in columns[layout.function]]
         else:
@@ -433,7 +526,7 @@ class _Reader:
         """Record lines of a driver's own messages from their groups (:data:`_RECORDS`), as columns; None unless
         each text is a plain one (:meth:`plain`, checked once per distinct text and function)."""
         count = len(rows)
-        sequences, times, functions, bodies = list(zip(*rows))
+        sequences, times, functions, bodies = _transposed(rows)
         bodies = _coded(list(map(str.strip, bodies)))
         functions = [f or None for f in functions]
         pairs = dict.fromkeys(zip(bodies.codes.tolist(), functions))
@@ -723,18 +816,18 @@ class _BlockReader(_Reader):
                 joined = "\n".join(texts)
             else:
                 texts = raw
-            routed = shape.routed_check and _ROUTED.search(joined)
+            routed = shape.routed_check and _routed(joined)
             rows = None
             if not routed and max(map(len, raw)) <= _MAX_LINE:
-                layout = shape.layout(_function(shape, texts[0]))
+                layout = shape.layout(texts[0])
                 rows = layout.rows(joined, len(texts))
-                if rows is None and layout.pinned is not None:  # lines of other functions: the shape's expression
+                if rows is None and layout.exact:  # lines of other functions or blanks: the shape's expression
                     layout = shape.layout()
                     rows = layout.rows(joined, len(texts))
             if rows is None:
                 for i, line, text in zip(lines, raw, texts):
                     if len(line) > _MAX_LINE or text == _NO_TAG or not shape.rx.fullmatch(text) or \
-                            (routed and _ROUTED.search(text)):
+                            (routed and _routed(text)):
                         self.forget(keys[i])
                 typed = None
             elif typed is not None:
@@ -859,7 +952,7 @@ class TextMessages(LazyMessages):
             file=Coded(np.repeat([sources.index(p.source) for p in parts], sizes).astype(np.int64), sources),
             line=(np.concatenate([p.lines for p in parts] + [np.zeros(0, dtype=np.int64)]), no),
             offset=(np.zeros(n, dtype=np.int64), ~no),
-            sequence=tuple(column[order] for column in _nullable(placed(attrgetter("sequence"), attrgetter("sequences")))),
+            sequence=tuple(column[order] for column in _sequence_columns(parts)),
             timestamp=np.concatenate([times for p in parts for times in (
                 _nanoseconds([m.timestamp for m in p.singles]), *(t.times for t in p.typed))] + [_NO_TIMES])[order],
             level=coded(attrgetter("level"), lambda t: [e.level for e in t.entries]),
@@ -886,12 +979,6 @@ def _expanded(column) -> list:
     if isinstance(column, Coded):
         return np.array(column.values + [None], dtype=object)[column.codes].tolist()
     return list(column)
-
-
-def _function(shape: _Shape, text: str) -> str | None:
-    """The function a line of ``shape`` names in its prefix (None when the line or its prefix has none)."""
-    m = shape.rx.fullmatch(text)
-    return m.group("function") if m and "function" in shape.rx.groupindex else None
 
 
 def _positions(values: list) -> dict:
@@ -938,6 +1025,27 @@ def _joined(chunks: list[tuple]) -> tuple:
         columns = [args if isinstance(args, ArgColumns) else list(zip(*args)) for _, args in chunks]
         return rows, ArgColumns([_stacked(parts) for parts in zip(*columns)])
     return rows, list(chain.from_iterable(_tuples(args, len(rows)) for rows, args in chunks))
+
+
+def _transposed(rows: list[tuple]) -> list[list]:
+    """Rows of groups as a list per group (faster than ``zip(*rows)`` for many rows)."""
+    return [list(map(itemgetter(k), rows)) for k in range(len(rows[0]))] if rows else []
+
+
+def _sequence_columns(parts: list[TextMessages]) -> tuple[np.ndarray, np.ndarray]:
+    """(int64 values, missing mask) of the record numbers of every message of ``parts``, singles then typed lines of
+    each part."""
+    single_values, single_missing = _nullable([m.sequence for p in parts for m in p.singles])
+    values, missing = [], []
+    for p in parts:
+        count = len(p.singles)
+        values.append(single_values[:count])
+        missing.append(single_missing[:count])
+        single_values, single_missing = single_values[count:], single_missing[count:]
+        for t in p.typed:
+            values.append(np.maximum(t.sequences, 0))
+            missing.append(t.sequences < 0)
+    return (np.concatenate(values + [np.zeros(0, dtype=np.int64)]), np.concatenate(missing + [np.zeros(0, dtype=bool)]))
 
 
 def _stacked(parts: tuple) -> Coded | list:
