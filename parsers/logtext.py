@@ -104,24 +104,26 @@ def _time(text: str | None) -> datetime | None:
         return None
 
 
-_ONE_TIME = r"[0-9]{2}/[0-9]{2}/[0-9]{4}-[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{7}"
-_WDFKD_TIMES = re.compile(f"{_ONE_TIME}(?:\n{_ONE_TIME})*")  # times as wdfkd prints them, one per line
+_TIME_FORM = np.frombuffer(b"00/00/0000-00:00:00.0000000\n", dtype=np.uint8)  # a wdfkd time and its line break
+_TIME_DIGITS = np.flatnonzero(_TIME_FORM == ord("0"))
+_TIME_MARKS = np.flatnonzero(_TIME_FORM != ord("0"))
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
-def _wdfkd_times(printed: tuple[str, ...]) -> tuple[np.ndarray | None, np.ndarray | None]:
+def _wdfkd_times(printed: list[str]) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(microseconds since 1970, valid date and time) of times printed ``MM/DD/YYYY-HH:MM:SS.fffffff`` (what
     :func:`_time` gives, computed for all at once); (None, None) unless every one has that form."""
-    joined = "\n".join(printed)
-    if not _WDFKD_TIMES.fullmatch(joined):
+    joined = "\n".join(printed) + "\n"
+    data = joined.encode("utf-8", "replace")
+    if len(data) != len(_TIME_FORM) * len(printed):  # (another length, or a character that is not ASCII)
         return None, None
-    digits = np.frombuffer((joined + "\n").encode("ascii"), dtype=np.uint8).reshape(-1, 28).astype(np.int64) - 48
+    chars = np.frombuffer(data, dtype=np.uint8).reshape(-1, len(_TIME_FORM))
+    digits = chars - np.uint8(ord("0"))  # (a character below "0" wraps around to more than 9)
+    if (digits[:, _TIME_DIGITS] > 9).any() or (chars[:, _TIME_MARKS] != _TIME_FORM[_TIME_MARKS]).any():
+        return None, None
 
     def number(start: int, end: int) -> np.ndarray:
-        value = digits[:, start]
-        for k in range(start + 1, end):
-            value = value * 10 + digits[:, k]
-        return value
+        return digits[:, start:end].astype(np.int64) @ 10 ** np.arange(end - start - 1, -1, -1)
 
     month, day, year = number(0, 2), number(3, 5), number(6, 10)
     hour, minute, second, microsecond = number(11, 13), number(14, 16), number(17, 19), number(20, 26)

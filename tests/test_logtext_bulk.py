@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import astuple
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,20 @@ def test_the_first_time_out_of_range_is_the_first_in_the_text(monkeypatch):
     text = "\n".join([queued.format(n=1, when=now), "", queued.format(n=3, when=old), state.format(n=4, when=old)])
     [warning] = read_log_text(text, "old.txt").warnings
     assert "2 record time(s) outside" in str(warning) and warning.line == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 19), st.integers(0, 39), st.integers(0, 9999), st.integers(0, 29),
+                          st.integers(0, 69), st.integers(0, 69), st.integers(0, 9_999_999)), min_size=1, max_size=50))
+def test_wdfkd_times_converted_together_are_the_times_read_one_by_one(fields):
+    """The record times of lines typed in bulk (numpy, all at once) are what reading each time alone gives: leap
+    years, days past a month's end, hour 24, second 60, year 0 (unknown), times outside the timeline's range."""
+    printed = ["{:02d}/{:02d}/{:04d}-{:02d}:{:02d}:{:02d}.{:07d}".format(*f) for f in fields]
+    microseconds, valid = logtext._wdfkd_times(printed)
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    for text, us, ok in zip(printed, microseconds.tolist(), valid.tolist()):
+        one = logtext._time(text)
+        assert ok == (one is not None), text
+        if one is not None:
+            assert us == (one - epoch) // timedelta(microseconds=1), text
+    assert logtext._wdfkd_times(printed + ["2024/07/11-19:49:33.512"]) == (None, None)  # another form: one by one
