@@ -33,6 +33,7 @@ import pandas as pd
 from parsers import messages as message_table
 from parsers.catalog import load as load_catalog
 from parsers.gcpause import gc_paused
+from parsers.columns import I64_END, I64_MIN, integers, nullable_int64
 from parsers.records import ArgColumns, Coded, LazyMessages, MessageColumns, SourceRef, TraceMessage
 
 
@@ -160,7 +161,7 @@ def _catalog_facts(catalog_id: str | None) -> _CatalogFacts:
     return _CatalogFacts(_kind_by_level(level) if entry else None, level)
 
 
-_U64, _I64_MIN, _I64_END = 1 << 64, -(1 << 63), 1 << 63
+_U64 = 1 << 64
 
 
 class _Coded:
@@ -290,8 +291,8 @@ class _Builder:
             values = np.array(values.values + [None], dtype=object)[values.codes].tolist()
         elif isinstance(values, np.ndarray):
             values = values.tolist()
-        low, end = (0, _U64) if name in HANDLE_FIELDS else (_I64_MIN, _I64_END)
-        numbers = _integers(values, data.dtype)
+        low, end = (0, _U64) if name in HANDLE_FIELDS else (I64_MIN, I64_END)
+        numbers = integers(values, data.dtype)
         if numbers is not None:
             data[rows], missing[rows] = numbers, False
             return
@@ -332,7 +333,7 @@ def _in_range(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Which integers of ``values`` ``dtype`` (uint64 or int64) holds."""
     if dtype == np.uint64:
         return values >= 0 if values.dtype.kind == "i" else np.ones(len(values), dtype=bool)
-    return values < _I64_END if values.dtype == np.uint64 else np.ones(len(values), dtype=bool)
+    return values < I64_END if values.dtype == np.uint64 else np.ones(len(values), dtype=bool)
 
 
 class _Chain(Sequence):
@@ -382,8 +383,8 @@ def message_columns(messages: list[TraceMessage]) -> MessageColumns:
             blocks.append((None if code < 0 else catalog_ids[code], rows, args[rows].tolist()))
     return MessageColumns(
         messages=[messages], log=_factorized(_attribute(messages, "log")), file=_factorized(_attribute(refs, "file")),
-        line=_int64(_attribute(refs, "line")), offset=_int64(_attribute(refs, "offset")),
-        sequence=_int64(_attribute(messages, "sequence")), timestamp=_timestamps(_attribute(messages, "timestamp")),
+        line=nullable_int64(_attribute(refs, "line")), offset=nullable_int64(_attribute(refs, "offset")),
+        sequence=nullable_int64(_attribute(messages, "sequence")), timestamp=_timestamps(_attribute(messages, "timestamp")),
         level=_factorized(_attribute(messages, "level")),
         inferred=np.fromiter(_attribute(messages, "inferred"), dtype=bool, count=n),
         general=np.fromiter(_attribute(messages, "general"), dtype=bool, count=n),
@@ -449,29 +450,6 @@ def _timestamp(value) -> pd.Timestamp:
         return (when.tz_localize("UTC") if when.tzinfo is None else when.tz_convert("UTC")).as_unit("ns")
     except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
         return pd.NaT
-
-
-def _integers(values, dtype: np.dtype) -> np.ndarray | None:
-    """``values`` as an array of ``dtype`` when every one is an int that fits it (None otherwise)."""
-    if not set(map(type, values)) <= {int, bool}:
-        return None
-    try:
-        return np.fromiter(values, dtype=dtype, count=len(values))
-    except OverflowError:  # negative for a handle, or wider than 64 bits
-        return None
-
-
-def _int64(values: list) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 values, missing mask) of a nullable Int64 column: values that are not ints in int64's range are
-    missing."""
-    if values.count(None) == len(values):  # e.g. the line of every IFR record, the offset of every pasted line
-        return np.zeros(len(values), dtype=np.int64), np.ones(len(values), dtype=bool)
-    array = _integers(values, np.dtype(np.int64))
-    if array is not None:
-        return array, np.zeros(len(array), dtype=bool)
-    keep = [isinstance(v, int) and _I64_MIN <= v < _I64_END for v in values]
-    return (np.array([v if k else 0 for v, k in zip(values, keep)], dtype=np.int64),
-            ~np.array(keep, dtype=bool).reshape(-1))
 
 
 class EventTable:

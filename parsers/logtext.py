@@ -34,6 +34,7 @@ import numpy as np
 
 from parsers.analyze_text import AnalyzeReader
 from parsers.catalog import Catalog, CatalogEntry, load
+from parsers.columns import nullable_int64
 from parsers.errors import EvidenceError
 from parsers.gcpause import gc_paused
 from parsers.numbers import int_or_none, parse_hex_bytes
@@ -1037,7 +1038,7 @@ def _transposed(rows: list[tuple]) -> list[list]:
 def _sequence_columns(parts: list[TextMessages]) -> tuple[np.ndarray, np.ndarray]:
     """(int64 values, missing mask) of the record numbers of every message of ``parts``, singles then typed lines of
     each part."""
-    single_values, single_missing = _nullable([m.sequence for p in parts for m in p.singles])
+    single_values, single_missing = nullable_int64([m.sequence for p in parts for m in p.singles])
     values, missing = [], []
     for p in parts:
         count = len(p.singles)
@@ -1057,16 +1058,6 @@ def _stacked(parts: tuple) -> Coded | list:
         codes = [np.where(part.codes < 0, -1, part.codes + offset) for part, offset in zip(parts, offsets)]
         return Coded(np.concatenate(codes), [value for part in parts for value in part.values])
     return list(chain.from_iterable(map(_expanded, parts)))
-
-
-def _nullable(values: list[int | None]) -> tuple[np.ndarray, np.ndarray]:
-    """(int64 values, missing mask) of ints (that fit int64) or None."""
-    if values.count(None) == 0:
-        return np.array(values, dtype=np.int64).reshape(-1), np.zeros(len(values), dtype=bool)
-    return (np.array([0 if v is None else v for v in values], dtype=np.int64).reshape(-1),
-            np.array([v is None for v in values], dtype=bool).reshape(-1))
-
-
 
 
 def _nanoseconds(times: list[datetime | None]) -> np.ndarray:
