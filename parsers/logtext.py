@@ -217,7 +217,7 @@ class _Layout(NamedTuple):
 
 
 _FUNCTION_GROUP = f"(?P<function>{FUNCTION})"
-_MAX_PINNED = 8  # exact layouts per shape (lines of one key differ in hex digits only: a few at most)
+_MAX_PINNED = 4  # exact layouts (and probes) per shape: lines of a shape have a few functions and blanks at most
 
 
 def _blank_spans(source: str) -> list[tuple[int, int]]:
