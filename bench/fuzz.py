@@ -32,6 +32,7 @@ Usage: python bench/fuzz.py [--inputs N] [--seed S] [--kinds ifr,text,...] [--ou
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import os
@@ -405,15 +406,15 @@ def mutate_json(doc, rng: random.Random):
             nodes.append((node, key))
             stack.append(child)
     if not nodes:
-        return rng.choice(HOSTILE_JSON)
+        return copy.deepcopy(rng.choice(HOSTILE_JSON))
     parent, key = rng.choice(nodes)
     op = rng.randrange(4)
     if op == 0 and isinstance(parent, dict):
         del parent[key]
     elif op == 1 and isinstance(parent[key], list) and parent[key]:
         parent[key] = parent[key] * rng.choice((2, 100))
-    else:
-        parent[key] = rng.choice(HOSTILE_JSON)
+    else:  # a copy: a later mutation of this document must not change the value kept for the next inputs
+        parent[key] = copy.deepcopy(rng.choice(HOSTILE_JSON))
     return doc
 
 
@@ -966,6 +967,10 @@ class Campaign:
         return summary
 
 
+class CampaignError(ValueError):
+    """The --out folder holds no campaign these arguments can start or go on with."""
+
+
 def run_campaign(inputs: int, seed: int | None = None, kinds=None, out: str | Path = "fuzz-out", limits: Limits | None = None,
                  batch: int = 200, max_seconds: float | None = None, reduce_budget: int = 200, progress=None,
                  workers: int = 1, resume: bool = False) -> dict:
@@ -980,10 +985,10 @@ def run_campaign(inputs: int, seed: int | None = None, kinds=None, out: str | Pa
     out, limits = Path(out), limits or Limits()
     if (out / "summary.json").is_file():
         if not resume:
-            raise ValueError(f"{out} already holds a campaign: --resume to go on with it, or another --out")
+            raise CampaignError(f"{out} already holds a campaign: --resume to go on with it, or another --out")
         campaign = Campaign.resume(out, limits, reduce_budget, workers)
         if seed not in (None, campaign.seed) or (kinds is not None and tuple(kinds) != campaign.kinds):
-            raise ValueError(f"{out} holds the campaign of seed {campaign.seed} over {','.join(campaign.kinds)}")
+            raise CampaignError(f"{out} holds the campaign of seed {campaign.seed} over {','.join(campaign.kinds)}")
     else:
         campaign = Campaign(1 if seed is None else seed, tuple(kinds or KINDS), out, limits, reduce_budget,
                             workers=workers)
@@ -1064,7 +1069,7 @@ def main(argv=None) -> int:
     try:
         summary = run_campaign(args.inputs, args.seed, kinds, args.out, limits, args.batch, args.max_seconds,
                                args.reduce_budget, progress=_print_progress, workers=args.workers, resume=args.resume)
-    except ValueError as exc:
+    except CampaignError as exc:  # (any other error is the harness's own: its traceback is shown)
         parser.error(str(exc))
     print(json.dumps({k: v for k, v in summary.items() if k != "classes"}, indent=1))
     for cls, entry in summary["classes"].items():

@@ -34,6 +34,15 @@ def test_inputs_are_a_pure_function_of_seed_kind_and_index():
         assert fuzz.make_input(SEED, kind, 7, seeds) != fuzz.make_input(SEED, kind, 8, seeds)
 
 
+def test_a_hostile_json_value_put_in_a_document_is_a_copy():
+    """Layout input 110158 of seed 1 put a hostile nested list in a profile and then that list into itself: the
+    value kept for later inputs became circular and the long campaign stopped ("Circular reference detected")."""
+    seeds = fuzz.load_seeds()
+    before = repr(fuzz.HOSTILE_JSON)
+    first = fuzz.make_input(1, "layout", 110158, seeds)
+    assert first == fuzz.make_input(1, "layout", 110158, seeds) and repr(fuzz.HOSTILE_JSON) == before
+
+
 def test_short_fixed_seed_run_finds_no_internal_error_hang_or_blowup(tmp_path):
     summary = fuzz.run_campaign(INPUTS_PER_KIND * len(fuzz.KINDS), seed=SEED, out=tmp_path,
                                 limits=fuzz.Limits(seconds=20), batch=INPUTS_PER_KIND * len(fuzz.KINDS),
