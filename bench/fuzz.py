@@ -280,8 +280,10 @@ def mutate_text(seed: Seed, rng: random.Random, others: list[Seed]) -> tuple[byt
             lines = data.splitlines(keepends=True)
             if lines:
                 i = rng.randrange(len(lines))
-                lines[i:i] = lines[i:i + rng.randint(1, 4)] * rng.choice((2, 100, 2000))
-                data = b"".join(lines)
+                repeated = lines[i:i + rng.randint(1, 4)]
+                times = rng.choice((2, 100, 2000))  # no more copies than the input can hold (3 rounds of 2000 made
+                lines[i:i] = repeated * min(times, MAX_INPUT // sum(map(len, repeated)) + 1)  # 200 GB)
+                data = b"".join(lines)[:MAX_INPUT]
         elif op == 3:
             lines = data.splitlines(keepends=True)
             rng.shuffle(lines)
