@@ -414,7 +414,8 @@ def mutate_json(doc, rng: random.Random):
     if op == 0 and isinstance(parent, dict):
         del parent[key]
     elif op == 1 and isinstance(parent[key], list) and parent[key]:
-        parent[key] = parent[key] * rng.choice((2, 100))
+        times = rng.choice((2, 100))  # no more copies than an input can hold
+        parent[key] = parent[key] * min(times, MAX_INPUT // len(json.dumps(parent[key])) + 1)
     else:  # a copy: a later mutation of this document must not change the value kept for the next inputs
         parent[key] = copy.deepcopy(rng.choice(HOSTILE_JSON))
     return doc
