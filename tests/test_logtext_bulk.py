@@ -176,3 +176,14 @@ def test_wdfkd_times_converted_together_are_the_times_read_one_by_one(fields):
         if one is not None:
             assert us == (one - epoch) // timedelta(microseconds=1), text
     assert logtext._wdfkd_times(printed + ["2024/07/11-19:49:33.512"]) == (None, None)  # another form: one by one
+
+
+@pytest.mark.parametrize("source, blanks", [
+    (r"\s*(?P<sequence>-?\d+):\s*(?P<function>\w+)\s*\-\s*", [r"\s*", r"\s*", r"\s*", r"\s*"]),
+    (r"WDFDEVICE +0x((?:0x)?[0-9A-Fa-f`]{1,17}|NULL) +entering +state", [" +", " +", " +"]),
+    (r"a(?: +b|\s*c)\s+d", [r"\s+"]),  # blanks inside a group are not the key's own
+    (r"[ +\s*] +x\s*?y \s{2}", [" +"]),  # inside a class, quantified again, or counted: not pinned
+    (r"\\s*x[]\s*] +y", [" +"]),  # an escaped backslash, a class starting with ]
+])
+def test_the_blanks_pinned_to_a_keys_text_are_those_outside_groups_and_classes(source, blanks):
+    assert [source[a:b] for a, b in logtext._blank_spans(source)] == blanks

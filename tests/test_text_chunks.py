@@ -28,11 +28,11 @@ def _read(pieces: list[str]) -> list[str]:
 
 @settings(max_examples=300, deadline=None)
 @given(parts=st.lists(st.one_of(st.sampled_from(["\n", "\r\n", "\r", "\x0b", "é"]), st.text("ab", max_size=40)), max_size=40),
-       size=st.integers(1, 24), longest=st.integers(1, 30))
-def test_pieces_hold_the_lines_of_the_file(tmp_path_factory, parts, size, longest):
+       size=st.integers(1, 24), longest=st.integers(1, 30), encoding=st.sampled_from(["utf-8", "utf-16"]))
+def test_pieces_hold_the_lines_of_the_file(tmp_path_factory, parts, size, longest, encoding):
     text = "".join(parts)
     path = tmp_path_factory.mktemp("chunks") / "paste.txt"
-    path.write_bytes(text.encode("utf-8"))
+    path.write_bytes(text.encode(encoding))  # (Python's utf-16 writes a BOM, which tells the reader)
     pieces = list(text_chunks(str(path), longest=longest, size=size))
     assert all(pieces)
     assert _read(pieces) == _expected(text, longest)
