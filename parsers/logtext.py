@@ -4,11 +4,12 @@ tracefmt and TraceView output, wrapped in debugger noise, Markdown fences, CRLF 
 Every line is kept. A framework message is found in a line whatever trace prefix precedes it: the
 prefix the paste declares (``Trace format prefix is:``, ``!wdfsettraceprefix``, ``!rcdrsettraceprefix``,
 see :mod:`parsers.prefix`), the well-known ones, else anywhere in the line (:meth:`Catalog.locate`); the
-prefix gives the sequence number, time and function. Lines of one shape (the line with its hex digits
-removed) share one compiled regular expression. Lines are read in blocks: a line whose shape is that of a
-framework line already read is put aside, and the lines of each shape are matched together (one ``findall``
-over them, each distinct argument value converted once) and kept as columns; the other lines are read one by
-one (see :class:`_BlockReader`). The messages come back as :class:`TextMessages`, in line order: the event table is
+prefix gives the sequence number, time and function. Lines of one key (the line with its hex digits removed)
+have one shape (prefix fields and message: one compiled regular expression). Lines are read in blocks: a line
+whose key is that of a framework line already read (or of a record line of a driver's own message) is put aside,
+and the lines of each key are matched together (one ``findall`` of an expression made for the key, the arguments
+read once per distinct message text) and kept as columns; the other lines are read one by one (see
+:class:`_BlockReader`). The messages come back as :class:`TextMessages`, in line order: the event table is
 filled from the columns, and a typed line's TraceMessage is built only when something reads it. Other record
 lines (``1: ``, ``12 : `` sequence prefix, optional time and ``Class::Function - ``; tracefmt; TraceView
 tabs) become untyped TraceMessages; a line that is not a record (debugger prompts and chatter, stacks,
