@@ -811,15 +811,13 @@ class _BlockReader(_Reader):
             if shape is None:
                 continue
             raw = list(map(block.__getitem__, lines))
-            joined = "\n".join(raw)
             if shape.origin is not None:
                 texts = list(map(str.rstrip, _untagged(raw, shape.origin)))
-                joined = "\n".join(texts)
             elif keys[lines[0]].decode("utf-8", "replace")[-1:].isspace():  # (the lines' last blank, if any)
                 texts = list(map(str.rstrip, raw))
-                joined = "\n".join(texts)
             else:
                 texts = raw
+            joined = "\n".join(texts)
             routed = shape.routed_check and _routed(joined)
             rows = None
             if not routed and max(map(len, raw)) <= _MAX_LINE:
