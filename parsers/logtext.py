@@ -250,6 +250,7 @@ class _Probe(NamedTuple):
 
     rx: re.Pattern
     prefix: str
+    body: str
     prefix_blanks: list[tuple[int, int]]
     body_blanks: list[tuple[int, int]]
 
@@ -257,15 +258,15 @@ class _Probe(NamedTuple):
     def of(cls, prefix: str, body: str) -> "_Probe":
         prefix_blanks, body_blanks = _blank_spans(prefix), _blank_spans(body)
         rx = re.compile(f"{_marked(prefix, prefix_blanks, 'p')}({_marked(body, body_blanks, 'b')})", re.DOTALL)
-        return cls(rx, prefix, prefix_blanks, body_blanks)
+        return cls(rx, prefix, body, prefix_blanks, body_blanks)
 
-    def pinned(self, sample: str, body: str) -> tuple[str, str] | None:
+    def pinned(self, sample: str) -> tuple[str, str] | None:
         """The prefix and body sources with each blank construct replaced by what it matches in ``sample``."""
         m = self.rx.fullmatch(sample)
         if m is None:
             return None
         return (_replaced(self.prefix, self.prefix_blanks, [m.group(f"_p{k}") for k in range(len(self.prefix_blanks))]),
-                _replaced(body, self.body_blanks, [m.group(f"_b{k}") for k in range(len(self.body_blanks))]))
+                _replaced(self.body, self.body_blanks, [m.group(f"_b{k}") for k in range(len(self.body_blanks))]))
 
 
 def _marked(source: str, spans: list[tuple[int, int]], mark: str) -> str:
@@ -335,7 +336,7 @@ class _Shape:
                 return self.layout()
             prefix = self.prefix if function is None else self.prefix.replace(_FUNCTION_GROUP, re.escape(function), 1)
             probe = self.probes[function] = _Probe.of(prefix + r"\s*", self.body)
-        pinned = probe.pinned(sample, self.body)
+        pinned = probe.pinned(sample)
         if pinned is None:
             return self.layout()
         found = self.layouts.get((function, *pinned))
