@@ -426,6 +426,11 @@ class _Reader:
         facts["records"] += records
         facts["typed"] += records if typed else 0
 
+    def count_lines(self, logs: list[str], log: str | list[str], typed: bool) -> None:
+        """Count the records of lines of these ``logs`` (one per line); ``log``, when a str, is every line's."""
+        for name, n in (((log, len(logs)),) if isinstance(log, str) else Counter(logs).items()):
+            self.count(name, typed, n)
+
     def declare(self, prefix: str) -> None:
         """A prefix declared in the paste: tried first on the lines that follow."""
         self.prefixes = [_compiled(p) for p in (prefix, *KNOWN)]
@@ -523,8 +528,7 @@ class _Reader:
         else:
             distinct = self.catalog.value_columns(entry, list(zip(*printed)) if entry.holes else [])
             args = ArgColumns([Coded(bodies.codes, column) for column in distinct])
-        for name, n in (Counter(logs).items() if layout.log >= 0 or not isinstance(log, str) else ((log, count),)):
-            self.count(name, True, n)
+        self.count_lines(logs, log if layout.log < 0 else logs, True)
         return _TypedLines(self.source, line_nos, bodies, logs, sequences, times, functions, entries, args)
 
     def emit_records(self, rows: list[tuple], line_nos: list[int], log: str | list[str]) -> _TypedLines | None:
@@ -538,8 +542,7 @@ class _Reader:
         if not all(self.plain(bodies.values[code], function) for code, function in pairs):
             return None
         logs = [log] * count if isinstance(log, str) else log
-        for name, n in (Counter(logs).items() if not isinstance(log, str) else ((log, count),)):
-            self.count(name, False, n)
+        self.count_lines(logs, log, False)
         return _TypedLines(self.source, line_nos, bodies, logs, _sequences(sequences), self.time_column(times, line_nos),
                            functions, [_NO_ENTRY] * count, ArgColumns())
 
