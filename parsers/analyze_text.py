@@ -26,11 +26,11 @@ _MARKDOWN = re.compile(r"\*\*|__|(?<![0-9a-fA-F])`|`(?![0-9a-fA-F])|^\s*(?:[-*+>
 _NAME = r"(?-i:[A-Z][A-Z0-9_]{3,})"
 _BANNER = re.compile(r"^\s*(?:Stop code:\s*|Bug ?check(?: code)?:\s*)?(" + _NAME + r") \((?:0x)?([0-9a-fA-F]+)\)\s*$",
                      re.IGNORECASE)
-_CODE_NAME = re.compile(r"^\s*(?:BUGCHECK_CODE|Bug ?check(?: code)?|Stop code)\s*:?\s*(0x[0-9a-fA-F]+|[0-9a-fA-F]*\d[0-9a-fA-F]*)"
+_CODE_NAME = re.compile(r"^\s*(?:BUGCHECK_CODE|Bug ?check(?: code)?|Stop code)\s*(?::\s*)?(0x[0-9a-fA-F]+|(?=[0-9a-fA-F]*\d)[0-9a-fA-F]+)"
                         r"(?:\s*\((" + _NAME + r")\))?\s*(?:$|,)", re.IGNORECASE)
-_SUMMARY = re.compile(r"\b(?:bug ?check|stop code|stop error)(?: code)?\s*:?\s*(0x[0-9a-fA-F]+)\b(?:\s*\((" + _NAME + r")\))?",
+_SUMMARY = re.compile(r"\b(?:bug ?check|stop code|stop error)(?: code)?\s*(?::\s*)?(0x[0-9a-fA-F]+)\b(?:\s*\((" + _NAME + r")\))?",
                       re.IGNORECASE)
-_STOP_NAME = re.compile(r"^\s*(?:Stop code|Bug ?check(?: name)?)\s*:?\s*(" + _NAME + r")\s*$", re.IGNORECASE)
+_STOP_NAME = re.compile(r"^\s*(?:Stop code|Bug ?check(?: name)?)\s*(?::\s*)?(" + _NAME + r")\s*$", re.IGNORECASE)
 _WHAT_FAILED = re.compile(r"^\s*What failed\s*:\s*(\S+)\s*$", re.IGNORECASE)  # the blue screen's faulting module
 _FATAL = re.compile(r"Fatal System Error: (0x[0-9a-fA-F]+)\s*(?:\(([^)]*)\))?")
 _FATAL_PARAMS = re.compile(r"^\s*\(([^)]*)\)\s*$")  # kd prints them on the line after the banner
@@ -42,7 +42,7 @@ _PARAM_KEY = re.compile(r"^\s*BUGCHECK_P([1-4])\s*:\s*(" + _HEXV + r")\b\s*(?:\(
 _KEBUGCHECKEX = re.compile(r": ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) ([0-9a-fA-F`]{17}) : nt!KeBugCheckEx\b")
 _KEYS = ("FAILURE_BUCKET_ID", "IMAGE_NAME", "MODULE_NAME", "SYMBOL_NAME", "PROCESS_NAME", "FAULTING_SOURCE_FILE",
          "FAULTING_SOURCE_LINE_NUMBER", "FAULTING_SOURCE_LINE")
-_KEY = re.compile(r"^\s*(" + "|".join(_KEYS) + r"|Failure bucket)\s*:\s*(\S.*?)\s*$")
+_KEY = re.compile(r"^\s*(" + "|".join(_KEYS) + r"|Failure bucket)\s*:\s*(\S(?:.*\S)?)\s*$")
 _FRAME = r"(?P<frame>[A-Za-z_][\w.-]*(?:![^\s\[]+|\+0x[0-9a-fA-F]+))"
 _ADDRESSED_FRAMES = (  # STACK_TEXT, k/kb (with frame numbers, arguments, inline frames), address + frame
     re.compile(r"^\s*(?:[0-9a-fA-F]{2}\s+)?[0-9a-fA-F`]{8,17}(?:\s+[0-9a-fA-F`]{8,17}){0,4}\s+"

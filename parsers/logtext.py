@@ -45,7 +45,7 @@ from parsers.records import (DEBUGGER, GENERAL_MARK, INFERRED_MARK, NAT_NS, ArgC
 from parsers.wpp import TIME_RANGE, TimeCheck, pointer_values
 
 _ORIGIN = re.compile(r"^(FX|DRV|UMDF|KMDF)\s*-\s+")
-_RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+(?:::[\w~<>$]+)*)?\s*-\s+)?(.*)$")
+_RECORD = re.compile(r"^\s*(\d+)\s*:\s+(?:(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+)?(?:([\w:~<>$]+)\s*-\s+|-\s+)?(.*)$")
 _TRACEFMT = re.compile(r"^\s*\[(\d+)\]([0-9A-Fa-f]+)\.([0-9A-Fa-f]+)::(\d\d/\d\d/\d{4}-\d\d:\d\d:\d\d\.\d+)\s+\[([^\]]*)\](.*)$")
 _PROMPT = re.compile(r"^\s*(?:\d+:\s*)?kd>\s*(.*)$")
 _LOGDUMP_CMD = re.compile(r"!(?:wdfkd\.|rcdrkd\.)?(?:wdflogdump|rcdrlogdump)\s+(\S+)", re.IGNORECASE)

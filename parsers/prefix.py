@@ -27,9 +27,12 @@ _ITEMS = {"FUNC": ("function", FUNCTION), "LEVEL": (None, r"\w+"), "FLAGS": (Non
           "COMPNAME": (None, r"\w*"), "SUBCOMP": (None, r"\w*")}
 _DECLARATION = re.compile(r"(?:Trace format prefix is:|SetTracePrefix:|[!.](?:wdf|rcdr)settraceprefix\b|"
                           r"TRACE_FORMAT_PREFIX=)[ \t]?(.*)$", re.IGNORECASE)
-_TOKEN = re.compile(rf"(?P<time>{TIME})|(?P<function>{FUNCTION})|(?P<number>[0-9A-Fa-f]+\b)|(?P<space>\s+)|(?P<other>.)")
+#: ``digits``: the decimal digits that start a run of hex digits ending in another word character (no number: the
+#: run is no word of its own), taken at once; one character at a time, each would scan the rest of the run again.
+_TOKEN = re.compile(rf"(?P<time>{TIME})|(?P<function>{FUNCTION})|(?P<digits>(?=[0-9A-Fa-f]*[^\W0-9A-Fa-f])[0-9]+)|"
+                    r"(?P<number>[0-9A-Fa-f]+\b)|(?P<space>\s+)|(?P<other>.)")
 _HEX = re.compile(r"[0-9A-Fa-f]+")
-_PLAIN_WORD = re.compile(r"\[[^\]]*\]|(?<![\w:])([A-Za-z]*[a-z][A-Za-z]*)(?![\w:])")  # bracketed text, or a word
+_PLAIN_WORD = re.compile(r"\[[^\[\]]*\]|(?<![\w:])((?=[A-Za-z]*[a-z])[A-Za-z]+)(?![\w:])")  # bracketed text, or a word
 
 
 def _number_pattern(fmt: str | None) -> str:

@@ -43,7 +43,7 @@ _FIXED = {  # item type -> struct format (little-endian)
 }
 _GUID_ITEMS = {"ItemGuid", "ItemCLSID", "ItemLIBID", "ItemIID"}
 _SPEC = re.compile(r"%([0-9]+)!([^!]*)!|%!(\w+)!|%%")
-_PRINTF = re.compile(r"^([-+ #0]*)([0-9]*)(?:\.([0-9]+))?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZegfE])$")
+_PRINTF = re.compile(r"^([-+ #0]*)([1-9][0-9]*)?(?:\.([0-9]+))?(I64|I32|ll|hh|l|h|w|I)?([diouxXpcsSZegfE])$")
 MAX_WIDTH = 256  # printf widths and precisions are cut to this: a TMF is untrusted text, its output one line
 #: The record times timelines can hold (pandas' nanosecond range, 1677-09-21 .. 2262-04-11); outside it a
 #: time is not believable evidence either, and is kept as unknown.
