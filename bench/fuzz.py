@@ -172,10 +172,12 @@ def _put_int(blob: bytearray, at: int, value: int, size: int) -> None:
 
 
 def mutate_bytes(data: bytes, rng: random.Random, others: list[Seed], tokens: tuple[str, ...] = ()) -> bytes:
-    """Generic mutations: bit flips, interesting integers, chunk delete/duplicate/repeat, truncation, splices."""
+    """Generic mutations: bit flips, interesting integers, chunk delete/duplicate/repeat, truncation, splices, and
+    pumping (one to three bytes of the input repeated up to 60,000 times in place: the way to find a regular
+    expression whose cost is the square of a run of characters)."""
     blob = bytearray(data or b"\0")
     for _ in range(rng.randint(1, 4)):
-        op = rng.randrange(9)
+        op = rng.randrange(10)
         at = rng.randrange(len(blob)) if blob else 0
         if op == 0:
             blob[at] ^= 1 << rng.randrange(8)
@@ -199,6 +201,9 @@ def mutate_bytes(data: bytes, rng: random.Random, others: list[Seed], tokens: tu
             blob[at:at] = rng.choice(tokens).encode("utf-8")
         elif op == 8:
             blob[at:at + 8] = bytes(rng.randrange(256) for _ in range(8))
+        elif op == 9:
+            unit = bytes(blob[at:at + rng.randint(1, 3)])
+            blob[at:at] = unit * rng.choice((1000, 10_000, 60_000))
         if not blob:
             blob = bytearray(b"\0")
     return bytes(blob[:MAX_INPUT])
