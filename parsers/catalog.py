@@ -45,6 +45,7 @@ _HOLE_REGEX = {
     "S": r"(.*?)",
     "Z": r"(.*?)",
 }
+_ANY_TEXT = r"(.*?)"
 _STATUS_TYPES = {"STATUS", "status", "NTSTATUS"}
 _ENUM_PRINTED = re.compile(r"0x[0-9A-Fa-f]+\((\w+)\)")
 _DECIMAL = re.compile(r"-?\d+")
@@ -133,7 +134,7 @@ def _hole_pattern(hole: str) -> str:
     conv = hole[-1]
     if len(hole) > 1 and hole[:-1] not in ("I64", "I32", "ll", "hh", "l", "h", "w", "I"):
         return _ENUM  # a WPP custom type: enum, IRPMJ, pnpmn, ...
-    return _HOLE_REGEX.get(conv, r"(.*?)")
+    return _HOLE_REGEX.get(conv, _ANY_TEXT)
 
 
 def convert(hole: str, text: str):
@@ -346,13 +347,18 @@ class Catalog:
     def pattern_source(entry: CatalogEntry, space: str = r"\s+", captured: bool = True) -> str:
         """The regular expression (source) of an entry's format, a group per argument (none unless ``captured``);
         ``space`` is what a space in it matches (``" +"``, spaces as a line prints them, makes a faster
-        expression than any whitespace)."""
+        expression than any whitespace). A text argument followed by another one later in the format stops at the
+        first place the literal text after it starts: two lazy ``(.*?)`` would try every split of a line that is
+        not the message (the square of its length)."""
         pieces = entry.skeleton.split("\0")
+        patterns = [_hole_pattern(hole) for hole in entry.holes]
         out = [_literal(pieces[0], space)]
-        for hole, piece in zip(entry.holes, pieces[1:]):
-            pattern = _hole_pattern(hole)
+        for k, (pattern, piece) in enumerate(zip(patterns, pieces[1:])):
+            literal = _literal(piece, space)
+            if pattern == _ANY_TEXT and literal and _ANY_TEXT in patterns[k + 1:]:
+                pattern = f"((?:(?!{literal}).)*)"
             out.append(pattern if captured else _GROUP_OPEN.sub("(?:", pattern))
-            out.append(_literal(piece, space))
+            out.append(literal)
         return "".join(out)
 
 
