@@ -21,7 +21,8 @@ from pathlib import Path
 
 from parsers import enums, messages
 from parsers.catalog import Catalog, CatalogEntry, load, render_entry
-from parsers.errors import EvidenceWarning
+from parsers.errors import EvidenceError, EvidenceWarning
+from parsers.jsondoc import parse_json
 from parsers.ifr import IfrLog, IfrRecord
 from parsers.numbers import int_or_none
 
@@ -102,9 +103,11 @@ class RecognitionMap:
         try:
             if path.stat().st_size > MAX_CACHE_BYTES:
                 return f"file larger than {MAX_CACHE_BYTES} bytes"
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than json reads
-            return f"not readable JSON ({type(exc).__name__})"
+            document = parse_json(path.read_bytes(), str(path), "file")
+        except OSError as exc:
+            return f"not readable ({exc.strerror or exc})"
+        except EvidenceError as exc:
+            return exc.message
         if not isinstance(document, dict):
             return f"top level is a JSON {type(document).__name__}, not an object"
         bad = 0

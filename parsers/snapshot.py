@@ -24,6 +24,7 @@ from pathlib import Path
 from construct import Bytes, Const, Int32ul, Struct
 
 from parsers.errors import EvidenceError
+from parsers.jsondoc import parse_json
 from parsers.memory import ImageMemory
 from parsers.numbers import NumberError, parse_int
 from parsers.records import BugCheck, LogSet
@@ -90,10 +91,7 @@ def read_snapshot(path: str | Path) -> Snapshot:
     start = PREFIX.sizeof()
     if prefix.HeaderSize > min(MAX_HEADER, len(data) - start):
         raise EvidenceError(source, f"header size {prefix.HeaderSize} runs past the end of the file", offset=12)
-    try:
-        header = json.loads(data[start:start + prefix.HeaderSize].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EvidenceError(source, f"header is not JSON: {exc}", offset=start) from None
+    header = parse_json(data[start:start + prefix.HeaderSize], source, "header", offset=start)
     check = _Checker(source, start)
     if not isinstance(header, dict) or header.get("format") != "wdftriage-snapshot":
         raise check.error("header is not a wdftriage-snapshot object")

@@ -430,3 +430,43 @@ def test_pasted_sequence_number_beyond_32_bits_is_unknown():
             "entering PnP State WdfDevStatePnpInit from WdfDevStatePnpObjectCreated\n")
     messages = read_log_text(text, "paste.txt").messages
     assert messages and all(m.sequence is None or m.sequence < 1 << 32 for m in messages)
+
+
+# ------------------------------------------------------------------------------ JSON documents
+
+JSON_BOMBS = {"a 10,000-digit integer": "1" * 10_000, "nesting deeper than json reads": "[" * 100_000 + "]" * 100_000}
+
+
+@pytest.mark.parametrize("bomb", sorted(JSON_BOMBS))
+def test_snapshot_header_json_that_json_refuses_is_one_line(tmp_path, bomb):
+    """Found by the pumping mutation (seed 3, snapshot 60854): json raises a plain ValueError past Python's digit
+    limit, which the header check did not catch (exit 3)."""
+    from parsers.snapshot import PREFIX, VERSION
+
+    sample = (SAMPLES / "objects" / "evtiostop-not-acked.wdfsnap").read_bytes()
+    prefix = PREFIX.parse(sample)
+    start = PREFIX.sizeof()
+    header = sample[start:start + prefix.HeaderSize].replace(b'"pointer_size": 8', b'"pointer_size": ' +
+                                                             JSON_BOMBS[bomb].encode(), 1)
+    assert header != sample[start:start + prefix.HeaderSize]
+    path = tmp_path / "bomb.wdfsnap"
+    path.write_bytes(PREFIX.build({"Version": VERSION, "HeaderSize": len(header)}) + header +
+                     sample[start + prefix.HeaderSize:])
+    line = assert_one_line_error(cli("driverinfo", path), path, "header is not JSON")
+    assert f"offset 0x{start:x}" in line
+
+
+@pytest.mark.parametrize("bomb", sorted(JSON_BOMBS))
+def test_layout_profile_json_that_json_refuses_is_one_line(tmp_path, bomb):
+    profile = tmp_path / "profile.json"
+    profile.write_text('{"format": "wdftriage-layout", "version": ' + JSON_BOMBS[bomb] + "}")
+    snapshot = SAMPLES / "objects" / "evtiostop-not-acked.wdfsnap"
+    assert_one_line_error(cli("driverinfo", snapshot, "--layout", profile), profile, "layout profile is not JSON")
+
+
+@pytest.mark.parametrize("bomb", sorted(JSON_BOMBS))
+def test_tmf_cache_json_that_json_refuses_is_skipped_with_a_warning(tmp_path, bomb):
+    cache, file = _learned_cache(tmp_path)
+    text = file.read_text()
+    file.write_text(text.replace("{", '{"bomb": ' + JSON_BOMBS[bomb] + ", ", 1))
+    assert_ok(cli("logdump", LEAKED, "--tmf-cache", cache), "recognition cache", str(file), "not JSON")

@@ -11,12 +11,12 @@ A field no source gives is unavailable: :meth:`Layout.offset` returns None and t
 """
 from __future__ import annotations
 
-import json
 import re
 import struct
 from pathlib import Path
 
 from parsers.errors import EvidenceError, TargetReadError
+from parsers.jsondoc import parse_json
 
 #: The types the walkers read (profile extraction keeps these).
 WALKED_TYPES = ("FxObject", "FxDevice", "FxPkgIo", "FxPkgPnp", "FxIoQueue", "FxIrpQueue", "FxRequest", "FxIrp",
@@ -95,12 +95,10 @@ def _array_count(type_text: str) -> int | None:
 def read_profile(path: str | Path) -> dict:
     """A layout profile file, checked to be one."""
     try:
-        profile = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = Path(path).read_bytes()
     except OSError as exc:
         raise EvidenceError(str(path), exc.strerror or str(exc)) from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise EvidenceError(str(path), f"not a layout profile (JSON): {exc}") from None
-    return check_profile(profile, str(path))
+    return check_profile(parse_json(data, str(path), "layout profile"), str(path))
 
 
 def check_profile(profile, source: str) -> dict:
