@@ -58,6 +58,20 @@ def test_repeated_lines_stay_within_the_input_size():
     assert len(data) <= fuzz.MAX_INPUT and peak < 40 * fuzz.MAX_INPUT
 
 
+def test_pumping_adds_long_runs_but_a_bounded_number_of_lines():
+    """Analyze input 16332 of seed 4 pumped ``P\\n`` into 107,000 lines: the whole pipeline over 155,000 lines (linear,
+    about 30 us a line through every output) passed the 5 s limit. A unit with a line break is pumped at most
+    MAX_PUMPED_LINES times; other units still make runs of up to 60,000 copies."""
+    import re
+
+    seeds = fuzz.load_seeds()
+    data, _ = fuzz.make_input(4, "analyze", 16332, seeds)
+    assert data.count(b"\n") < 50_000  # (155,000 before)
+    inputs = [fuzz.make_input(4, kind, i, seeds)[0] for kind in ("text", "analyze") for i in range(16300, 16400)]
+    runs = [max((m.end() - m.start() for m in re.finditer(rb"(.)\1{999,}", data)), default=0) for data in inputs]
+    assert max(runs) >= 10_000  # pumping still makes long runs
+
+
 def test_short_fixed_seed_run_finds_no_internal_error_hang_or_blowup(tmp_path):
     summary = fuzz.run_campaign(INPUTS_PER_KIND * len(fuzz.KINDS), seed=SEED, out=tmp_path,
                                 limits=fuzz.Limits(seconds=20), batch=INPUTS_PER_KIND * len(fuzz.KINDS),
