@@ -32,6 +32,7 @@ _HEX = r"((?:0x)?[0-9A-Fa-f]+)"
 _ENUM = r"(0x[0-9A-Fa-f]+\(\w+\)|!?\w+!?|-?\d+)"
 # a status printed with its name; the name may be cut off by the end of a pasted excerpt (the value is whole)
 _STATUS = r"(0x[0-9A-Fa-f]+\(\w+\)|0x[0-9A-Fa-f]+\(\w*$|\w+|NTSTATUS=\s*[0-9A-Fa-f]+|-?\d+)"
+_ANY_TEXT = r"(.*?)"  # a text argument (%s, %S, %Z, and any conversion not listed)
 _HOLE_REGEX = {
     "p": r"((?:0x)?[0-9A-Fa-f`]{1,17}|NULL)",
     "d": r"(-?\d+)",
@@ -41,11 +42,10 @@ _HOLE_REGEX = {
     "X": _HEX,
     "o": r"([0-7]+)",
     "c": r"(.)",
-    "s": r"(.*?)",
-    "S": r"(.*?)",
-    "Z": r"(.*?)",
+    "s": _ANY_TEXT,
+    "S": _ANY_TEXT,
+    "Z": _ANY_TEXT,
 }
-_ANY_TEXT = r"(.*?)"
 _STATUS_TYPES = {"STATUS", "status", "NTSTATUS"}
 _ENUM_PRINTED = re.compile(r"0x[0-9A-Fa-f]+\((\w+)\)")
 _DECIMAL = re.compile(r"-?\d+")

@@ -12,9 +12,9 @@ from parsers.errors import EvidenceError
 
 
 def parse_json(text: str | bytes, source: str, what: str, offset: int | None = None):
-    """The document ``text`` holds; EvidenceError ("<what> is not JSON: <why>") when it holds none."""
+    """The document ``text`` (bytes: UTF-8) holds; EvidenceError ("<what> is not JSON: <why>") when it holds none."""
     try:
-        return json.loads(text)
+        return json.loads(text.decode("utf-8") if isinstance(text, bytes) else text)
     except json.JSONDecodeError as exc:
         why = f"{exc.msg} at character {exc.pos}"
     except UnicodeDecodeError as exc:

@@ -55,7 +55,7 @@ def _superlinear(run, make) -> float | None:
 
 
 def _module_patterns() -> dict[str, re.Pattern]:
-    found: dict[tuple, str] = {}
+    found: set[tuple] = set()
     patterns = {}
     for package in (parsers, analyzer, reports):
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
@@ -64,7 +64,7 @@ def _module_patterns() -> dict[str, re.Pattern]:
                 for rx in value if isinstance(value, (tuple, list)) else (value,):
                     if isinstance(rx, re.Pattern) and isinstance(rx.pattern, str) and \
                             (rx.pattern, rx.flags) not in found:
-                        found[(rx.pattern, rx.flags)] = f"{info.name}.{name}"
+                        found.add((rx.pattern, rx.flags))
                         patterns[f"{info.name}.{name}"] = rx
     return patterns
 
