@@ -18,6 +18,7 @@ from reports.json_report import HANDLE_FIELDS as _HANDLE_COLUMNS, dumps, frame_r
 
 _ESCAPES = str.maketrans({"\t": "\\t", "\r": "\\r", "\n": "\\n"})  # as pandas prints them in a table
 _EMPTY_PARQUET: dict[tuple, bytes] = {}
+ALIGNED_WIDTH = 120  # a longer cell is printed whole but does not widen its column for every other row
 
 
 def _cell(column: str, value, missing: str) -> str:
@@ -35,12 +36,15 @@ def _display(frame: pd.DataFrame, missing: str) -> list[list[str]]:
 
 def text_table(names: list[str], cells: list[list[str]]) -> str:
     """Columns of text as ``DataFrame.to_string(index=False)`` prints them: each column right-aligned to its
-    widest cell or name, one space between columns, tabs and line breaks shown escaped."""
+    widest cell or name, one space between columns, tabs and line breaks shown escaped. Cells longer than
+    ``ALIGNED_WIDTH`` are left out of the column's width (pandas pads every row to them), so that the table
+    stays about as long as its cells: one 30,000-character state name would otherwise pad each of its
+    thousands of rows to 30,000 characters."""
     shown = []
     for name, values in zip(names, cells):
         values = [v.translate(_ESCAPES) for v in values]
         name = name.translate(_ESCAPES)
-        width = max([len(name), *map(len, values)])
+        width = max([len(name), *(n for n in map(len, values) if n <= ALIGNED_WIDTH)])
         shown.append([name.rjust(width)] + [v.rjust(width) for v in values])
     return "\n".join(" ".join(line) for line in zip(*shown))
 

@@ -470,3 +470,22 @@ def test_tmf_cache_json_that_json_refuses_is_skipped_with_a_warning(tmp_path, bo
     text = file.read_text()
     file.write_text(text.replace("{", '{"bomb": ' + JSON_BOMBS[bomb] + ", ", 1))
     assert_ok(cli("logdump", LEAKED, "--tmf-cache", cache), "recognition cache", str(file), "not JSON")
+
+
+# ----------------------------------------------------------------------------------- output size
+
+def test_one_long_state_name_does_not_pad_every_row_of_the_states_table(tmp_path):
+    """Fuzz seed 5 (text 42332): a pasted state name of 29,651 characters made the states table 118 MB from a
+    718 KB paste, as every row was padded to the longest cell. The table now grows with its cells."""
+    line = (DATA / "real-logs" / "nefarius_BthPS3_107_1.txt").read_text().splitlines()[5]  # entering PnP State
+    long_name = "WdfDevStatePnp" + "Stv" * 10_000
+    lines = [line.replace("31: ", f"{n}: ", 1) for n in range(3000)]
+    lines[1500] = lines[1500].replace("WdfDevStatePnpHardwareAvailable", long_name)
+    path = tmp_path / "long-state.txt"
+    path.write_text("\n".join(lines) + "\n")
+    states = analyze([load(str(path), DecodeOptions([])).logset]).timelines.states
+    assert len(states) == 3000 and long_name in set(states["from_state"].astype(str))
+    table = export_frame(states, "table")
+    assert long_name in table and len(table) < 2 * path.stat().st_size, len(table)
+    widths = {len(row) for row in table.splitlines() if long_name not in row}
+    assert len(widths) == 1  # every other row aligned as before
