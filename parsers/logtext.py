@@ -182,6 +182,34 @@ def looks_like_log_text(text: str) -> bool:
     return records >= 3 or traceview >= 1 or bool(re.search(r"WDFDEVICE 0x[0-9A-Fa-f]+ !devobj", head))
 
 
+_DIAGNOSTIC = re.compile(r"warning|error|unable|could not|cannot|not available|failed|not found", re.IGNORECASE)
+_QUOTED = 2  # debugger lines quoted from a log dump that printed no records
+_QUOTE_WIDTH = 160
+
+
+def _silent_logdump(head: list[str]) -> str:
+    """A clause for the 'nothing recognized' error of a paste whose log dump command (``!wdflogdump``,
+    ``!rcdrlogdump``) printed no records: the command, what the debugger warned after it (at most two lines) and
+    where else the log may be; "" when the paste holds no such command."""
+    command, quoted = None, []
+    for line in head:
+        prompt = _PROMPT.match(line) if "kd>" in line else None
+        if prompt is not None:
+            found = _LOGDUMP_CMD.search(prompt.group(1))
+            if found is not None and command is None:
+                command = found.group(0)
+            elif command is not None:
+                break  # the next command: only what the log dump printed is quoted
+        elif command is not None and len(quoted) < _QUOTED and _DIAGNOSTIC.search(line):
+            text = " ".join(line.split())
+            quoted.append(f'"{text[:_QUOTE_WIDTH]}{"..." if len(text) > _QUOTE_WIDTH else ""}"')
+    if command is None:
+        return ""
+    said = f" (the debugger: {'; '.join(quoted)})" if quoted else ""
+    return (f"; its {command} printed no log records{said}; a crash dump may hold the framework's own copy of the "
+            f"log: wdftriage triage DUMP reads it without the driver's image or symbols")
+
+
 @lru_cache(maxsize=256)
 def _compiled(prefix: str) -> re.Pattern:
     return re.compile(compile_prefix(prefix))
@@ -1135,6 +1163,7 @@ def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
     records = bool(reader.typed_lines) or any(m.level != DEBUGGER for m in reader.messages)
     if bugcheck is None and not typed and not (records and looks_like_log_text("\n".join(head))):
         raise EvidenceError(source, "nothing recognized: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
-                                    "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)")
+                                    "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)"
+                                    + _silent_logdump(head))
     return LogSet(source=source, messages=TextMessages(source, reader.messages, reader.typed_lines),
                   warnings=reader.warnings + reader.times.warnings(), logs=reader.logs, bugcheck=bugcheck)

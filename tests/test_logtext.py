@@ -138,6 +138,26 @@ def test_unrecognizable_text_is_a_clear_error():
     assert exc.value.source == "letter.txt" and "!analyze" in exc.value.message
 
 
+def test_a_log_dump_that_printed_no_records_is_named_with_what_the_debugger_said():
+    """A failed !wdflogdump session (vadimgrn/usbip-win2 #34: the extension took the driver for a WDM driver and
+    could not load its image): the error names the command, quotes the debugger's warnings after it (not those of
+    other commands) and points at the crash dump's own copy of the log."""
+    with pytest.raises(EvidenceError) as exc:
+        _read(REAL / "vadimgrn_usbip-win2_34_1_failed_wdflogdump.txt")
+    message = exc.value.message
+    assert message.startswith("nothing recognized: ") and "\n" not in message
+    assert "its !wdfkd.wdflogdump usbip2_ude printed no log records" in message
+    assert '"Warning: It looks like you\'re using the WDF debugger extension on a WDM"' in message
+    assert "Win32 error 0n2" in message and "wdftriage triage DUMP" in message
+    assert "Trace searchpath" not in message  # printed before the command, by another one
+
+
+def test_an_object_view_paste_is_not_said_to_hold_a_failed_log_dump():
+    with pytest.raises(EvidenceError) as exc:
+        _read(REAL / "msdocs" / "msdocs_wdfdevice_1.txt")
+    assert "printed no log records" not in exc.value.message
+
+
 def test_logdump_of_a_paste_prints_only_log_records():
     from click.testing import CliRunner
 
