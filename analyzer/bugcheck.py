@@ -11,10 +11,11 @@ shown as "not in the evidence". :func:`decode` returns the dict the reports rend
 """
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from parsers.analyze_text import bugcheck_names, reference_table
-from parsers.numbers import parse_int
+from parsers.numbers import int_or_none, parse_int
 from parsers.records import BugCheck
 
 NOT_IN_EVIDENCE = "not in the evidence"
@@ -98,6 +99,8 @@ _POWER_FAILURE = {
     0x500: ("Reserved", "The target device's device object", "Device object",
             "The device object completed the system power IRP but did not call PoStartNextPowerIrp."),
 }
+_FRAMEWORK_TOKEN = re.compile(r"(?:^|_)(?:WDF|KMDF|UMDF)(?:_|$)", re.IGNORECASE)  # a bucket's framework part
+_NAMED_OBJECT = re.compile(r"\b(WDF[A-Z]+)\b(?:\s*:?\s*(0x[0-9a-fA-F`]{1,17}|[0-9a-fA-F`]{8,17})\b)?")  # in a WDF Reason line
 _KMDF_9F_ADVICE = ("Run !wdfkd.wdflogdump <driver> to see whether KMDF is waiting for the driver to acknowledge "
                    "pending requests, and !wdfkd.wdfdevicequeues <WDFDEVICE> to see outstanding requests.")
 
@@ -121,11 +124,22 @@ def kmdf_evidence(bugcheck: BugCheck) -> list[str]:
     frames = [f for f in bugcheck.frames if frame_role(f) == "framework"]
     if frames:
         found.append(f"{len(frames)} framework stack frame(s), e.g. {frames[0]}")
+    if bugcheck.framework_analysis:
+        found.append(f"the debugger's WDF analysis: {bugcheck.framework_analysis[0].rstrip('.')}")
     for label, value in (("MODULE_NAME", bugcheck.module_name), ("IMAGE_NAME", bugcheck.image_name),
                          ("SYMBOL_NAME", bugcheck.symbol_name), ("FAILURE_BUCKET_ID", bugcheck.failure_bucket)):
-        if value and any(m in value.lower() for m in ("wdf01000", "wudfx02000")):
+        if value and (any(m in value.lower() for m in ("wdf01000", "wudfx02000")) or
+                      (label == "FAILURE_BUCKET_ID" and _FRAMEWORK_TOKEN.search(value))):
             found.append(f"{label} {value}")
     return found
+
+
+def named_objects(bugcheck: BugCheck) -> list[dict]:
+    """The framework objects the debugger's WDF analysis names (``Reason: ..., WDFQUEUE 0x...``): their type and
+    handle (None where the paste does not hold it, e.g. a line cut after the type)."""
+    reason = " ".join(bugcheck.framework_analysis[1:])
+    return [{"type": kind, "handle": int_or_none(handle.replace("`", ""), 16) if handle else None}
+            for kind, handle in _NAMED_OBJECT.findall(reason)]
 
 
 def _param(index: int, value: int | None, meaning: str) -> dict:
@@ -165,6 +179,8 @@ def decode(bugcheck: BugCheck) -> dict:
     details = {label: value for label, value in zip(_DETAILS, (bugcheck.module_name, bugcheck.image_name,
                bugcheck.symbol_name, bugcheck.failure_bucket, bugcheck.process_name)) if value}
     details.update(bugcheck.faulting_source)
+    if bugcheck.framework_analysis:
+        details["WDF_ANALYSIS"] = " ".join(bugcheck.framework_analysis)
     return {"code": code, "name": name, "subtype": subtype, "summary": summary, "advice": advice,
             "parameters": [_param(i, v, m) for i, (v, m) in enumerate(zip(params, meanings))],
             "details": details, "frames": [{"frame": f, "role": frame_role(f)} for f in bugcheck.frames],

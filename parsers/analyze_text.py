@@ -7,10 +7,11 @@ meaning and its continuation lines are kept), ``BugCheck D1, {p1, p2, p3, p4}``,
 Markdown bullets, tables or one-line summaries (``**Stop code**: 0x9F``, ``bug check 0x10D (WDF_VIOLATION)``),
 the blue screen's ``Stop code: NAME`` (code from the reference names) and ``What failed: X.sys`` (the image).
 The name is the paste's own (``WDF_VIOLATION (10d)`` banner, ``Stop code: NAME (0x..)``, ``CODE (NAME)``).
-Also kept: MODULE_NAME, IMAGE_NAME, SYMBOL_NAME, FAILURE_BUCKET_ID, PROCESS_NAME, FAULTING_SOURCE_* and the
-stack frames. A parameter the text does not give stays None. ``Unknown bugcheck code (0)`` (a debug
-break shown by ``!analyze``) is not a bugcheck. Lines are fed one at a time, so a paste of any size is
-read as a stream.
+Also kept: MODULE_NAME, IMAGE_NAME, SYMBOL_NAME, FAILURE_BUCKET_ID, PROCESS_NAME, FAULTING_SOURCE_*, the
+stack frames and the analysis the debugger's WDF extension adds under "Debugging Details" (``This is a bugcheck
+caused by a WDF driver timing out.`` and the ``Reason: ...`` line after it, which names the object waited on).
+A parameter the text does not give stays None. ``Unknown bugcheck code (0)`` (a debug break shown by
+``!analyze``) is not a bugcheck. Lines are fed one at a time, so a paste of any size is read as a stream.
 """
 from __future__ import annotations
 
@@ -52,6 +53,10 @@ _ADDRESSED_FRAMES = (  # STACK_TEXT, k/kb (with frame numbers, arguments, inline
 _BARE_FRAME = re.compile(r"^\s*" + _FRAME + r"\s*(?:\[.*)?$")
 _STACK_HEADER = re.compile(r"STACK_TEXT|Call Site|Child-SP|ChildEBP|Stack trace|Call Stack|^\s*kd>\s*k", re.IGNORECASE)
 _MAX_FRAMES = 64
+_WDF_ANALYSIS = re.compile(r"^\s*This is a bugcheck caused by a (?:WDF|KMDF|UMDF) driver\b", re.IGNORECASE)
+_WDF_REASON = re.compile(r"^\s*Reason\s*:\s*\S", re.IGNORECASE)
+_REASON_WITHIN = 3  # non-blank lines after the analysis line in which its Reason line is looked for
+_ANALYSIS_WIDTH = 400  # characters kept of each analysis line
 def _has_keyword(low: str) -> bool:
     """Any line a branch of AnalyzeReader.feed reads holds one of these (most log lines hold none); written
     out as one expression, a fraction of the cost of any() over a generator."""
@@ -122,6 +127,8 @@ class AnalyzeReader:
         self._dot_bugcheck = False
         self._fatal = False  # a Fatal System Error banner whose parameters may follow on the next line
         self._in_stack = False
+        self.framework_analysis: list[str] = []
+        self._reason_within = 0  # lines left in which the WDF analysis's Reason line may come
 
     def _set_code(self, code: int | None, name: str | None = None) -> None:
         if code is None or code > 0xFFFFFFFF:  # a bug check code is a ULONG: a wider value is none (a stack's
@@ -145,6 +152,8 @@ class AnalyzeReader:
                 return
             self._arg = None
         if not line.strip():
+            return
+        if ("driver" in line or self._reason_within) and self._wdf_analysis(line):
             return
         if not _interesting(line):
             self._in_stack = False
@@ -183,6 +192,21 @@ class AnalyzeReader:
             if self.code == _hex(m.group(1)):
                 self._set_params([_hex(v) for v in m.groups()[1:]])
         self._frame(text)
+
+    def _wdf_analysis(self, line: str) -> bool:
+        """Keep the first WDF analysis line of the paste and the Reason line that follows it; True if ``line`` was one."""
+        if self._reason_within:
+            self._reason_within -= 1
+            if _WDF_REASON.match(line):
+                self.framework_analysis.append(" ".join(line.split())[:_ANALYSIS_WIDTH])
+                self._reason_within = 0
+                return True
+            return False
+        found = not self.framework_analysis and _WDF_ANALYSIS.match(line) is not None
+        if found:
+            self.framework_analysis.append(" ".join(line.split())[:_ANALYSIS_WIDTH])
+            self._reason_within = _REASON_WITHIN
+        return found
 
     def _commit(self) -> None:
         for index, value in self._tentative:  # a later line: the short value was not cut by the paste's end
@@ -254,7 +278,8 @@ class AnalyzeReader:
                         module_name=k.get("MODULE_NAME"), symbol_name=k.get("SYMBOL_NAME"),
                         process_name=k.get("PROCESS_NAME"),
                         faulting_source={key: v for key, v in k.items() if key.startswith("FAULTING_SOURCE")},
-                        meanings=tuple(self.meanings), frames=tuple(self.frames), source=self.source)
+                        meanings=tuple(self.meanings), frames=tuple(self.frames), source=self.source,
+                        framework_analysis=tuple(self.framework_analysis))
 
 
 def read_analyze_text(text: str, source: str) -> BugCheck | None:

@@ -233,7 +233,8 @@ class BugCheck:
     ``--bugcheck``. A parameter the evidence does not give is None, never 0. ``meanings`` are the
     argument descriptions the paste itself printed (None where it printed none); ``frames`` the stack
     frames it showed (``module!symbol+offset``, innermost first); ``faulting_source`` the
-    ``FAULTING_SOURCE_*`` keys."""
+    ``FAULTING_SOURCE_*`` keys; ``framework_analysis`` the lines of the debugger's own WDF analysis (``This is a
+    bugcheck caused by a WDF driver ...`` and its ``Reason: ...`` line)."""
 
     code: int
     parameters: tuple[int | None, int | None, int | None, int | None]
@@ -247,6 +248,7 @@ class BugCheck:
     faulting_source: dict = field(default_factory=dict)
     meanings: tuple[str | None, ...] = (None, None, None, None)
     frames: tuple[str, ...] = ()
+    framework_analysis: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

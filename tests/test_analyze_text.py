@@ -127,6 +127,60 @@ def test_kmdf_advice_only_with_kmdf_evidence():
     assert "the blamed driver hangdrv has a KMDF log" in finding.probable_cause and "wdflogdump" in finding.suggested_fix
 
 
+def _wdf_9f_paste(reason_end: str) -> str:
+    """!analyze -v of a 0x9F whose "Debugging Details" hold the debugger's WDF analysis, in the form public reports
+    show (OpenVPN/ovpn-dco-win #49: bucket 0x9F_3_POWER_DOWN_WDF_WAIT_TIMEOUT); values of this test's own."""
+    return "\n".join([
+        "3: kd> !analyze -v", "DRIVER_POWER_STATE_FAILURE (9f)",
+        "A driver has failed to complete a power IRP within a specific time.", "Arguments:",
+        "Arg1: 0000000000000003, A device object has been blocking an IRP for too long a time",
+        "Arg2: ffffb3015a2c1e20, Physical Device Object of the stack",
+        "Arg3: ffff8a8e3d3ef7d8, nt!TRIAGE_9F_POWER on Win7 and higher, otherwise the Functional Device Object of the stack",
+        "Arg4: ffffb30163a81010, The blocked IRP", "", "Debugging Details:", "------------------", "",
+        "Implicit thread is now ffffb301`5c0a1080",
+        "   This is a bugcheck caused by a WDF driver timing out. ",
+        "   Reason: waiting for all threads to stop dispatching requests so that queue can be powered off, WDFQUEUE "
+        + reason_end, "", "", "KEY_VALUES_STRING: 1", "", "IMAGE_NAME:  mydrv.sys", "MODULE_NAME: mydrv",
+        "FAILURE_BUCKET_ID:  0x9F_3_POWER_DOWN_WDF_WAIT_TIMEOUT_IMAGE_mydrv.sys", ""])
+
+
+def test_the_debuggers_wdf_analysis_shows_kmdf_and_names_the_queue_waited_on():
+    bug = read_analyze_text(_wdf_9f_paste("0x00004cfe9c5e7fd8"), "9f.txt")
+    assert bug.framework_analysis == ("This is a bugcheck caused by a WDF driver timing out.",
+                                      "Reason: waiting for all threads to stop dispatching requests so that queue can "
+                                      "be powered off, WDFQUEUE 0x00004cfe9c5e7fd8")
+    result = analyze([read_report_text(_wdf_9f_paste("0x00004cfe9c5e7fd8"), "9f.txt")])
+    [finding] = [f for f in result.findings if f.rule == "WDF007"]
+    assert finding.facts["kmdf_shown"] and finding.queue == 0x4CFE9C5E7FD8
+    assert "not show that the driver is a KMDF driver" not in finding.probable_cause
+    assert "gives the reason: waiting for all threads to stop dispatching requests" in finding.probable_cause
+    assert finding.suggested_fix.startswith("!wdfkd.wdfqueue 0x4cfe9c5e7fd8 ") and "wdflogdump" in finding.suggested_fix
+    assert "FAILURE_BUCKET_ID 0x9F_3_POWER_DOWN_WDF_WAIT_TIMEOUT_IMAGE_mydrv.sys" in finding.facts["kmdf_evidence"]
+    assert "WDF_ANALYSIS: This is a bugcheck caused by a WDF driver timing out. Reason: " in render_text(result)
+    document = json.loads(render_json(result))
+    assert document["findings"][0]["queue"] == "0x4cfe9c5e7fd8"
+
+
+def test_a_wdf_analysis_whose_handle_is_cut_leaves_the_queue_unknown():
+    result = analyze([read_report_text(_wdf_9f_paste(""), "9f.txt")])
+    [finding] = [f for f in result.findings if f.rule == "WDF007"]
+    assert finding.facts["kmdf_shown"] and finding.queue is None
+    assert "(the WDFQUEUE handle is not in the evidence)" in finding.probable_cause
+    assert "!wdfkd.wdfqueue" not in finding.suggested_fix
+
+
+def test_a_wdf_bucket_alone_shows_kmdf():
+    """Only the bucket of the debugger's WDF analysis survived the paste: still evidence of KMDF."""
+    paste = "BugCheck 9F, {3, ffffb3015a2c1e20, ffff8a8e3d3ef7d8, ffffb30163a81010}\n" \
+            "FAILURE_BUCKET_ID:  0x9F_3_POWER_DOWN_WDF_WAIT_TIMEOUT_IMAGE_mydrv.sys\n"
+    [finding] = [f for f in analyze([read_report_text(paste, "9f.txt")]).findings if f.rule == "WDF007"]
+    assert finding.facts["kmdf_shown"] and "wdflogdump" in finding.suggested_fix
+    plain = "BugCheck 9F, {3, ffffb3015a2c1e20, ffff8a8e3d3ef7d8, ffffb30163a81010}\n" \
+            "FAILURE_BUCKET_ID:  0x9F_3_POWER_DOWN_MYWDFX_IMAGE_mywdf.sys\n"  # WDF inside other words: none
+    [finding] = [f for f in analyze([read_report_text(plain, "9f.txt")]).findings if f.rule == "WDF007"]
+    assert not finding.facts["kmdf_shown"]
+
+
 _PRINTED_HEX = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{8}(?:`?[0-9a-fA-F]{8})?\b")  # how reports print values
 _ANY_HEX = re.compile(r"\b(?:0x)?[0-9a-fA-F]+(?:`[0-9a-fA-F]+)?\b")  # how an input may hold them
 _COMMAND_FLAGS = re.compile(r"<\w+> 0x[0-9a-fA-F]+")  # advice like "!wdfkd.wdfdriverinfo <driver> 0x10"
