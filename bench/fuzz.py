@@ -151,7 +151,10 @@ HUGE_DECIMAL = "9" * 5000
 TEXT_TOKENS = (
     "Arg1: `", "BugCheck 9F, {hello}", "BugCheck 9F, {3, ffffe000`12345678, 0, 0}", "Arg2: " + "f" * 40,
     "DRIVER_POWER_STATE_FAILURE (9f)", "WDF_VIOLATION (10d)", "BUGCHECK_P1: " + "1" * 5000,
-    "WDFREQUEST 0x" + "f" * 17, "WDFQUEUE 0x" + "1" * 17, "STATUS_SUCCESS", "0x" + "c" * 5000, "\u00a0",
+    "WDFREQUEST 0x" + "f" * 17, "WDFQUEUE 0x" + "1" * 17, "STATUS_SUCCESS",
+    "\n   This is a bugcheck caused by a WDF driver timing out.\n   Reason: waiting for all threads, WDFQUEUE ",
+    "\nReason: " + "WDFDEVICE 0x" + "f" * 17 + " WDFREQUEST ffffb301`5c0a1080 WDFQUEUE`", "\nThis is a bugcheck caused by a KMDF driver\n",
+    "0x" + "c" * 5000, "\u00a0",
     "\u0663\u0664", "`", "01/01/0001-00:00:00.0000000", "12/31/9999-23:59:59.9999999", "13/45/2020-99:99:99.9",
     "There are 10 log entries for ", "!wdflogdump x", "kd> ", "```", "\t" * 8, "%", "%!STATUS!", "\x00",
     "\u202e", "Unknown( 12): GUID=2baa1a79-5c19-5a12-a2c3-92d4ec3989cc (No Format Information found). 01\u00a002 ff",
