@@ -255,6 +255,11 @@ def render_html(result: TriageResult, max_events: int = 20000) -> str:
         rows = "".join(f"<tr><td>{p['name']}</td><td class=mono>{_e(p['shown'])}</td><td>{_e(p['meaning'])}</td></tr>"
                        for p in b["parameters"])
         body.append(f"<h2>Bugcheck {_e(b['name'])} (0x{b['code']:x})</h2><p>{_e(b['summary'])}</p><table>{rows}</table>")
+        details = "".join(f"<tr><td>{_e(key)}</td><td>{_e(value, 300)}</td></tr>" for key, value in b.get("details", {}).items())
+        frames = "".join(f"<tr><td class=mono>{_e(f['frame'], 200)}</td><td>{_e(f['role'])}</td></tr>" for f in b.get("frames", []))
+        body.append((f"<table>{details}</table>" if details else "") +
+                    (f"<details><summary>Stack ({len(b['frames'])} frames)</summary><table>{frames}</table></details>"
+                     if frames else ""))
     body.append("<h2>Timeline</h2>")
     body.append('<p class="legend"><span><i class="sw" style="background:#cfe8d5"></i>resting state / queue on</span>'
                 '<span><i class="sw" style="background:#f6d58e"></i>transitional</span>'

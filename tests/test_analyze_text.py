@@ -16,6 +16,7 @@ from analyzer.triage import analyze, triage
 from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
+from reports.html import render_html
 from reports.json_report import render_json
 from reports.markdown import render_markdown
 from reports.text import render_text
@@ -110,6 +111,9 @@ def test_details_and_stack_frames_are_kept_and_shown():
     markdown = render_markdown(result)
     assert "- **FAILURE_BUCKET_ID**: 0x10D_5_VRF_BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup" in markdown
     assert "BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup+0x375  [driver]" in markdown
+    page = render_html(result)
+    assert "<td>FAILURE_BUCKET_ID</td><td>0x10D_5_VRF_BthPS3PSM!BthPS3PSM_EvtDeviceContextCleanup</td>" in page
+    assert "<td class=mono>Wdf01000!FxObjectHandleGetPtr+0x47</td><td>framework</td>" in page
 
 
 def test_kmdf_advice_only_with_kmdf_evidence():
