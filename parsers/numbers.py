@@ -62,8 +62,10 @@ def parse_int(text: str, base: int = 10, *, bits: int = 64, signed: bool = False
         raise ValueError(f"base {base} is not supported")
     if not digits.fullmatch(text):  # ASCII digits of the base only (no sign, space, underscore, other scripts)
         raise NumberError(f"{_show(raw)} is not a base-{base} number")
-    if len(text) > _max_digits(base, bits) and len(text.lstrip("0")) > _max_digits(base, bits):
-        raise NumberError(f"{_show(raw)} does not fit {bits} bits")
+    if len(text) > _max_digits(base, bits):
+        text = text.lstrip("0") or "0"  # leading zeros are no digits of the value (and past int()'s digit limit)
+        if len(text) > _max_digits(base, bits):
+            raise NumberError(f"{_show(raw)} does not fit {bits} bits")
     value = -int(text, base) if negative else int(text, base)
     low, high = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
     if not low <= value <= high:

@@ -75,6 +75,8 @@ def test_parse_int_accepts_what_windbg_prints_and_refuses_the_rest():
     assert parse_int("ffffe000`12345678", 16) == 0xFFFFE00012345678
     assert parse_int("0x9F", 16) == 0x9F and parse_int("0x10", 0) == 16 and parse_int("-1", signed=True) == -1
     assert parse_int("0" * 100 + "1") == 1  # leading zeros are not digits of the value
+    assert parse_int("0" * 5000 + "1") == 1 and parse_int("0" * 5000, 10, bits=8) == 0  # (past int()'s digit limit:
+    # fuzz seed 9, a pasted record number 0000...0001 raised ValueError, exit 3)
     for text, base in (("`", 16), ("hello", 16), (HUGE, 10), ("1" + "0" * 16, 16), ("\u0663", 10), ("-1", 10),
                        ("", 10), ("0x", 16), ("1\u00a02", 10)):
         with pytest.raises(NumberError):
@@ -220,6 +222,7 @@ def test_html_page_reads_the_event_table_in_one_pass(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("old, new", [
     ("22: FxIoQueue", f"{HUGE}: FxIoQueue"),  # sequence number
+    ("22: FxIoQueue", f"{'0' * 5000}22: FxIoQueue"),  # leading zeros past int()'s digit limit
     ("entering PnP State WdfDevStatePnpInit from", f"entering PnP State {HUGE} from"),  # enum value
     ("with Information 0x40, STATUS_SUCCESS", f"with Information 0x40, 0x{'c' * 5000}"),  # NTSTATUS
     ("WDFREQUEST 0x00003CF5E4D3F578", "WDFREQUEST 0x100003CF5E4D3F578"),  # 17 hex digits: no 64-bit handle
