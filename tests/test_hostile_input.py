@@ -85,6 +85,17 @@ def test_parse_int_accepts_what_windbg_prints_and_refuses_the_rest():
     assert parse_hex_bytes("01\u00a0ff 10") == b"\x01\xff\x10"
 
 
+def test_an_array_count_past_the_digit_limit_in_a_layout_profile_is_unknown():
+    from analyzer.objects.layout import Layout
+    layout = Layout()
+    layout.add({"_IRP": {"size": 0xD0, "fields": {"Tail.Overlay.DriverContext": {"offset": 0x78, "size": 32,
+                                                                                    "type": "void*[4]"}}},
+                "FxIrp": {"size": 16, "fields": {"m_Slots": {"offset": 8, "size": 8, "type": "UCHAR[" + HUGE + "]"}}}},
+               "profile.json")
+    assert layout.offset("_IRP", "Tail.Overlay.DriverContext[3]") == 0x78 + 3 * 8
+    assert layout.offset("FxIrp", "m_Slots[1]") is None
+
+
 # --------------------------------------------------------------------------------- timestamps
 
 def _with_filetime(tmp_path, value: int):

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from parsers.errors import EvidenceError, TargetReadError
 from parsers.jsondoc import parse_json
+from parsers.numbers import int_or_none
 
 #: The types the walkers read (profile extraction keeps these).
 WALKED_TYPES = ("FxObject", "FxDevice", "FxPkgIo", "FxPkgPnp", "FxIoQueue", "FxIrpQueue", "FxRequest", "FxIrp",
@@ -89,7 +90,7 @@ class Layout:
 
 def _array_count(type_text: str) -> int | None:
     found = re.search(r"\[(\d+)\]$", type_text)
-    return int(found.group(1)) if found else None
+    return int_or_none(found.group(1)) if found else None  # (a profile's count past int()'s digit limit: unknown)
 
 
 def read_profile(path: str | Path) -> dict:
