@@ -138,7 +138,7 @@ def named_objects(bugcheck: BugCheck) -> list[dict]:
     """The framework objects the debugger's WDF analysis names (``Reason: ..., WDFQUEUE 0x...``): their type and
     handle (None where the paste does not hold it, e.g. a line cut after the type)."""
     reason = " ".join(bugcheck.framework_analysis[1:])
-    return [{"type": kind, "handle": int_or_none(handle.replace("`", ""), 16) if handle else None}
+    return [{"type": kind, "handle": int_or_none(handle, 16) if handle else None}
             for kind, handle in _NAMED_OBJECT.findall(reason)]
 
 

@@ -196,17 +196,14 @@ class AnalyzeReader:
     def _wdf_analysis(self, line: str) -> bool:
         """Keep the first WDF analysis line of the paste and the Reason line that follows it; True if ``line`` was one."""
         if self._reason_within:
-            self._reason_within -= 1
-            if _WDF_REASON.match(line):
-                self.framework_analysis.append(" ".join(line.split())[:_ANALYSIS_WIDTH])
-                self._reason_within = 0
-                return True
-            return False
-        found = not self.framework_analysis and _WDF_ANALYSIS.match(line) is not None
-        if found:
+            kept = _WDF_REASON.match(line) is not None
+            self._reason_within = 0 if kept else self._reason_within - 1
+        else:
+            kept = not self.framework_analysis and _WDF_ANALYSIS.match(line) is not None
+            self._reason_within = _REASON_WITHIN if kept else 0
+        if kept:
             self.framework_analysis.append(" ".join(line.split())[:_ANALYSIS_WIDTH])
-            self._reason_within = _REASON_WITHIN
-        return found
+        return kept
 
     def _commit(self) -> None:
         for index, value in self._tentative:  # a later line: the short value was not cut by the paste's end

@@ -182,6 +182,12 @@ def looks_like_log_text(text: str) -> bool:
     return records >= 3 or traceview >= 1 or bool(re.search(r"WDFDEVICE 0x[0-9A-Fa-f]+ !devobj", head))
 
 
+def _prompt_command(line: str) -> str | None:
+    """What was typed at a ``kd>`` prompt on this line; None when the line is no prompt."""
+    prompt = _PROMPT.match(line) if "kd>" in line else None
+    return None if prompt is None else prompt.group(1)
+
+
 _DIAGNOSTIC = re.compile(r"warning|error|unable|could not|cannot|not available|failed|not found", re.IGNORECASE)
 _QUOTED = 2  # debugger lines quoted from a log dump that printed no records
 _QUOTE_WIDTH = 160
@@ -193,9 +199,9 @@ def _silent_logdump(head: list[str]) -> str:
     where else the log may be; "" when the paste holds no such command."""
     command, quoted = None, []
     for line in head:
-        prompt = _PROMPT.match(line) if "kd>" in line else None
-        if prompt is not None:
-            found = _LOGDUMP_CMD.search(prompt.group(1))
+        typed_command = _prompt_command(line)
+        if typed_command is not None:
+            found = _LOGDUMP_CMD.search(typed_command)
             if found is not None and command is None:
                 command = found.group(0)
             elif command is not None:
@@ -667,13 +673,13 @@ class _Reader:
             log = _tagged(self.log, side)
         if text.startswith(_LOG_START) or text.startswith(_LOG_END):
             self.in_log = text.startswith(_LOG_START)
-        prompt = _PROMPT.match(text) if "kd>" in text else None
-        if prompt:
+        typed_command = _prompt_command(text)
+        if typed_command is not None:
             self.in_log = False
-            command = _LOGDUMP_CMD.search(prompt.group(1))
+            command = _LOGDUMP_CMD.search(typed_command)
             if command:
                 self.log = command.group(1)
-            declared = declared_prefix(prompt.group(1))
+            declared = declared_prefix(typed_command)
             if declared is not None:
                 self.declare(declared)
             elif self.typed(line_no, text, log):  # output pasted onto the prompt line (newlines lost)
