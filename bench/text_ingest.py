@@ -4,7 +4,7 @@ pasted (debugger chatter, stacks, driver lines and framework lines) and their fr
 of whole lines, into parsers.logtext.read_report_text).
 
 For each size prints lines/s and framework lines/s (best of 5 runs, 3 from 1M lines), and the ratio to a baseline measured in
-the same run on the same file: the file read whole and one pass of one compiled regular expression over it (a wdfkd
+the same run on the same file, its runs taking turns with the reader's: the file read whole and one pass of one compiled regular expression over it (a wdfkd
 record pattern, ``finditer`` over the whole text, every match's groups read). The last column is the rate from the
 file to the analyzer's event table (read + ``EventTable.from_messages``, which takes the framework lines typed in
 bulk as columns: parsers.logtext.TextMessages), what triage waits for.
@@ -43,16 +43,18 @@ def baseline_seconds(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def _best(runs: int, measure) -> tuple[float, object]:
-    """The shortest of ``runs`` timings of ``measure()`` (seconds, and the last result)."""
-    best, result = float("inf"), None
+def _best(runs: int, *measures) -> list[tuple[float, object]]:
+    """For each of ``measures``, the shortest of ``runs`` timings of ``measure()`` (seconds, and its last result);
+    the measures take turns, so that a slow spell of the machine falls on each of them alike."""
+    best, results = [float("inf")] * len(measures), [None] * len(measures)
     for _ in range(runs):
-        result = None
-        gc.collect()  # the previous run's messages are freed first: a full collection would scan them
-        start = time.perf_counter()
-        result = measure()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+        for k, measure in enumerate(measures):
+            results[k] = None
+            gc.collect()  # the previous run's messages are freed first: a full collection would scan them
+            start = time.perf_counter()
+            results[k] = measure()
+            best[k] = min(best[k], time.perf_counter() - start)
+    return list(zip(best, results))
 
 
 def main() -> None:
@@ -68,12 +70,12 @@ def main() -> None:
             path = Path(folder) / f"paste-{size}-{framework_only}.txt"
             path.write_text(build_paste(size, framework_only), encoding="utf-8")
             runs = 5 if size <= 100_000 else 3
-            elapsed, logset = _best(runs, lambda: read_report_text(text_chunks(str(path)), str(path)))
+            (elapsed, logset), (base, _) = _best(runs, lambda: read_report_text(text_chunks(str(path)), str(path)),
+                                                 lambda: baseline_seconds(path))
             typed = sum(facts["typed"] for facts in logset.logs.values())  # counted without building a message
             logset = None
-            table, _ = _best(runs, lambda: EventTable.from_messages(
+            [(table, _)] = _best(runs, lambda: EventTable.from_messages(
                 [(str(path), read_report_text(text_chunks(str(path)), str(path)).messages)]))
-            base, _ = _best(runs, lambda: baseline_seconds(path))
             print(f"{'framework only' if framework_only else 'as pasted':>15} {size:9,} {typed:9,} {size / elapsed:11,.0f} "
                   f"{typed / elapsed:11,.0f} {size / base:19,.0f} "
                   f"{elapsed / base:5.1f}x {size / table:23,.0f}")

@@ -213,6 +213,9 @@ class Catalog:
         self._lead = {key: pieces[0].rstrip() for key, pieces in literal.items()}
         self._pieces = {key: tuple(p.strip() for p in pieces[1:] if p.strip()) for key, pieces in literal.items()}
         self._hole_leads = tuple({self._lead[e.id] for e in self._hole_first if self._lead[e.id]})
+        # per first word, each format with its longest literal piece: a format is tried only when that is in the text
+        self._anchored = {word: [(max(self._pieces[e.id], key=len, default=""), e) for e in candidates]
+                          for word, candidates in self._by_first_word.items()}
         self.functions = frozenset(e.function for e in entries if e.function)
         self.multi_site = frozenset(skeleton for skeleton, sites in self._by_skeleton.items() if len(sites) > 1)
 
@@ -258,7 +261,7 @@ class Catalog:
         several log it), with the parsed argument values."""
         text = _normalise(text)
         first = text.split(" ", 1)[0]
-        for entry in self._by_first_word.get(first, ()):
+        for entry in [e for anchor, e in self._anchored.get(first, ()) if anchor in text]:
             found = self._fullmatch(entry, text, function)
             if found:
                 return found

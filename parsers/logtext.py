@@ -66,7 +66,7 @@ _HEAD = 200_000  # characters of a paste looked at to tell whether it is a log
 _SHORT = 24  # a message with less literal text than this, alone on a line, is typed only inside a log
 _NOT_HERE = object()  # shape_of: a framework message, but not accepted at this place of the paste
 _LOG_START = ("--- start of log", "There are ")
-_BLOCK = 1 << 13  # lines read together: lines whose shape is known are typed per shape, many at a time (more
+_BLOCK = 1 << 14  # lines read together: lines whose shape is known are typed per shape, many at a time (more
 #: lines a block cost more in cache misses than they save in calls)
 _STRETCH = 256  # lines of a block looked up at once (again from the next line on after a declared prefix)
 _BLOCK_CHARACTERS = 1 << 24  # ... and at most about this many characters (a block is held in memory twice)
@@ -109,6 +109,7 @@ def _time(text: str | None) -> datetime | None:
 _TIME_FORM = np.frombuffer(b"00/00/0000-00:00:00.0000000\n", dtype=np.uint8)  # a wdfkd time and its line break
 _TIME_DIGITS = np.flatnonzero(_TIME_FORM == ord("0"))
 _TIME_MARKS = np.flatnonzero(_TIME_FORM != ord("0"))
+_FEW_TIMES = 16  # fewer times than this are converted one by one (numpy's cost per call is higher)
 _MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -143,8 +144,9 @@ def _wdfkd_times(printed: list[str]) -> tuple[np.ndarray | None, np.ndarray | No
 
 def _sequences(printed) -> np.ndarray:
     """Record numbers (ULONGs) from their printed forms, -1 where a form is not one (unknown)."""
-    if _SMALL_DECIMALS.fullmatch("\n".join(printed)):
-        return np.array(printed, dtype=np.int64).reshape(-1)
+    joined = "\n".join(printed)
+    if _SMALL_DECIMALS.fullmatch(joined):
+        return np.fromstring(joined, dtype=np.int64, sep="\n").reshape(-1)
     return np.array([-1 if n is None else n for n in (int_or_none(text, bits=32) for text in printed)],
                     dtype=np.int64).reshape(-1)
 
@@ -225,7 +227,8 @@ class _Layout(NamedTuple):
     """An expression over framework lines of one shape and where its groups put each field (indices in a row of
     groups; -1: not there; ``body``: the message text). ``pinned``: the function every line of it has (the
     prefix's function group replaced by that text); ``exact``: made for the lines of one sample's function and
-    blanks (a faster expression; others do not match it)."""
+    prefix blanks (a faster expression; others do not match it). The message text is the rest of the line: it is
+    checked against the message's expression once per distinct text."""
 
     rx: re.Pattern
     sequence: int
@@ -280,27 +283,24 @@ def _blank_spans(source: str) -> list[tuple[int, int]]:
 
 
 class _Probe(NamedTuple):
-    """The blanks of a layout's prefix and body sources made groups, to read what they match in a sample line."""
+    """The blanks of a layout's prefix source made groups, to read what they match in a sample line (whose message
+    text the body source matches)."""
 
     rx: re.Pattern
     prefix: str
-    body: str
-    prefix_blanks: list[tuple[int, int]]
-    body_blanks: list[tuple[int, int]]
+    blanks: list[tuple[int, int]]
 
     @classmethod
     def of(cls, prefix: str, body: str) -> "_Probe":
-        prefix_blanks, body_blanks = _blank_spans(prefix), _blank_spans(body)
-        rx = re.compile(f"{_marked(prefix, prefix_blanks, 'p')}({_marked(body, body_blanks, 'b')})", re.DOTALL)
-        return cls(rx, prefix, body, prefix_blanks, body_blanks)
+        blanks = _blank_spans(prefix)
+        return cls(re.compile(f"{_marked(prefix, blanks, 'p')}(?:{body})", re.DOTALL), prefix, blanks)
 
-    def pinned(self, sample: str) -> tuple[str, str] | None:
-        """The prefix and body sources with each blank construct replaced by what it matches in ``sample``."""
+    def pinned(self, sample: str) -> str | None:
+        """The prefix source with each blank construct replaced by what it matches in ``sample``."""
         m = self.rx.fullmatch(sample)
         if m is None:
             return None
-        return (_replaced(self.prefix, self.prefix_blanks, [m.group(f"_p{k}") for k in range(len(self.prefix_blanks))]),
-                _replaced(self.body, self.body_blanks, [m.group(f"_b{k}") for k in range(len(self.body_blanks))]))
+        return _replaced(self.prefix, self.blanks, [m.group(f"_p{k}") for k in range(len(self.blanks))])
 
 
 def _marked(source: str, spans: list[tuple[int, int]], mark: str) -> str:
@@ -331,7 +331,7 @@ class _Shape:
     routed_check: bool = False  # lines of this shape in bulk must be checked for another way through the reader
     origin: str | None = None  # lines of this shape in bulk carry a UMDF origin tag of this side (framework/driver)
     variants: dict | None = None  # (routed_check, origin) -> the copy of this shape with them
-    layouts: dict | None = None  # (function, prefix, body) pinned (None: not pinned) -> the layout for lines in bulk
+    layouts: dict | None = None  # (function, prefix) pinned (None: not pinned) -> the layout for lines in bulk
     probes: dict | None = None  # function -> the probe of the prefix with that function
 
     @property
@@ -352,16 +352,17 @@ class _Shape:
         return self.variants[key]
 
     def layout(self, sample: str | None = None) -> _Layout:
-        """The expression for many lines of this shape joined by newlines (the message text one group: the
-        arguments are read from each distinct text); with a ``sample`` line, one for the lines of its key (its
-        function and its blanks pinned: a faster expression) when there is room for it."""
+        """The expression for many lines of this shape joined by newlines: the prefix fields, and the rest of the
+        line as the message text (checked and read once per distinct text, :meth:`_Reader.emit`); with a
+        ``sample`` line, one for the lines of its key (its function and the prefix's blanks pinned: a faster
+        expression) when there is room for it."""
         if self.layouts is None:
             self.layouts, self.probes = {}, {}
         m = self.rx.fullmatch(sample) if sample is not None and self.entry is not None else None
         if m is None:
             found = self.layouts.get(None)
             if found is None:
-                found = self.layouts[None] = self._compiled(self.prefix + r"\s*", self.body, None, False)
+                found = self.layouts[None] = self._compiled(self.prefix + r"\s*", None, False)
             return found
         function = m.group("function") if "function" in self.rx.groupindex else None
         probe = self.probes.get(function)
@@ -373,15 +374,15 @@ class _Shape:
         pinned = probe.pinned(sample)
         if pinned is None:
             return self.layout()
-        found = self.layouts.get((function, *pinned))
+        found = self.layouts.get((function, pinned))
         if found is None:
             if len(self.layouts) >= _MAX_PINNED:
                 return self.layout()
-            found = self.layouts[(function, *pinned)] = self._compiled(*pinned, function, True)
+            found = self.layouts[(function, pinned)] = self._compiled(pinned, function, True)
         return found
 
-    def _compiled(self, prefix: str, body: str, function: str | None, exact: bool) -> _Layout:
-        rx = re.compile(f"^(?:{prefix}({body}))$", re.MULTILINE)
+    def _compiled(self, prefix: str, function: str | None, exact: bool) -> _Layout:
+        rx = re.compile(f"^(?:{prefix}(.*))$", re.MULTILINE)
         return _Layout.of(rx, re.compile(prefix).groups, function, exact)
 
 
@@ -533,12 +534,17 @@ class _Reader:
         return shape
 
     def emit(self, shape: _Shape, layout: _Layout, rows: list[tuple], line_nos: list[int],
-             log: str | list[str]) -> _TypedLines:
+             log: str | list[str]) -> _TypedLines | None:
         """The typed lines of one shape from their groups (``rows``, one tuple per line, as ``layout`` places
         them) and their log (one for all, or one per line), as columns; the arguments read once per distinct
-        message text."""
+        message text. None (nothing changed) when a text is not the shape's message."""
         count = len(rows)
         columns = _transposed(rows)
+        bodies = _coded(columns[layout.body])
+        matches = list(map(shape.arguments.fullmatch, bodies.values))
+        if None in matches:  # another message sharing the key (it differs in hex digits only)
+            return None
+        printed = [m.groups() for m in matches]
         entry = shape.entry
         sequences = _sequences(columns[layout.sequence]) if layout.sequence >= 0 else np.full(count, -1)
         if layout.function >= 0:
@@ -555,8 +561,6 @@ class _Reader:
             entries = list(map(sites.__getitem__, functions))
         else:
             entries = [entry] * count
-        bodies = _coded(columns[layout.body])
-        printed = [shape.arguments.fullmatch(body).groups() for body in bodies.values]
         if shape.multi_site and len({site.holes for site in sites.values()}) > 1:  # sites differ in argument types
             args = [self.catalog.values(site, printed[code]) for site, code in zip(entries, bodies.codes.tolist())]
         else:
@@ -582,8 +586,9 @@ class _Reader:
 
     def time_column(self, printed: tuple[str, ...], line_nos: list[int]) -> np.ndarray:
         """The record times of typed lines (nanoseconds; NAT_NS where unknown or outside TIME_RANGE, see
-        :class:`TimeCheck`): wdfkd's fixed-width form converted all at once, any other form line by line."""
-        microseconds, valid = _wdfkd_times(printed)
+        :class:`TimeCheck`): wdfkd's fixed-width form converted all at once (when there are enough lines for that
+        to pay), any other form line by line."""
+        microseconds, valid = _wdfkd_times(printed) if len(printed) >= _FEW_TIMES else (None, None)
         if microseconds is None:
             return _nanoseconds([self.times.checked(_time(t), line=n) for t, n in zip(printed, line_nos)])
         kept = valid & (microseconds >= _TIME_RANGE_US[0]) & (microseconds <= _TIME_RANGE_US[1])
@@ -802,7 +807,7 @@ class _BlockReader(_Reader):
         for start in range(0, len(keys), _STRETCH):
             end = min(start + _STRETCH, len(keys))
             shapes += map(bulk.get, keys[start:end])
-            pending = [i for i in range(start, end) if shapes[i] is None]
+            pending = [i for i in range(start, end) if shapes[i] is None] if None in shapes[start:end] else []
             at = 0
             while at < len(pending):
                 i = pending[at]
@@ -858,29 +863,35 @@ class _BlockReader(_Reader):
             joined = "\n".join(texts)
             routed = shape.routed_check and _routed(joined)
             rows = None
-            if not routed and max(map(len, raw)) <= _MAX_LINE:
+            if not routed and (len(joined) <= _MAX_LINE or max(map(len, raw)) <= _MAX_LINE):
                 layout = shape.layout(texts[0])
                 rows = layout.rows(joined, len(texts))
                 if rows is None and layout.exact:  # lines of other functions or blanks: the shape's expression
                     layout = shape.layout()
                     rows = layout.rows(joined, len(texts))
-            if rows is None:
-                for i, line, text in zip(lines, raw, texts):
-                    if len(line) > _MAX_LINE or text == _NO_TAG or not shape.rx.fullmatch(text) or \
-                            (routed and _routed(text)):
-                        self.forget(keys[i])
-                typed = None
-            elif typed is not None:
+            if rows is not None:
+                if typed is None:
+                    continue  # (the window is read again line by line)
                 log = logs.of(lines)
                 if shape.origin is not None:
                     log = _tagged(log, shape.origin) if isinstance(log, str) else [_tagged(n, shape.origin) for n in log]
-                if shape.entry is not None:
-                    typed.append(self.emit(shape, layout, rows, [first + i for i in lines], log))
-                elif (records := self.emit_records(rows, [first + i for i in lines], log)) is not None:
-                    typed.append(records)
-                else:
-                    self.forget(keys[lines[0]])
-                    typed = None
+                if shape.entry is None:
+                    records = self.emit_records(rows, list(map(first.__add__, lines)), log)
+                    if records is None:
+                        self.forget(keys[lines[0]])
+                        typed = None
+                    else:
+                        typed.append(records)
+                    continue
+                done = self.emit(shape, layout, rows, list(map(first.__add__, lines)), log)
+                if done is not None:
+                    typed.append(done)
+                    continue
+            for i, line, text in zip(lines, raw, texts):  # lines of another message: their keys are read alone
+                if len(line) > _MAX_LINE or text == _NO_TAG or not shape.rx.fullmatch(text) or \
+                        (routed and _routed(text)):
+                    self.forget(keys[i])
+            typed = None
         if typed is None:
             return False
         self.typed_lines += typed
@@ -1109,17 +1120,33 @@ def _blocks(text: str | Iterable[str]) -> Iterable[tuple[list[str], list[bytes]]
     :data:`_BLOCK_CHARACTERS` characters."""
     lines: list[str] = []
     keys: list[bytes] = []
+    size = 0  # characters of the lines held, or more (those of the pieces they come from)
     for piece in [text] if isinstance(text, str) else text:
-        more = piece.splitlines() if isinstance(text, str) else piece.splitlines() or [""]
+        more = _lines(piece) if isinstance(text, str) else _lines(piece) or [""]
         lines += more
         keys += _keys(piece, more)
+        size += len(piece)
         if len(lines) >= _BLOCK:
             full = len(lines) - len(lines) % _BLOCK
             for start in range(0, full, _BLOCK):
-                yield from _sized(lines[start:start + _BLOCK], keys[start:start + _BLOCK])
+                yield from _sized(lines[start:start + _BLOCK], keys[start:start + _BLOCK], size)
             lines, keys = lines[full:], keys[full:]
+            size = sum(map(len, lines))
     if lines:
-        yield from _sized(lines, keys)
+        yield from _sized(lines, keys, size)
+
+
+_OTHER_BREAKS = "\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"  # what str.splitlines also breaks lines at
+
+
+def _lines(piece: str) -> list[str]:
+    """``piece.splitlines()`` (splitting at ``\\n`` alone when it is the only line break there: faster)."""
+    if any(map(piece.__contains__, _OTHER_BREAKS)):
+        return piece.splitlines()
+    lines = piece.split("\n")
+    if not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _keys(piece: str, lines: list[str]) -> list[bytes]:
@@ -1132,9 +1159,10 @@ def _keys(piece: str, lines: list[str]) -> list[bytes]:
     return "\n".join(lines).encode("utf-8", "replace").translate(None, _HEX_DIGITS).split(b"\n")
 
 
-def _sized(lines: list[str], keys: list[bytes]) -> Iterable[tuple[list[str], list[bytes]]]:
-    """``lines`` and their keys in lists of about :data:`_BLOCK_CHARACTERS` characters at most."""
-    if sum(map(len, lines)) < _BLOCK_CHARACTERS:
+def _sized(lines: list[str], keys: list[bytes], most: int) -> Iterable[tuple[list[str], list[bytes]]]:
+    """``lines`` and their keys in lists of about :data:`_BLOCK_CHARACTERS` characters at most (``most``: the
+    characters of the lines, or more)."""
+    if most < _BLOCK_CHARACTERS or sum(map(len, lines)) < _BLOCK_CHARACTERS:
         yield lines, keys
         return
     start, size = 0, 0
