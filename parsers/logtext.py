@@ -334,11 +334,6 @@ class _Shape:
     layouts: dict | None = None  # (function, prefix) pinned (None: not pinned) -> the layout for lines in bulk
     probes: dict | None = None  # function -> the probe of the prefix with that function
 
-    @property
-    def single(self) -> _Layout:
-        """The layout of ``rx`` (one line)."""
-        return _Layout.of(self.rx, self.rx.groupindex["body"] - 1)
-
     def variant(self, routed_check: bool, origin: str | None) -> "_Shape":
         """This shape for lines in bulk that may take another way through the reader (checked with
         :func:`_routed`) or that carry an origin tag (removed before matching)."""
@@ -530,8 +525,22 @@ class _Reader:
         if m is None:
             return None
         self.in_log = True
-        self.messages += self.emit(shape, shape.single, [m.groups()], [line_no], log).messages(range(1))
+        self.messages.append(self.message(shape, m, line_no, log))
         return shape
+
+    def message(self, shape: _Shape, m: re.Match, line_no: int, log: str) -> TraceMessage:
+        """The typed message of one line from its match of ``shape.rx`` (what :meth:`emit` makes of many lines)."""
+        fields = m.groupdict()
+        sequence = int_or_none(fields["sequence"], bits=32) if "sequence" in fields else None
+        when = self.times.checked(_time(fields.get("time")), line=line_no)
+        function = fields.get("function") or None
+        log = fields.get("log") or log
+        entry = self.catalog.site(shape.entry, function) if shape.multi_site else shape.entry
+        body = fields["body"]
+        args = self.catalog.values(entry, shape.arguments.fullmatch(body).groups())
+        self.count(log, True)
+        return TraceMessage(SourceRef(self.source, line_no, None, sequence), body, log, sequence, when, function,
+                            entry.id, args, entry.level)
 
     def emit(self, shape: _Shape, layout: _Layout, rows: list[tuple], line_nos: list[int],
              log: str | list[str]) -> _TypedLines | None:
