@@ -15,7 +15,7 @@ import pandas as pd
 
 from analyzer.bugcheck import decode
 from analyzer.events import EventTable
-from analyzer.objects.findings import findings_in_memory, merge as merge_object_findings
+from analyzer.objects.findings import findings_in_memory, merge as merge_object_findings, pasted_findings
 from analyzer.result import InputFile, Timelines, TriageResult
 from analyzer.rules import run_rules, sort_findings
 from analyzer.rules.base import RuleContext
@@ -38,7 +38,8 @@ def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: lis
             combine: bool = False, object_findings: dict[str, list] | None = None) -> TriageResult:
     """Analyze already-read evidence, each LogSet on its own unless ``combine``. ``bugcheck`` overrides any
     bugcheck found in the evidence. ``object_findings`` (per LogSet source) are the findings of the framework
-    objects in that evidence's memory (analyzer/objects/findings.py), merged with the log's."""
+    objects in that evidence's memory (analyzer/objects/findings.py), merged with the log's, as are those of the
+    object views a paste holds (``LogSet.objects``)."""
     table = EventTable.from_messages((ls.source, ls.messages) for ls in logsets)
     scopes = [logsets] if combine else [[ls] for ls in logsets]
     timelines, findings = [], []
@@ -52,8 +53,12 @@ def analyze(logsets: list[LogSet], bugcheck: BugCheck | None = None, inputs: lis
                           bugcheck=scope_bugcheck, input=" + ".join(ls.source for ls in scope),
                           sorted_requests=sorted_requests)
         scope_findings = run_rules(ctx)
-        if object_findings:
-            scope_findings = merge_object_findings(scope_findings, [f for ls in scope for f in object_findings.get(ls.source, [])])
+        if object_findings or any(ls.objects for ls in scope):
+            code = scope_bugcheck.code if scope_bugcheck else None
+            found = [f for ls in scope for f in (object_findings or {}).get(ls.source, []) + pasted_findings(ls.objects, code)]
+            for finding in found:
+                finding.input = ctx.input
+            scope_findings = merge_object_findings(scope_findings, found)
         findings += scope_findings
         timelines.append((requests, queues, states))
     first_bugcheck = bugcheck or next((ls.bugcheck for ls in logsets if ls.bugcheck is not None), None)

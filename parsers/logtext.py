@@ -39,6 +39,7 @@ from parsers.columns import nullable_int64
 from parsers.errors import EvidenceError
 from parsers.gcpause import gc_paused
 from parsers.numbers import int_or_none, parse_hex_bytes
+from parsers.objecttext import ObjectViewReader
 from parsers.prefix import FUNCTION, KNOWN, compile_prefix, declared_prefix, ends_with_function, infer_prefix, looks_like_prefix
 from parsers.records import (DEBUGGER, GENERAL_MARK, INFERRED_MARK, NAT_NS, ArgColumns, Coded, LazyMessages,
                              LogSet, MessageColumns, SourceRef, TraceMessage)
@@ -775,9 +776,9 @@ class _BlockReader(_Reader):
     are read one by one in order. Should a shape's lines not all match, the window is read again line by
     line, so the result is always that of reading every line in order."""
 
-    def __init__(self, source: str, catalog: Catalog, analyze: AnalyzeReader | None = None):
+    def __init__(self, source: str, catalog: Catalog, readers: tuple = ()):
         super().__init__(source, catalog)
-        self.analyze = analyze
+        self.readers = readers  # readers of the other lines (``feed``): !analyze text, object views
         self.typed_lines: list[_TypedLines] = []  # framework lines typed in bulk (the others: ``messages``)
 
     def read(self, text: str | Iterable[str]) -> list[str]:
@@ -850,9 +851,9 @@ class _BlockReader(_Reader):
         else:
             self.restore(saved)
             for_analyze = [i for i, key in enumerate(keys) if not self.line(first + i, block[i], key)]
-        if self.analyze is not None:
+        for other in self.readers:
             for i in for_analyze:
-                self.analyze.feed(block[i])
+                other.feed(block[i])
 
     def merge(self, shaped: dict, logs: "_LogChanges", block: list[str], keys: list[bytes], first: int) -> bool:
         """Type the lines put aside (``shaped``: shape -> the indices of its lines; None: lines read alone), kept as
@@ -1195,18 +1196,20 @@ def read_log_text(text: str | Iterable[str], source: str, catalog: Catalog | Non
 
 
 def read_report_text(text: str | Iterable[str], source: str) -> LogSet:
-    """A bug report's text (a str, or a stream of pieces of whole lines read from a file): pasted logs and/or ``!analyze``
-    output; EvidenceError when it holds neither."""
-    analyze = AnalyzeReader(source)
-    reader = _BlockReader(source, load(), analyze)
+    """A bug report's text (a str, or a stream of pieces of whole lines read from a file): pasted logs, ``!analyze``
+    output and/or object views (``LogSet.objects``); EvidenceError when it holds none of them."""
+    analyze, views = AnalyzeReader(source), ObjectViewReader()
+    reader = _BlockReader(source, load(), (analyze, views))
     with gc_paused():
         head = reader.read(text)
     bugcheck = analyze.result()
+    objects = views.shown()
     typed = any(facts["typed"] for facts in reader.logs.values())
     records = bool(reader.typed_lines) or any(m.level != DEBUGGER for m in reader.messages)
-    if bugcheck is None and not typed and not (records and looks_like_log_text("\n".join(head))):
+    if bugcheck is None and not typed and not objects and not (records and looks_like_log_text("\n".join(head))):
         raise EvidenceError(source, "nothing recognized: no WDF log records (!wdflogdump/!wdfcrashdump/!rcdrlogdump/"
-                                    "tracefmt/TraceView lines) and no bugcheck (!analyze, kd banner, BugCheck line)"
-                                    + _silent_logdump(head))
+                                    "tracefmt/TraceView lines), no bugcheck (!analyze, kd banner, BugCheck line) and "
+                                    "no object view (!wdfdevice/!wdfdevicequeues/!wdfqueue)" + _silent_logdump(head))
     return LogSet(source=source, messages=TextMessages(source, reader.messages, reader.typed_lines),
-                  warnings=reader.warnings + reader.times.warnings(), logs=reader.logs, bugcheck=bugcheck)
+                  warnings=reader.warnings + reader.times.warnings(), logs=reader.logs, bugcheck=bugcheck,
+                  objects=objects)

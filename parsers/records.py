@@ -260,3 +260,4 @@ class LogSet:
     bugcheck: BugCheck | None = None
     warnings: list = field(default_factory=list)
     logs: dict = field(default_factory=dict)  # log name -> dict of facts (records, wrapped, dropped...)
+    objects: list = field(default_factory=list)  # devices and queues of pasted object views (parsers.objecttext)

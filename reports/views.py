@@ -51,10 +51,10 @@ def render_request_line(request: RequestView) -> str:
 
 
 def render_queue(queue: QueueView, indent: str = "") -> list[str]:
-    waiting = queue.lists.get("m_Queue")
+    waiting = queue.waiting()
     lines = [f"{indent}{queue_summary(queue)}",
              f"{indent}    Number of driver owned requests: {UNAVAILABLE if queue.driver_io_count is None else queue.driver_io_count}",
-             f"{indent}    Number of waiting requests: {UNAVAILABLE if waiting is None else len(waiting)}"]
+             f"{indent}    Number of waiting requests: {UNAVAILABLE if waiting is None else waiting}"]
     for list_name, title in LIST_TITLES.items():
         if list_name not in queue.lists:
             lines.append(f"{indent}    {title} ({list_name}): {UNAVAILABLE}")
@@ -78,7 +78,7 @@ def render_devicequeues(device: DeviceView) -> str:
 
 
 def render_device(device: DeviceView) -> str:
-    lines = [f"WDFDEVICE 0x{device.handle:x}  (FxDevice 0x{device.address:x})",
+    lines = [f"WDFDEVICE 0x{device.handle:x}  (FxDevice {_hex(device.address)})",
              f"  FX_DRIVER_GLOBALS: {_hex(device.globals)}"]
     for machine in device.machines:
         current = machine.state_name(machine.current)
@@ -96,7 +96,7 @@ def render_device(device: DeviceView) -> str:
 
 
 def render_request(request: RequestView) -> str:
-    title = f"WDFREQUEST 0x{request.handle:x}  (FxRequest 0x{request.address:x})"
+    title = f"WDFREQUEST 0x{request.handle:x}  (FxRequest {_hex(request.address)})"
     queue = UNAVAILABLE if request.queue_handle is None else f"WDFQUEUE 0x{request.queue_handle:x}"
     return "\n".join([title, f"  IRP: {_hex(request.irp)}", f"  queue: {queue}",
                       "  on list: " + (LIST_TITLES.get(request.list_name, "not found on its queue") if request.list_name
@@ -144,4 +144,6 @@ def render_finding_view(view: tuple) -> str:
     device, queue = view
     if queue is None:
         return render_device(device)
-    return "\n".join([f"!wdfdevicequeues 0x{device.handle:x} -> !wdfqueue 0x{queue.handle:x}"] + render_queue(queue, "  "))
+    path = f"!wdfqueue 0x{queue.handle:x}" if device is None else \
+        f"!wdfdevicequeues 0x{device.handle:x} -> !wdfqueue 0x{queue.handle:x}"
+    return "\n".join([path] + render_queue(queue, "  "))

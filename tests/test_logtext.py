@@ -10,6 +10,7 @@ from analyzer.triage import analyze
 from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import DEBUGGER, read_log_text, read_report_text
+from parsers.objecttext import ObjectViewReader
 
 REAL = Path(__file__).parent / "data" / "real-logs"
 LOGS = sorted(REAL.glob("*.txt"))
@@ -29,13 +30,17 @@ def _cut_short(path: Path, line_no: int) -> bool:
 
 @pytest.mark.parametrize("path", LOGS + ANALYZE + MSDOCS, ids=lambda p: p.name)
 def test_every_real_paste_parses_and_keeps_every_line(path):
-    """Every line is kept; a paste holding neither log records nor a bugcheck (wdfkd object dumps, a failed
-    !wdflogdump session) is one clear error naming what was looked for."""
+    """Every line is kept; a paste holding no log records, no bugcheck and no device or queue view (other wdfkd
+    object dumps, a failed !wdflogdump session) is one clear error naming what was looked for."""
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# source:")
     logset = read_log_text(text, str(path))
     assert len(logset.messages) == len(text.splitlines())
-    if all(m.level == DEBUGGER for m in logset.messages) and read_analyze_text(text, str(path)) is None:
+    views = ObjectViewReader()
+    for line in text.splitlines():
+        views.feed(line)
+    if all(m.level == DEBUGGER for m in logset.messages) and read_analyze_text(text, str(path)) is None and \
+            not views.shown():
         with pytest.raises(EvidenceError, match="nothing recognized: no WDF log records"):
             _read(path)
     else:
@@ -154,7 +159,7 @@ def test_a_log_dump_that_printed_no_records_is_named_with_what_the_debugger_said
 
 def test_an_object_view_paste_is_not_said_to_hold_a_failed_log_dump():
     with pytest.raises(EvidenceError) as exc:
-        _read(REAL / "msdocs" / "msdocs_wdfdevice_1.txt")
+        _read(REAL / "msdocs" / "msdocs_wdfrequest_1.txt")
     assert "printed no log records" not in exc.value.message
 
 

@@ -5,6 +5,11 @@
 - WDF003: requests still owned by the driver (``m_DriverOwned``, ``m_DriverCancelable``, the notified
   lists) on a device whose PnP machine is removed: one finding per request.
 - WDF004: a device machine whose current state is transitional (analyzer/states.py): one finding per device.
+- WDF001: a power-managed queue powered off (FxIoQueuePowerOff) with requests waiting on it: they are dispatched
+  only when the device is back in D0 (its power state, when known, is said): one finding per queue.
+
+The objects come from a memory walk (a crash dump or snapshot) or from object views pasted into a bug report
+(:func:`pasted_findings`, parsers.objecttext), which show less: what a view does not print stays unknown.
 
 Each finding has ``facts["found_in"] = "objects"`` and ``object_view``, the walked device (and queue) it rests on,
 which the renderers show as the wdfkd-shaped view.
@@ -13,12 +18,14 @@ evidence and becomes ``"log+objects"``.
 """
 from __future__ import annotations
 
-from analyzer.objects.walk import DeviceView, DriverView, QueueView
+from analyzer.objects.walk import MACHINES, DeviceView, DriverView, Machine, QueueView, RequestView
 from analyzer.result import Finding, Severity
-from analyzer.states import MACHINE_TITLES, is_resting, short_name
-from parsers.enums import name_of
+from analyzer.states import MACHINE_TITLES, is_d0, is_resting, short_name
+from parsers.enums import name_of, value_of
+from parsers.objecttext import ViewedDevice, ViewedQueue
 
-OBJECT_RULES = ("WDF002", "WDF003", "WDF004")
+OBJECT_RULES = ("WDF001", "WDF002", "WDF003", "WDF004")
+QUEUE_POWER_OFF = value_of("FxIoQueuePowerOff")
 #: FXIOQUEUE_POWER_STATE values of a queue that is off or on its way off (stopping or purging).
 POWERING_OFF = {name_of("FXIOQUEUE_POWER_STATE", v) for v in range(2, 10) if v != 3}
 NOTIFIED_LISTS = ("m_PowerNotify", "m_PowerDriverNotified")
@@ -29,13 +36,69 @@ REMOVED_PNP = {"Removed", "FdoRemoved", "PdoRemoved", "RemovedPdoWait", "Removed
 
 def object_findings(drivers: list[DriverView], bugcheck_code: int | None = None) -> list[Finding]:
     """The object rules over every walked device."""
-    findings = []
-    for driver in drivers:
-        for device in driver.devices:
-            findings += _stopped_queue_requests(device, bugcheck_code)
-            findings += _removed_device_requests(device)
-            findings += _transitional_states(device, bugcheck_code)
-    return findings
+    return [f for driver in drivers for device in driver.devices for f in device_findings(device, bugcheck_code)]
+
+
+def device_findings(device: DeviceView, bugcheck_code: int | None) -> list[Finding]:
+    """The object rules over one device and its queues."""
+    return (_stopped_queue_requests(device, bugcheck_code) + _removed_device_requests(device) +
+            _powered_off_queues_waiting(device, device.queues, bugcheck_code) +
+            _transitional_states(device, bugcheck_code))
+
+
+def pasted_findings(objects: list, bugcheck_code: int | None = None) -> list[Finding]:
+    """The object rules over the devices and queues of pasted object views (``LogSet.objects``): a queue listed
+    by ``!wdfdevicequeues`` belongs to that device; a queue pasted alone (``!wdfqueue``) to no known device."""
+    devices = {o.handle: DeviceView(None, o.handle, machines=[
+        Machine(name, o.states[name], o.histories.get(name, []), None) for name, *_ in MACHINES if name in o.states])
+        for o in objects if isinstance(o, ViewedDevice)}
+    alone = []
+    for o in objects:
+        if isinstance(o, ViewedQueue):
+            queue = _queue_view(o)
+            if o.device is None:
+                alone.append(queue)
+            else:
+                devices.setdefault(o.device, DeviceView(None, o.device)).queues.append(queue)
+    return [f for device in devices.values() for f in device_findings(device, bugcheck_code)] + \
+        _powered_off_queues_waiting(None, alone, bugcheck_code)
+
+
+def _queue_view(queue: ViewedQueue) -> QueueView:
+    """A pasted queue as a walked one: a request list only when the view listed every request it counted."""
+    state = None if queue.can_accept is None else int(queue.can_accept) | int(queue.can_dispatch) << 1
+    return QueueView(None, queue.handle, power_managed=queue.power_managed, power_state=queue.power_state,
+                     dispatch_type=queue.dispatch_type, queue_state=state,
+                     driver_io_count=queue.counts.get("m_DriverOwned"), waiting_count=queue.counts.get("m_Queue"),
+                     lists={name: [RequestView(None, handle, name, irp) for handle, irp in listed]
+                            for name, listed in queue.requests.items() if len(listed) == queue.counts.get(name)})
+
+
+def _powered_off_queues_waiting(device: DeviceView | None, queues: list[QueueView],
+                                bugcheck_code: int | None) -> list[Finding]:
+    power = next((m.state_name(m.current) for m in device.machines if m.name == "power"), None) if device else None
+    out = []
+    for queue in queues:
+        waiting = queue.waiting()
+        if not queue.power_managed or queue.power_state != QUEUE_POWER_OFF or not waiting:
+            continue
+        where = "an unknown device" if device is None else f"WDFDEVICE 0x{device.handle:x}" + (
+            f" (power state {short_name('power', power)})" if power else "")
+        out.append(Finding(
+            rule="WDF001", title="Stalled power-managed queue",
+            severity=Severity.ERROR if bugcheck_code == 0x9F else Severity.WARNING,
+            summary=(f"WDFQUEUE 0x{queue.handle:x} of {where} is power-managed and powered off with {waiting} "
+                     "request(s) waiting: they are dispatched only when the device is back in D0"),
+            probable_cause=("Requests keep arriving at a power-managed queue while the device is in a low-power "
+                            "state" + ("" if power is None or not is_d0(power) else
+                                       ", or the queue was not restarted when the device returned to D0") +
+                            "; unless something powers the device up (idle power-down should), they wait forever."),
+            suggested_fix=("Check that the device is allowed to return to D0 (power policy owner, idle settings, "
+                           "!wdfdevice <device> f for its power policy state); a driver above the power policy "
+                           "owner, or requests that must be served in Dx, need a queue that is not power-managed."),
+            device=None if device is None else device.handle, queue=queue.handle,
+            object_view=(device, queue), facts={"found_in": "objects", "waiting": waiting}))
+    return out
 
 
 def _stopped_queue_requests(device: DeviceView, bugcheck_code: int | None) -> list[Finding]:

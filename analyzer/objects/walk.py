@@ -76,7 +76,7 @@ class Machine:
 
 @dataclass
 class RequestView:
-    address: int
+    address: int | None  # None: known from a pasted view only
     handle: int
     list_name: str | None = None
     irp: int | None = None
@@ -90,7 +90,7 @@ class RequestView:
 
 @dataclass
 class QueueView:
-    address: int
+    address: int | None
     handle: int
     device: int | None = None
     power_managed: bool | None = None
@@ -99,6 +99,11 @@ class QueueView:
     queue_state: int | None = None
     driver_io_count: int | None = None
     lists: dict[str, list[RequestView]] = field(default_factory=dict)
+    waiting_count: int | None = None  # the waiting requests a pasted view counted without listing them all
+
+    def waiting(self) -> int | None:
+        """How many requests wait on the queue (``m_Queue``), None when unknown."""
+        return len(self.lists["m_Queue"]) if "m_Queue" in self.lists else self.waiting_count
 
     def power_state_name(self) -> str | None:
         return None if self.power_state is None else name_of("FXIOQUEUE_POWER_STATE", self.power_state) or hex(self.power_state)
@@ -106,7 +111,7 @@ class QueueView:
 
 @dataclass
 class DeviceView:
-    address: int
+    address: int | None
     handle: int
     globals: int | None = None
     machines: list[Machine] = field(default_factory=list)
