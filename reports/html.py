@@ -23,7 +23,7 @@ from analyzer.result import Finding, TriageResult
 from analyzer.states import MACHINE_TITLES, short_name
 from analyzer.result import hexh
 from reports.columns import columns
-from reports.views import render_finding_view
+from reports.views import finding_view_title, render_finding_view
 from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
 _WIDTH, _LEFT, _ROW, _BAR = 1180, 210, 24, 16
@@ -240,7 +240,7 @@ def _object_view_html(f: Finding) -> str:
     if f.object_view is None:
         return ""
     view = "\n".join(render_finding_view(f.object_view).splitlines()[:40])
-    return (f'<p><b>Objects in memory</b> (found in: {_e(f.facts.get("found_in", "objects"))}):</p>'
+    return (f'<p><b>{finding_view_title(f.facts)}</b> (found in: {_e(f.facts.get("found_in", "objects"))}):</p>'
             f'<pre class="mono">{_e(view, 8000)}</pre>')
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import html
 
 from analyzer.result import TriageResult
-from reports.views import render_finding_view
+from reports.views import finding_view_title, render_finding_view
 from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
 
@@ -52,7 +52,7 @@ def render_markdown(result: TriageResult) -> str:
                            + (f"  {INFERRED}" if e.inferred else "") for e in f.evidence])
             out += ["", "</details>", ""]
         if f.object_view is not None:
-            out += [f"<details><summary>Objects in memory (found in: {_cell(f.facts.get('found_in', 'objects'))})"
+            out += [f"<details><summary>{finding_view_title(f.facts)} (found in: {_cell(f.facts.get('found_in', 'objects'))})"
                     "</summary>", ""]
             out += _fence([clean(line, 300) for line in render_finding_view(f.object_view).splitlines()[:40]])
             out += ["", "</details>", ""]

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from analyzer.result import Severity, TriageResult
-from reports.views import render_finding_view
+from reports.views import finding_view_title, render_finding_view
 from reports.common import INFERRED, clean, headline, identity, left_out_line, objects, shown_findings
 
 _STARS = "*" * 79
@@ -46,7 +46,7 @@ def render_text(result: TriageResult, color: bool = False) -> str:
                 out.append(f"    {clean(e.ref, 200)}  [{clean(e.role, 80)}]")
                 out.append(f"      {clean(e.text, 400)}" + (f"  {INFERRED}" if e.inferred else ""))
         if f.object_view is not None:
-            out.append("  OBJECTS IN MEMORY:")
+            out.append(f"  {finding_view_title(f.facts).upper()}:")
             out += [f"    {clean(line, 300)}" for line in render_finding_view(f.object_view).splitlines()[:40]]
         out.append(f"  SUGGESTED FIX: {clean(f.suggested_fix)}")
         out.append("")

@@ -139,6 +139,11 @@ def render_notes(warnings: list[str], missing: set[str]) -> str:
     return "\n".join(lines) + ("\n" if lines else "")
 
 
+def finding_view_title(facts: dict) -> str:
+    """What an objects finding's view shows: objects walked in memory, or object views pasted into the report."""
+    return "Objects in the pasted views" if facts.get("objects_from") == "pasted views" else "Objects in memory"
+
+
 def render_finding_view(view: tuple) -> str:
     """The view an objects finding rests on: the queue (as !wdfdevicequeues -> !wdfqueue) or the device."""
     device, queue = view

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from analyzer.triage import triage
+from reports.text import render_text
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
 from parsers.objecttext import ViewedDevice, ViewedQueue
@@ -98,6 +99,9 @@ def test_a_powered_off_power_managed_queue_with_waiting_requests_is_reported(tmp
     assert (finding.rule, finding.device, finding.queue, finding.facts["waiting"]) == \
         ("WDF001", 0x1FFE8A6F2FD8, 0x1FFE8A5C4FD8, 3)  # not queue 2: not power-managed
     assert "power state Dx" in finding.summary and finding.input == str(path)
+    assert finding.facts["objects_from"] == "pasted views"
+    report = render_text(triage([str(path)]))
+    assert "OBJECTS IN THE PASTED VIEWS:" in report and "Number of waiting requests: 3" in report
     assert finding.object_view[0].machines[1].history == [0x307, 0x31A, 0x31C, 0x31F]
 
 

@@ -60,8 +60,11 @@ def pasted_findings(objects: list, bugcheck_code: int | None = None) -> list[Fin
                 alone.append(queue)
             else:
                 devices.setdefault(o.device, DeviceView(None, o.device)).queues.append(queue)
-    return [f for device in devices.values() for f in device_findings(device, bugcheck_code)] + \
+    found = [f for device in devices.values() for f in device_findings(device, bugcheck_code)] + \
         _powered_off_queues_waiting(None, alone, bugcheck_code)
+    for finding in found:
+        finding.facts["objects_from"] = "pasted views"
+    return found
 
 
 def _queue_view(queue: ViewedQueue) -> QueueView:
@@ -180,6 +183,8 @@ def merge(log_findings: list[Finding], found: list[Finding]) -> list[Finding]:
         else:
             twin.facts["found_in"] = "log+objects"
             twin.object_view = finding.object_view
+            if "objects_from" in finding.facts:
+                twin.facts["objects_from"] = finding.facts["objects_from"]
     return out
 
 
