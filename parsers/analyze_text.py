@@ -24,6 +24,7 @@ from parsers.records import BugCheck
 
 _HEXV = r"(?:0x)?[0-9a-fA-F`]+"
 _MARKDOWN = re.compile(r"\*\*|__|(?<![0-9a-fA-F])`|`(?![0-9a-fA-F])|^\s*(?:[-*+>|]\s+)+")
+_MARKDOWN_MARKS = ("-", "*", "+", ">", "|")  # what a Markdown prefix starts with
 _NAME = r"(?-i:[A-Z][A-Z0-9_]{3,})"
 _BANNER = re.compile(r"^\s*(?:Stop code:\s*|Bug ?check(?: code)?:\s*)?(" + _NAME + r") \((?:0x)?([0-9a-fA-F]+)\)\s*$",
                      re.IGNORECASE)
@@ -52,6 +53,7 @@ _ADDRESSED_FRAMES = (  # STACK_TEXT, k/kb (with frame numbers, arguments, inline
 )
 _BARE_FRAME = re.compile(r"^\s*" + _FRAME + r"\s*(?:\[.*)?$")
 _STACK_HEADER = re.compile(r"STACK_TEXT|Call Site|Child-SP|ChildEBP|Stack trace|Call Stack|^\s*kd>\s*k", re.IGNORECASE)
+_STACK_WORDS = ("stack_text", "call site", "child-sp", "childebp", "stack trace", "call stack", "kd>")
 _MAX_FRAMES = 64
 _WDF_ANALYSIS = re.compile(r"^\s*This is a bugcheck caused by a (?:WDF|KMDF|UMDF) driver\b", re.IGNORECASE)
 _WDF_REASON = re.compile(r"^\s*Reason\s*:\s*\S", re.IGNORECASE)
@@ -110,6 +112,14 @@ def _complete(raw: str) -> bool:
     return raw.lower().startswith("0x") or len(raw.replace("`", "")) in (8, 16)
 
 
+def _may_be_stack_header(text: str) -> bool:
+    """Whether :data:`_STACK_HEADER` may match (a search of it costs ~20 us a line: no literal leads it)."""
+    if not text.isascii():  # (case-insensitive matching of other characters is left to the expression)
+        return True
+    low = text.lower()
+    return any(word in low for word in _STACK_WORDS)
+
+
 class AnalyzeReader:
     """Reads ``!analyze``/kd text line by line; :meth:`result` is the bugcheck described (None if none)."""
 
@@ -166,7 +176,8 @@ class AnalyzeReader:
             cells = [c.strip() for c in text.strip().strip("|").split("|")]
             text = f"{cells[0]}: {cells[1]}" + (f" ({cells[2]})" if len(cells) > 2 and cells[2] else "") \
                 if len(cells) > 1 else cells[0]
-        text = _MARKDOWN.sub("", text)
+        if "**" in text or "__" in text or "`" in text or text.lstrip()[:1] in _MARKDOWN_MARKS:  # (else no match)
+            text = _MARKDOWN.sub("", text)
         self._commit()
         self._codes(text)
         m = _ARG.match(text) or _PARAM_KEY.match(text)
@@ -261,7 +272,7 @@ class AnalyzeReader:
         m = next((m for rx in _ADDRESSED_FRAMES if (m := rx.match(text))), None)
         if m is None and self._in_stack:
             m = _BARE_FRAME.match(text)
-        self._in_stack = m is not None or bool(_STACK_HEADER.search(text))
+        self._in_stack = m is not None or (_may_be_stack_header(text) and bool(_STACK_HEADER.search(text)))
         if m and len(self.frames) < _MAX_FRAMES:
             self.frames.append(m.group("frame"))
 
