@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings, strategies as st
 
 from analyzer.bugcheck import NOT_IN_EVIDENCE, decode, parse_cli
 from analyzer.cli import main
+import parsers.analyze_text as analyze_text
 from analyzer.triage import analyze, triage
 from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
@@ -220,3 +222,11 @@ def test_a_bugcheck_code_wider_than_a_ulong_is_no_code():
     assert read_analyze_text(frame.format(code="00200000`0000009f"), "x.txt") is None
     bug = read_analyze_text(frame.format(code="00200000`0000009f") + "\n" + frame.format(code="00000000`0000009f"), "x.txt")
     assert bug.code == 0x9F and bug.parameters[0] == 3
+
+
+@settings(max_examples=300, derandomize=True, deadline=None)
+@given(st.lists(st.sampled_from(["STACK_TEXT", "call SITE", "Child-SP", "childebp", "Stack Trace", "CALL stack",
+                                 "kd>", " k", "kD> K", "ſtack_text", "Kd>", "  ", ":", "x", "\u212a"]), max_size=6))
+def test_the_stack_header_prefilter_never_hides_a_header(words):
+    text = "".join(words)
+    assert analyze_text._may_be_stack_header(text) or not analyze_text._STACK_HEADER.search(text)
