@@ -18,6 +18,7 @@ from analyzer.triage import analyze, triage
 from parsers.analyze_text import read_analyze_text
 from parsers.errors import EvidenceError
 from parsers.logtext import read_report_text
+from parsers.records import LogSet
 from reports.html import render_html
 from reports.json_report import render_json
 from reports.markdown import render_markdown
@@ -230,3 +231,15 @@ def test_a_bugcheck_code_wider_than_a_ulong_is_no_code():
 def test_the_stack_header_prefilter_never_hides_a_header(words):
     text = "".join(words)
     assert analyze_text._may_be_stack_header(text) or not analyze_text._STACK_HEADER.search(text)
+
+
+def test_a_request_fatal_error_names_its_request():
+    """0x10D Arg1 0x6 (WDF_REQUEST_FATAL_ERROR), Arg2 0x3 (REQUEST_ALREADY_SENT): Arg3 is the WDFREQUEST handle
+    (bug check reference); the finding names it and says which command shows it."""
+    result = triage([str(REAL / "analyze" / "imbushuo_mac-precision-touchpad_92_10d_1.txt")])
+    [finding] = [f for f in result.findings if f.rule == "WDF007"]
+    assert finding.request == 0x24F58130F798
+    assert finding.suggested_fix.startswith("!wdfkd.wdfrequest 0x24f58130f798 shows the request.")
+    fatal = read_analyze_text("BugCheck 10D, {6, 1, ffffe00012345678, 0}\n", "paste.txt")  # Arg3: an IRP address
+    [other] = [f for f in analyze([LogSet("paste.txt")], bugcheck=fatal).findings if f.rule == "WDF007"]
+    assert other.request is None and "wdfrequest" not in other.suggested_fix

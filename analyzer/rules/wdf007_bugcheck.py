@@ -32,6 +32,7 @@ _KMDF_ADVICE = ("!wdfkd.wdflogdump <driver> shows what the framework logged abou
 _VIEW_COMMAND = {"WDFDEVICE": "!wdfkd.wdfdevice", "WDFQUEUE": "!wdfkd.wdfqueue", "WDFREQUEST": "!wdfkd.wdfrequest"}
 _FINDING_FIELD = {"WDFDEVICE": "device", "WDFQUEUE": "queue", "WDFREQUEST": "request"}
 _HANDLE_PARAMETER = {0x3: 1, 0x5: 1, 0x7: 1, 0x8: 1, 0xC: 1, 0xD: 1}  # 0x10D P1 -> index of the handle parameter
+_REQUEST_FATAL_HANDLE = {0x2, 0x3, 0x5}  # 0x10D P1 0x6 (request fatal error): the P2 whose P3 is the WDFREQUEST handle
 
 
 def kmdf_involvement(ctx: RuleContext, decoded: dict) -> list[str]:
@@ -93,6 +94,10 @@ def check(ctx: RuleContext) -> list[Finding]:
     handle = None
     if bug.code == 0x10D and bug.parameters[0] in _HANDLE_PARAMETER:
         handle = bug.parameters[_HANDLE_PARAMETER[bug.parameters[0]]]
+    if bug.code == 0x10D and bug.parameters[0] == 0x6 and bug.parameters[1] in _REQUEST_FATAL_HANDLE and \
+            bug.parameters[2] is not None:
+        objects = [*objects, {"type": "WDFREQUEST", "handle": bug.parameters[2]}]
+        advice = f"!wdfkd.wdfrequest {hexh(bug.parameters[2])} shows the request. " + advice
     params = ", ".join(shown(p) for p in bug.parameters)
     named = {_FINDING_FIELD[o["type"]]: o["handle"] for o in reversed(objects)
              if o["type"] in _FINDING_FIELD and o["handle"] is not None}
