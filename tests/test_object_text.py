@@ -127,3 +127,20 @@ def test_a_view_without_states_or_counts_is_still_nothing_recognized():
     with pytest.raises(EvidenceError, match="no object view"):
         read_report_text("0: kd> !wdfdevice 0x1234\nDumping WDFDEVICE 0x1234\n=====\nWDM PDEVICE_OBJECTs: self 81fb00e8\n",
                          "paste.txt")
+
+
+def test_a_pasted_views_finding_in_json(tmp_path):
+    import json
+    from importlib import resources
+
+    import jsonschema
+
+    from reports.json_report import render_json
+    path = tmp_path / "stalled.txt"
+    path.write_text(STALLED, encoding="utf-8")
+    doc = json.loads(render_json(triage([str(path)])))
+    jsonschema.validate(doc, json.loads(resources.files("reports").joinpath("schema/triage-result.v2.json").read_text()))
+    [finding] = doc["findings"]
+    assert (finding["device"], finding["queue"], finding["facts"]["objects_from"]) == \
+        ("0x1ffe8a6f2fd8", "0x1ffe8a5c4fd8", "pasted views")
+    assert "Number of waiting requests: 3" in finding["facts"]["object_view"]
