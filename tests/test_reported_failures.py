@@ -52,3 +52,30 @@ def test_a_callback_failing_on_every_cycle_is_one_finding(tmp_path):
         (0x187710D0AAA8, 1, 1), (0x187710D0E5F8, 7, 5)]
     repeated = next(f for f in findings if f.facts["count"] == 7)
     assert repeated.summary.endswith("(STATUS_DEVICE_NOT_CONNECTED) x7") and repeated.evidence[0].ref.line == 1
+
+
+def test_a_failure_the_drivers_own_trace_reports():
+    """nefarius/BthPS3 #123 ("Waking from sleep/hibernation fails with STATUS_ALREADY_COMMITTED"): the TraceView
+    paste holds one framework-less line that says so; it is the finding."""
+    [finding] = _wdf008("nefarius_BthPS3_123_1_traceview.txt")
+    assert finding.facts["kind"] == "driver failure" and finding.facts["status"] == "0xc0000021 (STATUS_ALREADY_COMMITTED)"
+    assert finding.evidence[0].ref.line == 3 and "BRB_REGISTER_PSM failed" in finding.summary
+
+
+def test_driver_failures_grouped_per_message_and_status_and_only_error_statuses(tmp_path):
+    """The chain of forderud/HidBattery PR #72, as a driver's trace prints it, plus what is not a failure: a
+    success or informational status, a failure word without a status, debugger output saying 'failed'."""
+    lines = ["kd> !wdflogdump HidBattFilt"]
+    lines += [f"{n}: EvtDeviceAdd - WdfIoQueueCreate failed 0xc0000184 (STATUS_INVALID_DEVICE_STATE) queue 0x{n:x}"
+              for n in range(1, 4)]
+    lines += ["4: EvtDeviceAdd - WdfIoTargetOpen failed STATUS_NO_SUCH_DEVICE",
+              "5: EvtDeviceAdd - WdfIoQueueCreate failed 0xc020020b",
+              "6: EvtIoRead - read failed with 0x80000005 (STATUS_BUFFER_OVERFLOW)",
+              "7: EvtIoRead - request 0xc0001000 completed",
+              "8: EvtDeviceAdd - retry after failure",
+              "Unable to read memory at 0xc0000005: failed"]
+    path = tmp_path / "driver.txt"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    found = [f for f in triage([str(path)]).findings if f.rule == "WDF008"]
+    assert [(f.facts["status"], f.facts["count"]) for f in found] == [
+        ("0xc0000184 (STATUS_INVALID_DEVICE_STATE)", 3), ("0xc000000e (STATUS_NO_SUCH_DEVICE)", 1), ("0xc020020b", 1)]

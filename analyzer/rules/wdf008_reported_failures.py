@@ -7,7 +7,9 @@ alloc ...`` (FxPoolDump at driver unload: KMDF verifier found framework pool the
 verifier message (a ``Vf_`` call site of the framework) or ``Wdf01000!FxVerifierDbgBreakPoint`` in a stack the
 paste shows (KMDF verifier stopped in the debugger), and any other framework message at TRACE_LEVEL_ERROR or
 above (grouped per message; those that usually mean a caller probing a size or an optional registry value are
-informational).
+informational). The driver's own trace lines too: a line that says something failed (``failed``, ``failure``,
+``error``) with an error NTSTATUS (``0xC...``, or a known name of one), grouped per message (the line without its
+hex digits) and status, the first :data:`_MAX_DRIVER_MESSAGES` messages each a finding.
 
 Why it matters: these are the lines a person sees at a glance in a log; each names what failed and with what
 status.
@@ -27,6 +29,7 @@ from analyzer.rules.base import RuleContext
 from analyzer.timelines import is_in
 from parsers import ntstatus
 from parsers.catalog import load
+from parsers.records import DEBUGGER
 
 RULE_ID = "WDF008"
 TITLE = "Failure reported by the framework or driver"
@@ -36,6 +39,10 @@ _CALLBACK = re.compile(r"^(Evt\w+?)(?:%s(\w+))? WDFDEVICE .* failed, %!STATUS!$"
 _LEAK = re.compile(r"leaked")
 _VERIFIER_BREAK = "FxVerifierDbgBreakPoint"
 _BENIGN = {0xC0000023, 0x80000005, 0xC0000034, 0x8000001A}  # buffer too small/overflow, name not found, no more entries
+_FAILED = re.compile(r"\b(?:fail(?:ed|s|ure)?|error)\b", re.IGNORECASE)
+_STATUS_TOKEN = re.compile(r"\b0[xX]([0-9A-Fa-f]{8})\b|\b(STATUS_[A-Z0-9_]{1,64})\b")
+_HEX = str.maketrans("", "", "0123456789abcdefABCDEF")
+_MAX_DRIVER_MESSAGES = 50  # distinct failure messages of the driver's own trace reported one by one
 _CALLBACK_FIX = {
     "D0Exit": "EvtDeviceD0Exit must not fail a power-down, least of all for hardware that is gone (return "
               "STATUS_SUCCESS when the device is disconnected) and must not block on I/O that cannot complete; a "
@@ -169,8 +176,51 @@ def _error_findings(ctx: RuleContext, catalog, claimed: set[int]) -> list[Findin
     return findings
 
 
+def _error_status(text: str) -> int | None:
+    """The first error NTSTATUS a line names (severity bits 11: 0xC0000000 and up), as a value."""
+    for m in _STATUS_TOKEN.finditer(text):
+        value = int(m.group(1), 16) if m.group(1) else ntstatus.parse(m.group(2))
+        if isinstance(value, int) and value >= 0xC0000000:
+            return value
+    return None
+
+
+def _driver_failures(ctx: RuleContext) -> list[Finding]:
+    """One finding per failure message of the driver's own trace (RAW rows that are records, not debugger output)."""
+    raw = ctx.where(EventKind.RAW)
+    levels = ctx.scope["level"].to_numpy(dtype=object)[raw].tolist()
+    texts = ctx.scope["text"].to_numpy(dtype=object)[raw].tolist()
+    groups: dict[tuple, list[tuple[int, int]]] = {}
+    for i, level, text in zip(ctx.row_numbers(raw), levels, texts):
+        if level == DEBUGGER or not isinstance(text, str) or not _FAILED.search(text):
+            continue
+        status = _error_status(text)
+        if status is not None:
+            groups.setdefault((text.translate(_HEX), status), []).append((i, status))
+    findings = []
+    for rows in list(groups.values())[:_MAX_DRIVER_MESSAGES]:
+        first, status = ctx.events[rows[0][0]], rows[0][1]
+        shown = _status(status)
+        findings.append(Finding(
+            rule=RULE_ID, title=TITLE, severity=Severity.INFO if status in _BENIGN else Severity.WARNING,
+            log=first.log, at_index=first.index, at_time=first.timestamp,
+            summary=f"the driver reports a failure x{len(rows)}: {first.text[:160]}",
+            probable_cause=f"The driver's own trace says something failed with {shown}"
+                           + (f", {len(rows)} times." if len(rows) > 1 else "."),
+            suggested_fix="Follow the call the message names to the status it returned: the driver's trace lines just "
+                          "before it say what it was doing, and the framework's log at that time what the device was "
+                          "going through.",
+            evidence=[ctx.evidence(i, "failure the driver reports") for i, _ in rows[:5]],
+            facts={"kind": "driver failure", "status": shown, "count": len(rows)}))
+    if len(groups) > _MAX_DRIVER_MESSAGES:
+        findings[-1].facts["messages_not_listed"] = len(groups) - _MAX_DRIVER_MESSAGES
+        findings[-1].summary += f" (and {len(groups) - _MAX_DRIVER_MESSAGES} other failure message(s) not listed)"
+    return findings
+
+
 def check(ctx: RuleContext) -> list[Finding]:
-    """Findings for failures the framework reports: callbacks, leaks, verifier breaks, other errors."""
+    """Findings for failures the framework reports: callbacks, leaks, verifier breaks, other errors; and those
+    the driver's own trace reports."""
     catalog, claimed = load(), set()
     findings = _callback_findings(ctx, catalog, claimed) + _leak_findings(ctx, claimed)
-    return findings + _verifier_break(ctx) + _error_findings(ctx, catalog, claimed)
+    return findings + _verifier_break(ctx) + _error_findings(ctx, catalog, claimed) + _driver_failures(ctx)
