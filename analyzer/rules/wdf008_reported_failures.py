@@ -188,11 +188,10 @@ def _error_status(text: str) -> int | None:
 def _driver_failures(ctx: RuleContext) -> list[Finding]:
     """One finding per failure message of the driver's own trace (RAW rows that are records, not debugger output)."""
     raw = ctx.where(EventKind.RAW)
-    levels = ctx.scope["level"].to_numpy(dtype=object)[raw].tolist()
-    texts = ctx.scope["text"].to_numpy(dtype=object)[raw].tolist()
+    records = raw[(ctx.scope["level"].iloc[raw] != DEBUGGER).to_numpy(dtype=bool)]
     groups: dict[tuple, list[tuple[int, int]]] = {}
-    for i, level, text in zip(ctx.row_numbers(raw), levels, texts):
-        if level == DEBUGGER or not isinstance(text, str) or not _FAILED.search(text):
+    for i, text in zip(ctx.row_numbers(records), ctx.scope["text"].iloc[records].tolist()):
+        if not isinstance(text, str) or not _FAILED.search(text):
             continue
         status = _error_status(text)
         if status is not None:
