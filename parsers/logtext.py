@@ -54,6 +54,7 @@ _ORIGIN_STARTS = set("FDUK")
 _LOG_NAME_STARTS = set("TDL")
 _LOG_NAME = re.compile(r"^(?:There are \d+ log entries for (\S+)|Driver:\s*(\S+)|Log at \S+ for (\S+)|Log of (\S+) \(\w+ IFR\))")
 _TIME = re.compile(r"(\d{1,4})/(\d\d)/(\d{1,4})-(\d\d):(\d\d):(\d\d)(?:\.(\d+))?")
+_TRACE_LEVEL = re.compile(r"TRACE_LEVEL_[A-Z]{1,16}")
 _UNKNOWN = re.compile(r"^\w+\(\s*\d+\): GUID=[0-9A-Fa-f-]+ \(No Format Information found\)\.\s*((?:[0-9A-Fa-f]{2}\s?)*)$")
 _MAX_LINE = 64 * 1024
 _MAX_SHAPES = 50_000  # distinct line shapes remembered (a log has a few hundred; this bounds hostile input)
@@ -608,9 +609,10 @@ class _Reader:
         return ns
 
     def record(self, line_no: int, sequence: int | None, when: str | None, function: str | None, body: str,
-               log: str) -> bool:
+               log: str, level: str | None = None) -> bool:
         """Emit a record line that holds no framework message in its whole; True when its text is a plain
-        one (see :meth:`plain`)."""
+        one (see :meth:`plain`). ``level``: the trace level the line printed (TraceView's column), kept for a
+        driver's own message."""
         body = body.strip()
         inferred, general = False, False
         for mark in (GENERAL_MARK, INFERRED_MARK):  # wdftriage's own no-TMF output, pasted back
@@ -627,7 +629,7 @@ class _Reader:
         self.add(line_no, body, log=log, sequence=sequence, timestamp=self.times.checked(_time(when), line=line_no),
                  function=function,
                  catalog_id=match[0].id if match else None, args=match[1] if match else (),
-                 level=match[0].level if match else None, inferred=inferred and match is not None,
+                 level=match[0].level if match else level, inferred=inferred and match is not None,
                  general=general and match is not None, known=unknown is None, pointers=pointers)
         return not inferred and match is None and unknown is None
 
@@ -728,7 +730,9 @@ class _Reader:
             return False
         cells = text.split("\t") if text.count("\t") >= 6 else ()
         if cells and _time(cells[4].strip()):
-            self.record(line_no, None, cells[4].strip(), cells[1].strip() or None, cells[-1], cells[0].strip() or log)
+            level = cells[5].strip() if _TRACE_LEVEL.fullmatch(cells[5].strip()) else None
+            self.record(line_no, None, cells[4].strip(), cells[1].strip() or None, cells[-1], cells[0].strip() or log,
+                        level)
             return False
         if text.strip() and not text.startswith(("#", "[", "`")) and self.rejoin(text, previous_typed):
             return False

@@ -79,3 +79,18 @@ def test_driver_failures_grouped_per_message_and_status_and_only_error_statuses(
     found = [f for f in triage([str(path)]).findings if f.rule == "WDF008"]
     assert [(f.facts["status"], f.facts["count"]) for f in found] == [
         ("0xc0000184 (STATUS_INVALID_DEVICE_STATE)", 3), ("0xc000000e (STATUS_NO_SUCH_DEVICE)", 1), ("0xc020020b", 1)]
+
+
+def test_a_driver_line_traceview_printed_at_error_level(tmp_path):
+    """TraceView's level column (provider, function, cpu, thread, time, level, message) is kept for a driver's own
+    line: one at TRACE_LEVEL_ERROR is a reported failure even without a status; one at another level is not."""
+    rows = [("TRACE_LEVEL_ERROR", "[BthPS3_EvtDeviceAdd] ERROR: no free PSM"),
+            ("TRACE_LEVEL_INFORMATION", "[BthPS3_EvtDeviceAdd] retrying after failed attempt"),
+            ("TRACE_LEVEL_ERROR", "[BthPS3_EvtDeviceAdd] ERROR: no free PSM")]
+    text = "\n".join(f"BthPS3\tBthPS3_EvtDeviceAdd\t4\t17632\t2025/04/28-20:43:18.10{n}\t{level}\t {message}"
+                     for n, (level, message) in enumerate(rows))
+    path = tmp_path / "traceview.txt"
+    path.write_text(text, encoding="utf-8")
+    [finding] = [f for f in triage([str(path)]).findings if f.rule == "WDF008"]
+    assert (finding.facts["status"], finding.facts["count"]) == ("no status", 2)
+    assert "at TRACE_LEVEL_ERROR" in finding.probable_cause and [e.ref.line for e in finding.evidence] == [1, 3]

@@ -8,8 +8,9 @@ verifier message (a ``Vf_`` call site of the framework) or ``Wdf01000!FxVerifier
 paste shows (KMDF verifier stopped in the debugger), and any other framework message at TRACE_LEVEL_ERROR or
 above (grouped per message; those that usually mean a caller probing a size or an optional registry value are
 informational). The driver's own trace lines too: a line that says something failed (``failed``, ``failure``,
-``error``) with an error NTSTATUS (``0xC...``, or a known name of one), grouped per message (the line without its
-hex digits) and status, the first :data:`_MAX_DRIVER_MESSAGES` messages each a finding.
+``error``) with an error NTSTATUS (``0xC...``, or a known name of one), or that the trace printed at an error level
+(TraceView's level column), grouped per message (the line without its hex digits) and status, the first
+:data:`_MAX_DRIVER_MESSAGES` messages each a finding.
 
 Why it matters: these are the lines a person sees at a glance in a log; each names what failed and with what
 status.
@@ -42,6 +43,7 @@ _BENIGN = {0xC0000023, 0x80000005, 0xC0000034, 0x8000001A}  # buffer too small/o
 _FAILED = re.compile(r"\b(?:fail(?:ed|s|ure)?|error)\b", re.IGNORECASE)
 _STATUS_TOKEN = re.compile(r"\b0[xX]([0-9A-Fa-f]{8})\b|\b(STATUS_[A-Z0-9_]{1,64})\b")
 _HEX = str.maketrans("", "", "0123456789abcdefABCDEF")
+_ERROR_LEVELS = ("TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL")
 _MAX_DRIVER_MESSAGES = 50  # distinct failure messages of the driver's own trace reported one by one
 _CALLBACK_FIX = {
     "D0Exit": "EvtDeviceD0Exit must not fail a power-down, least of all for hardware that is gone (return "
@@ -188,24 +190,26 @@ def _error_status(text: str) -> int | None:
 def _driver_failures(ctx: RuleContext) -> list[Finding]:
     """One finding per failure message of the driver's own trace (RAW rows that are records, not debugger output)."""
     raw = ctx.where(EventKind.RAW)
-    records = raw[(ctx.scope["level"].iloc[raw] != DEBUGGER).to_numpy(dtype=bool)]
-    groups: dict[tuple, list[tuple[int, int]]] = {}
+    levels = ctx.scope["level"].iloc[raw]
+    records = raw[(levels != DEBUGGER).to_numpy(dtype=bool)]
+    errors = set(ctx.row_numbers(raw[levels.isin(_ERROR_LEVELS).to_numpy(dtype=bool)]))
+    groups: dict[tuple, list[tuple[int, int | None]]] = {}
     for i, text in zip(ctx.row_numbers(records), ctx.scope["text"].iloc[records].tolist()):
-        if not isinstance(text, str) or not _FAILED.search(text):
+        if not isinstance(text, str):
             continue
-        status = _error_status(text)
-        if status is not None:
+        status = _error_status(text) if _FAILED.search(text) else None
+        if status is not None or i in errors:
             groups.setdefault((text.translate(_HEX), status), []).append((i, status))
     findings = []
     for rows in list(groups.values())[:_MAX_DRIVER_MESSAGES]:
         first, status = ctx.events[rows[0][0]], rows[0][1]
-        shown = _status(status)
+        shown = "no status" if status is None else _status(status)
+        said = f"something failed with {shown}" if status is not None else f"this at {first.level}"
         findings.append(Finding(
             rule=RULE_ID, title=TITLE, severity=Severity.INFO if status in _BENIGN else Severity.WARNING,
             log=first.log, at_index=first.index, at_time=first.timestamp,
             summary=f"the driver reports a failure x{len(rows)}: {first.text[:160]}",
-            probable_cause=f"The driver's own trace says something failed with {shown}"
-                           + (f", {len(rows)} times." if len(rows) > 1 else "."),
+            probable_cause=f"The driver's own trace says {said}" + (f", {len(rows)} times." if len(rows) > 1 else "."),
             suggested_fix="Follow the call the message names to the status it returned: the driver's trace lines just "
                           "before it say what it was doing, and the framework's log at that time what the device was "
                           "going through.",
