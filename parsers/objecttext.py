@@ -93,6 +93,7 @@ class ObjectViewReader:
             return
         if (m := _DEVICE.match(line) or _LISTED_DEVICE.match(line)) is not None:
             self._device, self._queue, self._owner, self._parent = self._device_of(m.group(1)), None, None, False
+            self._history = None
         elif (m := _DEVICE_QUEUES.match(line)) is not None:
             self._device, self._queue, self._owner = None, None, _handle(m.group(1))
         elif (m := _QUEUE.match(line) or _LISTED_QUEUE.match(line)) is not None:
@@ -142,7 +143,7 @@ class ObjectViewReader:
             device.histories[self._history] = []
         elif self._history is not None and (m := _HISTORY_ENTRY.match(line)) is not None:
             value = int(m.group(2), 16)
-            history = device.histories[self._history]
+            history = device.histories.setdefault(self._history, [])
             if machine_of_state(value) == self._history and len(history) < _MAX_HISTORY:
                 history.append(value)
 

@@ -144,3 +144,16 @@ def test_a_pasted_views_finding_in_json(tmp_path):
     assert (finding["device"], finding["queue"], finding["facts"]["objects_from"]) == \
         ("0x1ffe8a6f2fd8", "0x1ffe8a5c4fd8", "pasted views")
     assert "Number of waiting requests: 3" in finding["facts"]["object_view"]
+
+
+def test_a_history_is_the_devices_whose_view_printed_it():
+    """Fuzz seed 10 (bench/campaign-seed10): a history title, another device's view starting, then a history
+    entry raised KeyError. The entry belongs to no history of the new device; the first keeps its own."""
+    text = ("Dumping WDFDEVICE 0x1000\nPower state:  31f ( WdfDevStatePowerDx )\nPower state history:\n"
+            "[0] WdfDevStatePowerD0 (0x307)\n    !wdfdevice 0x2000 ff (PDO)\n"
+            "        Pnp/Power State: WdfDevStatePnpStarted, WdfDevStatePowerD0, WdfDevStatePwrPolStartedWakeCapable\n"
+            "[1] WdfDevStatePowerDx (0x31f)\n")
+    first, second = _objects(text)
+    assert first.histories == {"power": [0x307]} and second.histories == {}
+    with pytest.raises(EvidenceError):  # the minimal input the fuzzer saved: no state, nothing recognized
+        read_report_text("Dumping WDFDEVICE 8\nPower state history:\n!wdfdevice 0  d\n[7] WdfDevStatePw (08)\n", "min.txt")
