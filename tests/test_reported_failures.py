@@ -79,6 +79,10 @@ def test_driver_failures_grouped_per_message_and_status_and_only_error_statuses(
     found = [f for f in triage([str(path)]).findings if f.rule == "WDF008"]
     assert [(f.facts["status"], f.facts["count"]) for f in found] == [
         ("0xc0000184 (STATUS_INVALID_DEVICE_STATE)", 3), ("0xc000000e (STATUS_NO_SUCH_DEVICE)", 1), ("0xc020020b", 1)]
+    path.write_text(path.read_text(encoding="utf-8").replace("0xc020020b", "0xc020020b (STATUS_WDF_NO_CALLBACK)"),
+                    encoding="utf-8")
+    named = [f.facts["status"] for f in triage([str(path)]).findings if f.rule == "WDF008"]
+    assert named[2] == "0xc020020b (STATUS_WDF_NO_CALLBACK)"  # the table does not hold it: the name the trace printed
 
 
 def test_a_driver_line_traceview_printed_at_error_level(tmp_path):

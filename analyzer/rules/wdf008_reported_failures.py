@@ -42,6 +42,7 @@ _VERIFIER_BREAK = "FxVerifierDbgBreakPoint"
 _BENIGN = {0xC0000023, 0x80000005, 0xC0000034, 0x8000001A}  # buffer too small/overflow, name not found, no more entries
 _FAILED = re.compile(r"\b(?:fail(?:ed|s|ure)?|error)\b", re.IGNORECASE)
 _STATUS_TOKEN = re.compile(r"\b0[xX]([0-9A-Fa-f]{8})\b|\b(STATUS_[A-Z0-9_]{1,64})\b")
+_PRINTED_NAME = re.compile(r"\b0[xX]([0-9A-Fa-f]{8})\s*\(\s*(STATUS_[A-Z0-9_]{1,64})\s*\)")  # 0xc020020b (STATUS_...)
 _HEX = str.maketrans("", "", "0123456789abcdefABCDEF")
 _ERROR_LEVELS = ("TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL")
 _MAX_DRIVER_MESSAGES = 50  # distinct failure messages of the driver's own trace reported one by one
@@ -204,6 +205,9 @@ def _driver_failures(ctx: RuleContext) -> list[Finding]:
     for rows in list(groups.values())[:_MAX_DRIVER_MESSAGES]:
         first, status = ctx.events[rows[0][0]], rows[0][1]
         shown = "no status" if status is None else _status(status)
+        printed = {int(v, 16): name for v, name in _PRINTED_NAME.findall(first.text)}
+        if status is not None and ntstatus.name(status) is None and status in printed:
+            shown += f" ({printed[status]})"  # a name the table does not hold, as the trace printed it
         said = f"something failed with {shown}" if status is not None else f"this at {first.level}"
         findings.append(Finding(
             rule=RULE_ID, title=TITLE, severity=Severity.INFO if status in _BENIGN else Severity.WARNING,
