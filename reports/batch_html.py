@@ -53,7 +53,10 @@ def print_summary(console, inputs: list[dict], buckets: list[dict], triaged: int
         errors.add_column("status")
         errors.add_column("error", overflow="fold")
         for row in failed[:MAX_ERRORS_SHOWN]:
-            errors.add_row(Text(clean(row["path"], 300)), row["status"], Text(clean(row["error"], 300)))
+            error = row["error"] or ""
+            if error.startswith(row["path"]):  # the input is named in its own column
+                error = error[len(row["path"]):].lstrip(": ")
+            errors.add_row(Text(clean(row["path"], 300)), row["status"], Text(clean(error, 300)))
         console.print(errors)
 
 def _e(value: object, limit: int = 500) -> str:

@@ -136,3 +136,16 @@ def _dies_on_killer(path, key):
     if path.endswith("killer.ifr"):
         os._exit(9)  # what an out-of-memory kill looks like to the pool
     return triage_input(path, key)
+
+
+def test_the_summary_names_a_bad_input_once(tmp_path):
+    """The error column of the printed summary does not repeat the path its row already shows."""
+    bad = tmp_path / "in" / "notes.txt"
+    bad.parent.mkdir()
+    bad.write_text("nothing a debugger printed\n", encoding="utf-8")
+    run = CliRunner().invoke(main, ["batch", str(bad.parent), "-o", str(tmp_path / "r.parquet"), "--workers", "0"],
+                             terminal_width=400)
+    row = next(line for line in run.output.splitlines() if "notes.txt" in line)
+    assert row.count("notes.txt") == 1 and "nothing recognized" in row
+    [stored] = pq.read_table(str(tmp_path / "r.parquet")).to_pylist()
+    assert stored["error"].startswith(str(bad) + ": nothing recognized")  # the Parquet keeps the whole line
