@@ -155,5 +155,6 @@ def test_a_history_is_the_devices_whose_view_printed_it():
             "[1] WdfDevStatePowerDx (0x31f)\n")
     first, second = _objects(text)
     assert first.histories == {"power": [0x307]} and second.histories == {}
+    assert _objects(text.replace("31f ( WdfDevStatePowerDx )", "0x31f ( WdfDevStatePowerDx )"))[0].states == {"power": 0x31F}
     with pytest.raises(EvidenceError):  # the minimal input the fuzzer saved: no state, nothing recognized
         read_report_text("Dumping WDFDEVICE 8\nPower state history:\n!wdfdevice 0  d\n[7] WdfDevStatePw (08)\n", "min.txt")
