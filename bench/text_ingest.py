@@ -5,7 +5,7 @@ of whole lines, into parsers.logtext.read_report_text).
 
 Each paste is measured in a process of its own, as the CLI reads one (a warm-up read of 2,000 lines first: the
 catalog's expressions are compiled once per process), so that no measurement runs on the heap another left. For each
-size prints lines/s and framework lines/s (best of 5 runs, 3 from 1M lines), and the ratio to a baseline measured in
+size prints lines/s and framework lines/s (best of 25 runs at 10k lines, 7 at 100k, 3 from 1M), and the ratio to a baseline measured in
 the same process on the same file, its runs taking turns with the reader's: the file read whole and one pass of one
 compiled regular expression over it (a wdfkd record pattern, ``finditer`` over the whole text, every match's groups
 read). The last column is the rate from the file to the analyzer's event table (read + ``EventTable.from_messages``,
@@ -67,7 +67,7 @@ def measure(size: int, framework_only: bool) -> str:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"paste-{size}.txt"
         path.write_text(build_paste(size, framework_only), encoding="utf-8")
-        runs = 5 if size <= 100_000 else 3
+        runs = 25 if size <= 10_000 else 7 if size <= 100_000 else 3  # short timings jitter most: more runs
         (elapsed, logset), (base, _) = _best(runs, lambda: read_report_text(text_chunks(str(path)), str(path)),
                                              lambda: baseline_seconds(path))
         typed = sum(facts["typed"] for facts in logset.logs.values())  # counted without building a message
