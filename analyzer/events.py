@@ -76,7 +76,7 @@ EVENT_COLUMNS = ("input", "log", "file", "line", "offset", "sequence", "timestam
                  "level", "inferred") + HANDLE_FIELDS + ("count",) + NAME_FIELDS + ("mentions",)
 #: Columns with few distinct values, held as pandas categoricals (compared by code, stored once).
 CATEGORY_COLUMNS = ("input", "log", "file", "kind", "catalog_id", "level") + NAME_FIELDS
-_ERROR_LEVELS = {"TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL"}
+ERROR_LEVELS = {"TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL"}  # trace levels of an error
 _KINDS = {k.value: k for k in EventKind}
 
 
@@ -135,7 +135,7 @@ def kind_of(message: TraceMessage) -> EventKind:
 
 
 def _kind_by_level(level: str | None) -> str:
-    return EventKind.FRAMEWORK_ERROR.value if level in _ERROR_LEVELS else EventKind.FRAMEWORK.value
+    return EventKind.FRAMEWORK_ERROR.value if level in ERROR_LEVELS else EventKind.FRAMEWORK.value
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ def _queue_view(queue: ViewedQueue) -> QueueView:
 
 def _powered_off_queues_waiting(device: DeviceView | None, queues: list[QueueView],
                                 bugcheck_code: int | None) -> list[Finding]:
-    power = next((m.state_name(m.current) for m in device.machines if m.name == "power"), None) if device else None
+    power = device.current_state("power") if device else None
     out = []
     for queue in queues:
         waiting = queue.waiting()
@@ -131,8 +131,7 @@ def _stopped_queue_requests(device: DeviceView, bugcheck_code: int | None) -> li
 
 
 def _removed_device_requests(device: DeviceView) -> list[Finding]:
-    pnp = next((m for m in device.machines if m.name == "pnp"), None)
-    state = pnp.state_name(pnp.current) if pnp else None
+    state = device.current_state("pnp")
     if state is None or short_name("pnp", state) not in REMOVED_PNP:
         return []
     out = []

@@ -118,6 +118,11 @@ class DeviceView:
     queues: list[QueueView] = field(default_factory=list)
     children: list[tuple[int | None, int]] = field(default_factory=list)  # (FX object type, handle)
 
+    def current_state(self, machine: str) -> str | None:
+        """The name of the current state of one of the device's machines (``pnp``, ``power``, ``pwrpol``), None
+        when unknown."""
+        return next((m.state_name(m.current) for m in self.machines if m.name == machine), None)
+
 
 @dataclass
 class DriverView:

@@ -97,7 +97,7 @@ def check(ctx: RuleContext) -> list[Finding]:
     if bug.code == 0x10D and bug.parameters[0] == 0x6 and bug.parameters[1] in _REQUEST_FATAL_HANDLE and \
             bug.parameters[2] is not None:
         objects = [*objects, {"type": "WDFREQUEST", "handle": bug.parameters[2]}]
-        advice = f"!wdfkd.wdfrequest {hexh(bug.parameters[2])} shows the request. " + advice
+        advice = f"{_VIEW_COMMAND['WDFREQUEST']} {hexh(bug.parameters[2])} shows the request. " + advice
     params = ", ".join(shown(p) for p in bug.parameters)
     named = {_FINDING_FIELD[o["type"]]: o["handle"] for o in reversed(objects)
              if o["type"] in _FINDING_FIELD and o["handle"] is not None}

@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from analyzer.events import EventKind
+from analyzer.events import ERROR_LEVELS, EventKind
 from analyzer.result import Finding, Severity
 from analyzer.rules.base import RuleContext
 from analyzer.timelines import is_in
@@ -44,7 +44,6 @@ _FAILED = re.compile(r"\b(?:fail(?:ed|s|ure)?|error)\b", re.IGNORECASE)
 _STATUS_TOKEN = re.compile(r"\b0[xX]([0-9A-Fa-f]{8})\b|\b(STATUS_[A-Z0-9_]{1,64})\b")
 _PRINTED_NAME = re.compile(r"\b0[xX]([0-9A-Fa-f]{8})\s*\(\s*(STATUS_[A-Z0-9_]{1,64})\s*\)")  # 0xc020020b (STATUS_...)
 _HEX = str.maketrans("", "", "0123456789abcdefABCDEF")
-_ERROR_LEVELS = ("TRACE_LEVEL_ERROR", "TRACE_LEVEL_FATAL", "TRACE_LEVEL_CRITICAL")
 _MAX_DRIVER_MESSAGES = 50  # distinct failure messages of the driver's own trace reported one by one
 _CALLBACK_FIX = {
     "D0Exit": "EvtDeviceD0Exit must not fail a power-down, least of all for hardware that is gone (return "
@@ -191,15 +190,14 @@ def _error_status(text: str) -> int | None:
 def _driver_failures(ctx: RuleContext) -> list[Finding]:
     """One finding per failure message of the driver's own trace (RAW rows that are records, not debugger output)."""
     raw = ctx.where(EventKind.RAW)
-    levels = ctx.scope["level"].iloc[raw]
-    records = raw[(levels != DEBUGGER).to_numpy(dtype=bool)]
-    errors = set(ctx.row_numbers(raw[levels.isin(_ERROR_LEVELS).to_numpy(dtype=bool)]))
+    records = raw[(ctx.scope["level"].iloc[raw] != DEBUGGER).to_numpy(dtype=bool)]
+    at_error = ctx.scope["level"].iloc[records].isin(ERROR_LEVELS).tolist()
     groups: dict[tuple, list[tuple[int, int | None]]] = {}
-    for i, text in zip(ctx.row_numbers(records), ctx.scope["text"].iloc[records].tolist()):
+    for i, text, error in zip(ctx.row_numbers(records), ctx.scope["text"].iloc[records].tolist(), at_error):
         if not isinstance(text, str):
             continue
         status = _error_status(text) if _FAILED.search(text) else None
-        if status is not None or i in errors:
+        if status is not None or error:
             groups.setdefault((text.translate(_HEX), status), []).append((i, status))
     findings = []
     for rows in list(groups.values())[:_MAX_DRIVER_MESSAGES]:
